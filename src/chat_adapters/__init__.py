@@ -1,0 +1,1 @@
+"""Implementations of chatcore's ports: SQL, file storage, brokers, user directories."""

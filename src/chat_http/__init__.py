@@ -1,0 +1,1 @@
+"""The Litestar service: REST, WebSocket, static files, and the one composition root."""

@@ -1,0 +1,180 @@
+"""Entities and value objects of the chat domain, with the rules that belong to their data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import NewType, Self
+
+import attrs
+
+from chatcore.errors import ForbiddenError
+
+UserId = NewType("UserId", int)
+RoomId = NewType("RoomId", int)
+MessageId = NewType("MessageId", int)
+
+
+class MessageType(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    FILE = "file"
+    VOICE = "voice"
+
+
+class RoomType(StrEnum):
+    DIRECT = "direct"
+
+
+FILE_KINDS = frozenset({MessageType.IMAGE, MessageType.FILE, MessageType.VOICE})
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    """A reference to a person in the host's user directory; the chat never owns more of them."""
+
+    id: UserId
+    name: str
+    email: str
+    avatar_url: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Room:
+    id: RoomId
+    name: str
+    room_type: RoomType
+    created_by: UserId
+    created_at: datetime
+    updated_at: datetime
+    is_active: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class Participant:
+    room_id: RoomId
+    user_id: UserId
+    joined_at: datetime
+    last_read_message_id: MessageId | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Membership:
+    """A room seen by one of its participants: who is on the other side of a direct chat."""
+
+    room: Room
+    user_id: UserId
+    other_user_id: UserId
+
+    def receiver_for(self, sender: UserId) -> UserId:
+        return self.other_user_id if sender == self.user_id else self.user_id
+
+
+@attrs.frozen(kw_only=True)
+class StoredFile:
+    """Where an uploaded file lives and what it was checked to be."""
+
+    key: str
+    file_name: str
+    file_size: int
+    mime_type: str
+
+    @property
+    def file_path(self) -> str:
+        return f"chat_files/{self.key}"
+
+
+@attrs.frozen(kw_only=True)
+class MessageDraft:
+    """A message that passed every check and waits for its id."""
+
+    room_id: RoomId
+    sender_id: UserId
+    receiver_id: UserId
+    message_type: MessageType
+    content: str | None
+    file: StoredFile | None
+    created_at: datetime
+    client_msg_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    id: MessageId
+    room_id: RoomId
+    sender_id: UserId
+    receiver_id: UserId
+    message_type: MessageType
+    content: str | None
+    file_name: str | None = None
+    file_path: str | None = None
+    file_size: int | None = None
+    mime_type: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    is_read: bool = False
+    is_deleted: bool = False
+    is_edited: bool = False
+    client_msg_id: str | None = None
+
+    @property
+    def storage_key(self) -> str | None:
+        """The storage key behind `file_path` ('chat_files/images/x.png' -> 'images/x.png')."""
+        if self.file_path is None:
+            return None
+        return self.file_path.removeprefix("chat_files/")
+
+    def edited(self, *, by: UserId, content: str, at: datetime) -> Self:
+        if by != self.sender_id:
+            raise ForbiddenError("only the sender may edit a message")
+        if self.message_type is not MessageType.TEXT or self.is_deleted:
+            raise ForbiddenError("only live text messages can be edited")
+        return attrs.evolve(self, content=content, updated_at=at, is_edited=True)
+
+    def deleted(self, *, by: UserId, at: datetime) -> Self:
+        if by != self.sender_id:
+            raise ForbiddenError("only the sender may delete a message")
+        return attrs.evolve(
+            self,
+            content=None,
+            file_name=None,
+            file_path=None,
+            file_size=None,
+            mime_type=None,
+            updated_at=at,
+            is_deleted=True,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Presence:
+    user_id: UserId
+    is_online: bool
+    last_seen: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RoomSummary:
+    """One line of a user's room list, as the store computes it in a fixed number of queries."""
+
+    membership: Membership
+    last_message: Message | None
+    unread_count: int
+
+
+@attrs.frozen(kw_only=True)
+class HistoryQuery:
+    """A page of a room's history: by page number, or by cursor around a message id."""
+
+    page: int = 1
+    per_page: int = 50
+    before_id: MessageId | None = None
+    after_id: MessageId | None = None
+
+    @property
+    def oldest_first(self) -> bool:
+        return self.after_id is not None
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.after_id is not None else (self.page - 1) * self.per_page

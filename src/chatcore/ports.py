@@ -1,0 +1,211 @@
+"""The ports: what the core needs from the outside world, each a small Protocol named by its role.
+
+Adapters need not inherit from these; mypy checks them where they are wired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from chatcore.model import (
+    HistoryQuery,
+    Membership,
+    Message,
+    MessageDraft,
+    MessageId,
+    Presence,
+    Room,
+    RoomId,
+    RoomSummary,
+    User,
+    UserId,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC."""
+        ...
+
+
+class IdSource(Protocol):
+    def uuid4(self) -> str:
+        """A fresh random id as 32 hex digits, for stored file names and upload ids."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """Read-only view of the people who can chat: the service's own table or the host's."""
+
+    async def get_many(self, ids: Collection[UserId]) -> dict[UserId, User]: ...
+
+    async def search_email(self, fragment: str, *, exclude: UserId, limit: int) -> list[User]:
+        """Case-insensitive substring match on email, ordered by email."""
+        ...
+
+
+class UserRegistry(Protocol):
+    """Writes to the service's own users table (never to a host's)."""
+
+    async def add(self, *, name: str, email: str, avatar_url: str | None = None) -> User:
+        """ConflictError if the email is taken (emails compare case-insensitively)."""
+        ...
+
+    async def upsert_by_email(self, *, name: str, email: str, avatar_url: str | None = None) -> tuple[User, bool]:
+        """Create or update the user with this email; True when created."""
+        ...
+
+
+class Rooms(Protocol):
+    async def direct_between(self, a: UserId, b: UserId) -> Room | None: ...
+
+    async def create_direct(self, *, created_by: UserId, other: UserId, name: str, at: datetime) -> Room:
+        """Room plus both participants. ConflictError if the pair already has one (a unique constraint)."""
+        ...
+
+    async def membership(self, user: UserId, room_id: RoomId) -> Membership:
+        """NotFoundError unless `user` is a participant."""
+        ...
+
+    async def summaries(self, user: UserId, room_ids: Collection[RoomId] | None = None) -> list[RoomSummary]:
+        """Rooms of `user` (all, or those listed) with last message and unread count, newest activity first.
+
+        Runs a fixed number of statements whatever the number of rooms and messages.
+        """
+        ...
+
+    async def touch(self, room_id: RoomId, at: datetime) -> None: ...
+
+    async def co_participants(self, user: UserId) -> set[UserId]:
+        """Everyone who shares a room with `user`."""
+        ...
+
+    async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
+        """Mark every message to `user` in the room read; the newest message id of the room, if any."""
+        ...
+
+    async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
+        """Every room of `user`, zeros included; deleted messages do not count."""
+        ...
+
+
+class Messages(Protocol):
+    async def add(self, draft: MessageDraft) -> Message:
+        """ConflictError if (sender, client_msg_id) was already used."""
+        ...
+
+    async def get(self, message_id: MessageId) -> Message | None: ...
+
+    async def by_client_msg_id(self, sender: UserId, client_msg_id: str) -> Message | None: ...
+
+    async def save(self, message: Message) -> None:
+        """Persist content, file fields, flags and `updated_at` of an existing message."""
+        ...
+
+    async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
+        """A page and whether more lie beyond it: newest first, or oldest first after `after_id`."""
+        ...
+
+    async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
+        """The newest `limit` messages, oldest first."""
+        ...
+
+    async def count(self, room_id: RoomId) -> int: ...
+
+    async def referenced_keys(self, keys: Collection[str]) -> set[str]:
+        """Those of these storage keys that a live message still points to."""
+        ...
+
+
+class PresenceLog(Protocol):
+    """The durable `user_presence` table: last known state and last seen time, for the record."""
+
+    async def save(self, presence: Presence) -> None: ...
+
+    async def get_many(self, ids: Collection[UserId]) -> dict[UserId, Presence]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the chat tables; rolled back on exit unless committed."""
+
+    rooms: Rooms
+    messages: Messages
+    presence: PresenceLog
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class FileStorage(Protocol):
+    """Uploaded bytes, keyed like 'images/<uuid4>-a.jpg'."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes:
+        """NotFoundError if missing."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None:
+        """A missing key is no error."""
+        ...
+
+    async def url(self, key: str, *, expires_in: timedelta) -> str:
+        """A URL that lets whoever holds it read the file until it expires."""
+        ...
+
+    def keys(self) -> AsyncIterator[str]:
+        """Every stored key, for cleanup."""
+        ...
+
+
+Deliver = Callable[[bytes], None]
+
+
+class Broker(Protocol):
+    """Fan-out of encoded events to channels ('user:<id>', 'room:<id>') on every server process."""
+
+    async def publish(self, channels: Sequence[str], payload: bytes) -> None: ...
+
+    async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
+        """Call `deliver` for each payload on `channel` until the returned coroutine function is awaited."""
+        ...
+
+
+class LiveState(Protocol):
+    """Who is connected and who is typing, shared by every server process, with expiry."""
+
+    async def connect(self, user: UserId, connection: str) -> bool:
+        """Record a connection; True if the user was offline before."""
+        ...
+
+    async def heartbeat(self, user: UserId, connection: str) -> None: ...
+
+    async def disconnect(self, user: UserId, connection: str) -> bool:
+        """Forget a connection; True if it was the user's last one."""
+        ...
+
+    async def online(self, users: Collection[UserId]) -> set[UserId]: ...
+
+    async def online_users(self) -> set[UserId]: ...
+
+    async def set_typing(self, room_id: RoomId, user: UserId, is_typing: bool) -> frozenset[UserId]:
+        """Who is typing in the room after this change."""
+        ...

@@ -1,0 +1,459 @@
+"""ChatService: one method per use case. Check, load, ask the model, save, commit, then publish."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable
+from datetime import timedelta
+
+import attrs
+
+from chatcore.codec import encode_event
+from chatcore.commands import SendMessage
+from chatcore.errors import ConflictError, InvalidError, NotFoundError
+from chatcore.events import (
+    Event,
+    MessageDeleted,
+    MessagesRead,
+    MessageUpdated,
+    NewMessage,
+    PresenceChanged,
+    Typing,
+    room_channel,
+    user_channel,
+)
+from chatcore.model import (
+    FILE_KINDS,
+    HistoryQuery,
+    Membership,
+    Message,
+    MessageDraft,
+    MessageId,
+    MessageType,
+    Presence,
+    RoomId,
+    RoomSummary,
+    StoredFile,
+    User,
+    UserId,
+)
+from chatcore.ports import (
+    Broker,
+    Clock,
+    FileStorage,
+    IdSource,
+    LiveState,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UserDirectory,
+)
+from chatcore.ratelimit import KeyedLimiter
+from chatcore.uploads import UploadPolicy, decode_base64
+from chatcore.views import (
+    HistoryPage,
+    LastMessage,
+    MessageList,
+    MessageView,
+    OnlineUser,
+    RoomDetail,
+    RoomView,
+    UserCard,
+    unknown_user,
+)
+
+log = logging.getLogger("chatcore")
+
+DIRECT_ROOM_NAME = "Direct Chat"
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    max_text_length: int = 10_000
+    room_detail_limit: int = 500
+    max_per_page: int = 100
+    search_min_length: int = 2
+    search_max_results: int = 20
+    search_per_minute: int = 30
+    max_client_msg_id: int = 64
+    file_url_ttl: timedelta = timedelta(minutes=15)
+
+
+def _check_text(content: str | None, limits: Limits, *, field: str = "content") -> str:
+    if content is None or not content.strip():
+        raise InvalidError(f"{field} must not be empty", field=field)
+    if len(content) > limits.max_text_length:
+        raise InvalidError(f"{field} may be at most {limits.max_text_length} characters", field=field)
+    if "\x00" in content:
+        raise InvalidError(f"{field} must not contain NUL characters", field=field)
+    return content
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        users: UserDirectory,
+        storage: FileStorage,
+        broker: Broker,
+        live: LiveState,
+        clock: Clock,
+        ids: IdSource,
+        policy: UploadPolicy | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self._uow = uow
+        self._users = users
+        self._storage = storage
+        self._broker = broker
+        self._live = live
+        self._clock = clock
+        self._ids = ids
+        self.policy = policy or UploadPolicy()
+        self.limits = limits or Limits()
+        self._search_limiter = KeyedLimiter(
+            clock, rate=self.limits.search_per_minute / 60, burst=self.limits.search_per_minute
+        )
+
+    # -- people -----------------------------------------------------------------------------------
+
+    async def search_users(self, me: UserId, email: str) -> list[UserCard]:
+        fragment = email.strip()
+        if len(fragment) < self.limits.search_min_length:
+            raise InvalidError(f"email must have at least {self.limits.search_min_length} characters", field="email")
+        self._search_limiter.take(me, "searches")
+        found = await self._users.search_email(fragment, exclude=me, limit=self.limits.search_max_results)
+        online = await self._live.online([user.id for user in found])
+        return [UserCard.of(user, is_online=user.id in online) for user in found]
+
+    async def user(self, user_id: UserId) -> User:
+        """NotFoundError for ids the directory does not know (a valid token for a removed employee)."""
+        found = await self._users.get_many([user_id])
+        if user_id not in found:
+            raise NotFoundError("user not found", field="user_id")
+        return found[user_id]
+
+    # -- rooms ------------------------------------------------------------------------------------
+
+    async def open_direct_room(self, me: UserId, receiver_id: UserId) -> tuple[RoomView, bool]:
+        """The pair's direct room, created if it does not exist yet; True when created."""
+        if receiver_id == me:
+            raise InvalidError("you cannot open a chat with yourself", field="receiver_id")
+        if receiver_id not in await self._users.get_many([receiver_id]):
+            raise NotFoundError("receiver not found", field="receiver_id")
+        created = False
+        async with self._uow() as uow:
+            room = await uow.rooms.direct_between(me, receiver_id)
+            if room is None:
+                try:
+                    room = await uow.rooms.create_direct(
+                        created_by=me, other=receiver_id, name=DIRECT_ROOM_NAME, at=self._clock.now()
+                    )
+                    await uow.commit()
+                    created = True
+                except ConflictError:
+                    await uow.rollback()  # someone else created it a moment ago: use theirs
+        if room is None:
+            async with self._uow() as uow:
+                room = await uow.rooms.direct_between(me, receiver_id)
+            if room is None:
+                raise ConflictError("the room could not be created; try again")
+        views = await self._room_views(me, [room.id])
+        return views[0], created
+
+    async def list_rooms(self, me: UserId) -> list[RoomView]:
+        return await self._room_views(me, None)
+
+    async def room_detail(self, me: UserId, room_id: RoomId) -> RoomDetail:
+        async with self._uow() as uow:
+            summaries = await uow.rooms.summaries(me, [room_id])
+            if not summaries:
+                raise NotFoundError("room not found", field="room_id")
+            latest = await uow.messages.latest(room_id, self.limits.room_detail_limit)
+            total = await uow.messages.count(room_id)
+        (summary,) = summaries
+        base = (await self._build_room_views(me, summaries))[0]
+        users = await self._users.get_many({me, summary.membership.other_user_id})
+        messages = await self._message_views(latest, users)
+        return RoomDetail(**attrs.asdict(base, recurse=False), message_list=MessageList(messages=messages, total=total))
+
+    async def history(
+        self,
+        me: UserId,
+        room_id: RoomId,
+        *,
+        page: int = 1,
+        per_page: int = 50,
+        before_id: MessageId | None = None,
+        after_id: MessageId | None = None,
+    ) -> HistoryPage:
+        if page < 1:
+            raise InvalidError("page must be 1 or more", field="page")
+        if not 1 <= per_page <= self.limits.max_per_page:
+            raise InvalidError(f"per_page must be between 1 and {self.limits.max_per_page}", field="per_page")
+        if before_id is not None and after_id is not None:
+            raise InvalidError("give before_id or after_id, not both", field="after_id")
+        query = HistoryQuery(page=page, per_page=per_page, before_id=before_id, after_id=after_id)
+        async with self._uow() as uow:
+            membership = await uow.rooms.membership(me, room_id)
+            messages, has_more = await uow.messages.history(room_id, query)
+            total = await uow.messages.count(room_id)
+        users = await self._users.get_many({me, membership.other_user_id})
+        return HistoryPage(messages=await self._message_views(messages, users), total=total, has_more=has_more)
+
+    async def join_room(self, me: UserId, room_id: RoomId) -> Membership:
+        """NotFoundError unless `me` is a participant; the socket layer then subscribes to the room."""
+        async with self._uow() as uow:
+            return await uow.rooms.membership(me, room_id)
+
+    async def unread_counts(self, me: UserId) -> dict[RoomId, int]:
+        async with self._uow() as uow:
+            return await uow.rooms.unread_counts(me)
+
+    async def mark_read(self, me: UserId, room_id: RoomId) -> MessagesRead:
+        async with self._uow() as uow:
+            membership = await uow.rooms.membership(me, room_id)
+            last = await uow.rooms.mark_read(room_id, me)
+            await uow.commit()
+        event = MessagesRead(room_id=room_id, user_id=me, last_read_message_id=last)
+        await self._publish(event, self._to_participants(membership))
+        return event
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    async def send_message(self, me: UserId, command: SendMessage) -> tuple[MessageView, bool]:
+        """The stored message and True, or the original and False when `client_msg_id` was seen before."""
+        room_id = command.room_id
+        if room_id is None:
+            raise InvalidError("room_id is required: give it in the event, the URL or join_room first", field="room_id")
+        self._check_command(command)
+        async with self._uow() as uow:
+            membership = await uow.rooms.membership(me, room_id)
+            if command.receiver_id is not None and command.receiver_id != membership.receiver_for(me):
+                raise InvalidError("receiver_id is not the other participant of this room", field="receiver_id")
+            if command.client_msg_id is not None:
+                earlier = await uow.messages.by_client_msg_id(me, command.client_msg_id)
+                if earlier is not None:
+                    return await self._view(earlier), False
+        stored = await self._store_file(command) if command.message_type in FILE_KINDS else None
+        draft = MessageDraft(
+            room_id=room_id,
+            sender_id=me,
+            receiver_id=membership.receiver_for(me),
+            message_type=command.message_type,
+            content=command.content,
+            file=stored,
+            created_at=self._clock.now(),
+            client_msg_id=command.client_msg_id,
+        )
+        try:
+            async with self._uow() as uow:
+                message = await uow.messages.add(draft)
+                await uow.rooms.touch(room_id, draft.created_at)
+                await uow.commit()
+        except ConflictError:
+            await self._discard(stored)
+            if command.client_msg_id is None:
+                raise
+            async with self._uow() as uow:  # the same retry raced us and won
+                earlier = await uow.messages.by_client_msg_id(me, command.client_msg_id)
+            if earlier is None:
+                raise
+            return await self._view(earlier), False
+        except BaseException:
+            await self._discard(stored)
+            raise
+        view = await self._view(message)
+        await self._publish(NewMessage(message=view), self._to_participants(membership))
+        return view, True
+
+    def _check_command(self, command: SendMessage) -> None:
+        if command.client_msg_id is not None and not 1 <= len(command.client_msg_id) <= self.limits.max_client_msg_id:
+            raise InvalidError(
+                f"client_msg_id must have 1 to {self.limits.max_client_msg_id} characters", field="client_msg_id"
+            )
+        if command.message_type is MessageType.TEXT:
+            _check_text(command.content, self.limits)
+            for name in ("file_data", "upload_id", "file_name"):
+                if getattr(command, name) is not None:
+                    raise InvalidError(f"a text message carries no {name}", field=name)
+            return
+        if command.content is not None:
+            _check_text(command.content, self.limits)
+        if command.file_data is None:
+            raise InvalidError(f"a {command.message_type.value} message needs file_data", field="file_data")
+        if not command.file_name:
+            raise InvalidError(f"a {command.message_type.value} message needs file_name", field="file_name")
+
+    async def _store_file(self, command: SendMessage) -> StoredFile:
+        """Decode and check the file, then store it; nothing is stored unless every check passed."""
+        assert command.file_data is not None
+        assert command.file_name is not None
+        kind = command.message_type
+        encoded_limit = (self.policy.limit(kind) + 2) // 3 * 4 + 4
+        if len(command.file_data) > encoded_limit + 64:  # data: URL prefix
+            raise InvalidError(
+                f"{kind.value} files may be at most {self.policy.limit(kind) // 2**20} MB", field="file_data"
+            )
+        data = decode_base64(command.file_data)
+        self.policy.check_size(kind, len(data), declared=command.file_size)
+        accepted = self.policy.accept(kind, command.file_name, data[:512], uuid=self._ids.uuid4())
+        await self._storage.put(accepted.key, data, accepted.mime_type)
+        return StoredFile(
+            key=accepted.key, file_name=accepted.file_name, file_size=len(data), mime_type=accepted.mime_type
+        )
+
+    async def _discard(self, stored: StoredFile | None) -> None:
+        if stored is None:
+            return
+        try:
+            await self._storage.delete(stored.key)
+        except Exception:  # the original error matters more; cleanup finds the orphan later
+            log.exception("could not remove %s after a failed send", stored.key)
+
+    async def edit_message(self, me: UserId, message_id: MessageId, content: str) -> MessageView:
+        content = _check_text(content, self.limits)
+        async with self._uow() as uow:
+            found, membership = await self._visible(uow, me, message_id)
+            message = found.edited(by=me, content=content, at=self._clock.now())
+            await uow.messages.save(message)
+            await uow.commit()
+        view = await self._view(message)
+        await self._publish(MessageUpdated(message=view), self._to_participants(membership))
+        return view
+
+    async def delete_message(self, me: UserId, message_id: MessageId) -> None:
+        """Soft delete: the row stays, its content and file go; deleting twice is no error."""
+        async with self._uow() as uow:
+            found, membership = await self._visible(uow, me, message_id)
+            message = found.deleted(by=me, at=self._clock.now())
+            if found.is_deleted:
+                return
+            await uow.messages.save(message)
+            await uow.commit()
+        key = found.storage_key
+        if key is not None:
+            try:
+                await self._storage.delete(key)
+            except Exception:
+                log.exception("could not remove the file of deleted message %s", message_id)
+        event = MessageDeleted(id=message_id, room_id=found.room_id)
+        await self._publish(event, self._to_participants(membership))
+
+    @staticmethod
+    async def _visible(uow: UnitOfWork, me: UserId, message_id: MessageId) -> tuple[Message, Membership]:
+        """The message and its room, or NotFoundError alike for a missing message and a stranger's."""
+        message = await uow.messages.get(message_id)
+        if message is None:
+            raise NotFoundError("message not found", field="message_id")
+        try:
+            membership = await uow.rooms.membership(me, message.room_id)
+        except NotFoundError:
+            raise NotFoundError("message not found", field="message_id") from None
+        return message, membership
+
+    # -- presence and typing ----------------------------------------------------------------------
+
+    async def connect(self, me: UserId, connection: str) -> None:
+        if await self._live.connect(me, connection):
+            await self._presence_changed(me, is_online=True)
+
+    async def heartbeat(self, me: UserId, connection: str) -> None:
+        await self._live.heartbeat(me, connection)
+
+    async def disconnect(self, me: UserId, connection: str) -> None:
+        if await self._live.disconnect(me, connection):
+            await self._presence_changed(me, is_online=False)
+
+    async def _presence_changed(self, me: UserId, *, is_online: bool) -> None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            await uow.presence.save(Presence(user_id=me, is_online=is_online, last_seen=now))
+            await uow.commit()
+            others = await uow.rooms.co_participants(me)
+        user = (await self._users.get_many([me])).get(me) or unknown_user(me)
+        event = PresenceChanged(user_id=me, user_name=user.name, is_online=is_online, last_seen=now)
+        await self._publish(event, [user_channel(other) for other in sorted(others)])
+
+    async def online_users(self, me: UserId) -> list[OnlineUser]:
+        online = sorted(await self._live.online_users())
+        async with self._uow() as uow:
+            logged = await uow.presence.get_many(online)
+        now = self._clock.now()
+        return [
+            OnlineUser(user_id=user, last_seen=logged[user].last_seen if user in logged else now, is_online=True)
+            for user in online
+        ]
+
+    async def set_typing(self, me: UserId, room_id: RoomId, is_typing: bool) -> Typing:
+        async with self._uow() as uow:
+            await uow.rooms.membership(me, room_id)
+        typing = await self._live.set_typing(room_id, me, is_typing)
+        user = (await self._users.get_many([me])).get(me) or unknown_user(me)
+        event = Typing(
+            room_id=room_id, user_id=me, user_name=user.name, is_typing=is_typing, typing_users=sorted(typing)
+        )
+        await self._publish(event, [room_channel(room_id)])
+        return event
+
+    # -- shaping ----------------------------------------------------------------------------------
+
+    async def _room_views(self, me: UserId, room_ids: Collection[RoomId] | None) -> list[RoomView]:
+        async with self._uow() as uow:
+            summaries = await uow.rooms.summaries(me, room_ids)
+        return await self._build_room_views(me, summaries)
+
+    async def _build_room_views(self, me: UserId, summaries: list[RoomSummary]) -> list[RoomView]:
+        others = {s.membership.other_user_id for s in summaries}
+        senders = {s.last_message.sender_id for s in summaries if s.last_message is not None}
+        users = await self._users.get_many(others | senders)
+        online = await self._live.online(others)
+        views = []
+        for summary in summaries:
+            other_id = summary.membership.other_user_id
+            other = users.get(other_id) or unknown_user(other_id)
+            last = summary.last_message
+            last_view = None
+            if last is not None:
+                sender = users.get(last.sender_id) or unknown_user(last.sender_id)
+                last_view = LastMessage(
+                    id=last.id,
+                    content=last.content,
+                    message_type=last.message_type,
+                    created_at=last.created_at,
+                    sender_name=sender.name,
+                )
+            views.append(
+                RoomView.of(
+                    summary.membership.room,
+                    other_user=UserCard.of(other, is_online=other_id in online),
+                    last_message=last_view,
+                    unread_count=summary.unread_count,
+                )
+            )
+        return views
+
+    async def _view(self, message: Message) -> MessageView:
+        users = await self._users.get_many({message.sender_id, message.receiver_id})
+        return (await self._message_views([message], users))[0]
+
+    async def _message_views(self, messages: Iterable[Message], users: dict[UserId, User]) -> list[MessageView]:
+        views = []
+        for message in messages:
+            key = message.storage_key
+            url = await self._storage.url(key, expires_in=self.limits.file_url_ttl) if key else None
+            views.append(MessageView.of(message, users, file_url=url))
+        return views
+
+    @staticmethod
+    def _to_participants(membership: Membership) -> list[str]:
+        return [user_channel(membership.user_id), user_channel(membership.other_user_id)]
+
+    async def _publish(self, event: Event, channels: list[str]) -> None:
+        """After commit, so nobody hears of a change that did not happen; a broker outage loses no data."""
+        if not channels:
+            return
+        try:
+            await self._broker.publish(channels, encode_event(event))
+        except Exception:
+            log.warning("could not publish %s; clients catch up from history", event.type, exc_info=True)

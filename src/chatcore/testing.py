@@ -1,0 +1,434 @@
+"""In-memory fakes of every port: for the core's own tests, and for hosts testing code that uses chatcore.
+
+They keep real state and the same rules as the real adapters (unique pairs, client_msg_id dedupe,
+rollback unless committed), so a test against them says something about the real thing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+from urllib.parse import quote
+
+import attrs
+
+from chatcore.errors import ConflictError, NotFoundError
+from chatcore.model import (
+    HistoryQuery,
+    Membership,
+    Message,
+    MessageDraft,
+    MessageId,
+    Participant,
+    Presence,
+    Room,
+    RoomId,
+    RoomSummary,
+    RoomType,
+    User,
+    UserId,
+)
+from chatcore.ports import Deliver
+from chatcore.presence import MemoryLiveState
+
+__all__ = [
+    "FakeClock",
+    "MemoryBroker",
+    "MemoryDatabase",
+    "MemoryLiveState",
+    "MemoryStorage",
+    "MemoryUnitOfWork",
+    "MemoryUserDirectory",
+    "SequentialIds",
+]
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2024, 1, 21, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+class SequentialIds:
+    """Predictable 'uuids' (00000000000000000000000000000001, ...) so tests can name stored files."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def uuid4(self) -> str:
+        return f"{next(self._counter):032x}"
+
+
+class MemoryUserDirectory:
+    """Both the read-only directory and the registry of the service's own users."""
+
+    def __init__(self, users: Collection[User] = ()) -> None:
+        self._users: dict[UserId, User] = {user.id: user for user in users}
+        self._ids = itertools.count(max(self._users, default=0) + 1)
+
+    async def get_many(self, ids: Collection[UserId]) -> dict[UserId, User]:
+        return {user_id: self._users[user_id] for user_id in ids if user_id in self._users}
+
+    async def search_email(self, fragment: str, *, exclude: UserId, limit: int) -> list[User]:
+        needle = fragment.casefold()
+        found = [u for u in self._users.values() if needle in u.email.casefold() and u.id != exclude]
+        return sorted(found, key=lambda u: u.email.casefold())[:limit]
+
+    def _by_email(self, email: str) -> User | None:
+        return next((u for u in self._users.values() if u.email.casefold() == email.casefold()), None)
+
+    async def add(self, *, name: str, email: str, avatar_url: str | None = None) -> User:
+        if self._by_email(email) is not None:
+            raise ConflictError(f"a user with email {email} exists", field="email")
+        user = User(id=UserId(next(self._ids)), name=name, email=email, avatar_url=avatar_url)
+        self._users[user.id] = user
+        return user
+
+    async def upsert_by_email(self, *, name: str, email: str, avatar_url: str | None = None) -> tuple[User, bool]:
+        existing = self._by_email(email)
+        if existing is None:
+            return await self.add(name=name, email=email, avatar_url=avatar_url), True
+        user = attrs.evolve(existing, name=name, avatar_url=avatar_url)
+        self._users[user.id] = user
+        return user, False
+
+
+@attrs.define
+class _Tables:
+    rooms: dict[RoomId, Room] = attrs.field(factory=dict)
+    participants: dict[tuple[RoomId, UserId], Participant] = attrs.field(factory=dict)
+    messages: dict[MessageId, Message] = attrs.field(factory=dict)
+    presence: dict[UserId, Presence] = attrs.field(factory=dict)
+    next_room: int = 1
+    next_message: int = 1
+
+
+class MemoryDatabase:
+    """The committed state that every MemoryUnitOfWork starts from; call it to get a unit of work."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+        self.commits = 0
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
+
+
+def _pair_key(a: UserId, b: UserId) -> tuple[UserId, UserId]:
+    return (a, b) if a < b else (b, a)
+
+
+def _check_unique(tables: _Tables) -> None:
+    """The constraints the SQL schema enforces: one direct room per pair, one client_msg_id per sender."""
+    pairs: set[tuple[UserId, UserId]] = set()
+    by_room: dict[RoomId, list[UserId]] = defaultdict(list)
+    for room_id, user_id in tables.participants:
+        by_room[room_id].append(user_id)
+    for room_id, members in by_room.items():
+        if tables.rooms[room_id].room_type is RoomType.DIRECT and len(members) == 2:
+            pair = _pair_key(members[0], members[1])
+            if pair in pairs:
+                raise ConflictError("a direct room for this pair exists")
+            pairs.add(pair)
+    client_ids: set[tuple[UserId, str]] = set()
+    for message in tables.messages.values():
+        if message.client_msg_id is not None:
+            key = (message.sender_id, message.client_msg_id)
+            if key in client_ids:
+                raise ConflictError("client_msg_id was already used", field="client_msg_id")
+            client_ids.add(key)
+
+
+def _copy(tables: _Tables) -> _Tables:
+    return _Tables(
+        rooms=dict(tables.rooms),
+        participants=dict(tables.participants),
+        messages=dict(tables.messages),
+        presence=dict(tables.presence),
+        next_room=tables.next_room,
+        next_message=tables.next_message,
+    )
+
+
+class MemoryUnitOfWork:
+    """Works on a private copy of the committed state; commit merges its changes back."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self._start = db.tables
+        self.tables = _copy(db.tables)
+        self.rooms = _MemoryRooms(self)
+        self.messages = _MemoryMessages(self)
+        self.presence = _MemoryPresence(self)
+
+    async def __aenter__(self) -> Self:
+        self._start = self._db.tables
+        self.tables = _copy(self._start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+
+    async def commit(self) -> None:
+        """Apply this unit's changes onto the committed state, re-checking constraints there."""
+        merged = _copy(self._db.tables)
+        merged.next_room = max(merged.next_room, self.tables.next_room)
+        merged.next_message = max(merged.next_message, self.tables.next_message)
+        for name in ("rooms", "participants", "messages", "presence"):
+            mine, before, target = getattr(self.tables, name), getattr(self._start, name), getattr(merged, name)
+            for key, value in mine.items():
+                if before.get(key) is not value:
+                    target[key] = value
+        _check_unique(merged)
+        self._db.tables = merged
+        self._db.commits += 1
+        self._start = merged
+        self.tables = _copy(merged)
+
+    async def rollback(self) -> None:
+        self.tables = _copy(self._start)
+
+
+class _MemoryRooms:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _members(self, room_id: RoomId) -> list[UserId]:
+        return [user for (room, user) in self._uow.tables.participants if room == room_id]
+
+    async def direct_between(self, a: UserId, b: UserId) -> Room | None:
+        for room in self._uow.tables.rooms.values():
+            if room.room_type is RoomType.DIRECT and set(self._members(room.id)) == {a, b}:
+                return room
+        return None
+
+    async def create_direct(self, *, created_by: UserId, other: UserId, name: str, at: datetime) -> Room:
+        tables = self._uow.tables
+        if await self.direct_between(created_by, other) is not None:
+            raise ConflictError("a direct room for this pair exists")
+        room = Room(
+            id=RoomId(tables.next_room),
+            name=name,
+            room_type=RoomType.DIRECT,
+            created_by=created_by,
+            created_at=at,
+            updated_at=at,
+        )
+        tables.next_room += 1
+        tables.rooms[room.id] = room
+        for user in (created_by, other):
+            tables.participants[(room.id, user)] = Participant(room_id=room.id, user_id=user, joined_at=at)
+        return room
+
+    async def membership(self, user: UserId, room_id: RoomId) -> Membership:
+        room = self._uow.tables.rooms.get(room_id)
+        members = self._members(room_id)
+        if room is None or user not in members:
+            raise NotFoundError("room not found", field="room_id")
+        other = next((m for m in members if m != user), user)
+        return Membership(room=room, user_id=user, other_user_id=other)
+
+    async def summaries(self, user: UserId, room_ids: Collection[RoomId] | None = None) -> list[RoomSummary]:
+        tables = self._uow.tables
+        mine = [room for (room, who) in tables.participants if who == user]
+        if room_ids is not None:
+            mine = [room for room in mine if room in room_ids]
+        unread = await self.unread_counts(user)
+        found = []
+        for room_id in mine:
+            in_room = [m for m in tables.messages.values() if m.room_id == room_id]
+            last = max(in_room, key=lambda m: m.id) if in_room else None
+            found.append(
+                RoomSummary(
+                    membership=await self.membership(user, room_id),
+                    last_message=last,
+                    unread_count=unread.get(room_id, 0),
+                )
+            )
+        return sorted(found, key=lambda s: (s.membership.room.updated_at, s.membership.room.id), reverse=True)
+
+    async def touch(self, room_id: RoomId, at: datetime) -> None:
+        tables = self._uow.tables
+        tables.rooms[room_id] = attrs.evolve(tables.rooms[room_id], updated_at=at)
+
+    async def co_participants(self, user: UserId) -> set[UserId]:
+        rooms = {room for (room, who) in self._uow.tables.participants if who == user}
+        return {who for (room, who) in self._uow.tables.participants if room in rooms and who != user}
+
+    async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
+        tables = self._uow.tables
+        newest = None
+        for message in list(tables.messages.values()):
+            if message.room_id != room_id:
+                continue
+            newest = max(newest or message.id, message.id)
+            if message.receiver_id == user and not message.is_read:
+                tables.messages[message.id] = attrs.evolve(message, is_read=True)
+        key = (room_id, user)
+        tables.participants[key] = attrs.evolve(tables.participants[key], last_read_message_id=newest)
+        return newest
+
+    async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
+        tables = self._uow.tables
+        counts = {room: 0 for (room, who) in tables.participants if who == user}
+        for message in tables.messages.values():
+            unread = message.receiver_id == user and not message.is_read and not message.is_deleted
+            if unread and message.room_id in counts:
+                counts[message.room_id] += 1
+        return counts
+
+
+class _MemoryMessages:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, draft: MessageDraft) -> Message:
+        tables = self._uow.tables
+        if draft.client_msg_id is not None and await self.by_client_msg_id(draft.sender_id, draft.client_msg_id):
+            raise ConflictError("client_msg_id was already used", field="client_msg_id")
+        if draft.room_id not in tables.rooms:
+            raise NotFoundError("room not found", field="room_id")
+        file = draft.file
+        message = Message(
+            id=MessageId(tables.next_message),
+            room_id=draft.room_id,
+            sender_id=draft.sender_id,
+            receiver_id=draft.receiver_id,
+            message_type=draft.message_type,
+            content=draft.content,
+            file_name=file.file_name if file else None,
+            file_path=file.file_path if file else None,
+            file_size=file.file_size if file else None,
+            mime_type=file.mime_type if file else None,
+            created_at=draft.created_at,
+            client_msg_id=draft.client_msg_id,
+        )
+        tables.next_message += 1
+        tables.messages[message.id] = message
+        return message
+
+    async def get(self, message_id: MessageId) -> Message | None:
+        return self._uow.tables.messages.get(message_id)
+
+    async def by_client_msg_id(self, sender: UserId, client_msg_id: str) -> Message | None:
+        return next(
+            (
+                m
+                for m in self._uow.tables.messages.values()
+                if m.sender_id == sender and m.client_msg_id == client_msg_id
+            ),
+            None,
+        )
+
+    async def save(self, message: Message) -> None:
+        if message.id not in self._uow.tables.messages:
+            raise NotFoundError("message not found", field="message_id")
+        self._uow.tables.messages[message.id] = message
+
+    def _in_room(self, room_id: RoomId) -> list[Message]:
+        return sorted((m for m in self._uow.tables.messages.values() if m.room_id == room_id), key=lambda m: m.id)
+
+    async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
+        messages = self._in_room(room_id)
+        if query.after_id is not None:
+            after = [m for m in messages if m.id > query.after_id]
+            return after[: query.per_page], len(after) > query.per_page
+        newest = [m for m in reversed(messages) if query.before_id is None or m.id < query.before_id]
+        page = newest[query.offset : query.offset + query.per_page]
+        return page, len(newest) > query.offset + query.per_page
+
+    async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
+        return self._in_room(room_id)[-limit:] if limit > 0 else []
+
+    async def count(self, room_id: RoomId) -> int:
+        return len(self._in_room(room_id))
+
+    async def referenced_keys(self, keys: Collection[str]) -> set[str]:
+        wanted = set(keys)
+        return {
+            key
+            for m in self._uow.tables.messages.values()
+            if not m.is_deleted and (key := m.storage_key) is not None and key in wanted
+        }
+
+
+class _MemoryPresence:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def save(self, presence: Presence) -> None:
+        self._uow.tables.presence[presence.user_id] = presence
+
+    async def get_many(self, ids: Collection[UserId]) -> dict[UserId, Presence]:
+        table = self._uow.tables.presence
+        return {user: table[user] for user in ids if user in table}
+
+
+class MemoryStorage:
+    """Files in a dict; URLs are opaque `memory://` strings that carry their expiry."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self._clock = clock or FakeClock()
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.files[key] = (bytes(data), content_type)
+
+    async def get(self, key: str) -> bytes:
+        if key not in self.files:
+            raise NotFoundError("file not found")
+        return self.files[key][0]
+
+    async def exists(self, key: str) -> bool:
+        return key in self.files
+
+    async def delete(self, key: str) -> None:
+        self.files.pop(key, None)
+
+    async def url(self, key: str, *, expires_in: timedelta) -> str:
+        expires = int((self._clock.now() + expires_in).timestamp())
+        return f"memory://{quote(key)}?expires={expires}"
+
+    async def keys(self) -> AsyncIterator[str]:
+        for key in sorted(self.files):
+            yield key
+
+
+class MemoryBroker:
+    """Fan-out within one process: every subscriber of a channel gets each payload, in order."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, list[Deliver]] = defaultdict(list)
+
+    async def publish(self, channels: Sequence[str], payload: bytes) -> None:
+        for channel in dict.fromkeys(channels):
+            for deliver in list(self._subscribers.get(channel, ())):
+                deliver(payload)
+
+    async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
+        self._subscribers[channel].append(deliver)
+
+        async def unsubscribe() -> None:
+            listeners = self._subscribers.get(channel, [])
+            if deliver in listeners:
+                listeners.remove(deliver)
+            if not listeners:
+                self._subscribers.pop(channel, None)
+
+        return unsubscribe

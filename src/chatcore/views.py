@@ -1,0 +1,143 @@
+"""What clients see: the seed's response shapes, built from domain objects and user references."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from chatcore.model import Message, MessageId, MessageType, Room, RoomId, RoomType, User, UserId
+
+
+@attrs.frozen(kw_only=True)
+class UserCard:
+    id: UserId
+    name: str
+    email: str
+    avatar_url: str | None
+    is_online: bool
+
+    @classmethod
+    def of(cls, user: User, *, is_online: bool) -> UserCard:
+        return cls(id=user.id, name=user.name, email=user.email, avatar_url=user.avatar_url, is_online=is_online)
+
+
+@attrs.frozen(kw_only=True)
+class LastMessage:
+    id: MessageId
+    content: str | None
+    message_type: MessageType
+    created_at: datetime
+    sender_name: str
+
+
+@attrs.frozen(kw_only=True)
+class MessageView:
+    id: MessageId
+    room_id: RoomId
+    sender_id: UserId
+    receiver_id: UserId
+    sender_name: str
+    receiver_name: str
+    sender_avatar: str | None
+    receiver_avatar: str | None
+    message_type: MessageType
+    content: str | None
+    file_name: str | None
+    file_path: str | None
+    file_size: int | None
+    mime_type: str | None
+    file_url: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    is_read: bool
+    is_deleted: bool
+    is_edited: bool
+    client_msg_id: str | None
+
+    @classmethod
+    def of(cls, message: Message, users: dict[UserId, User], *, file_url: str | None) -> MessageView:
+        sender = users.get(message.sender_id) or unknown_user(message.sender_id)
+        receiver = users.get(message.receiver_id) or unknown_user(message.receiver_id)
+        return cls(
+            id=message.id,
+            room_id=message.room_id,
+            sender_id=message.sender_id,
+            receiver_id=message.receiver_id,
+            sender_name=sender.name,
+            receiver_name=receiver.name,
+            sender_avatar=sender.avatar_url,
+            receiver_avatar=receiver.avatar_url,
+            message_type=message.message_type,
+            content=message.content,
+            file_name=message.file_name,
+            file_path=message.file_path,
+            file_size=message.file_size,
+            mime_type=message.mime_type,
+            file_url=file_url,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+            is_read=message.is_read,
+            is_deleted=message.is_deleted,
+            is_edited=message.is_edited,
+            client_msg_id=message.client_msg_id,
+        )
+
+
+def unknown_user(user_id: UserId) -> User:
+    """Stands in for a user the directory no longer has (removed from the HRMS), so history still renders."""
+    return User(id=user_id, name="Unknown user", email="", avatar_url=None)
+
+
+@attrs.frozen(kw_only=True)
+class RoomView:
+    id: RoomId
+    name: str
+    room_type: RoomType
+    created_by: UserId
+    created_at: datetime
+    updated_at: datetime
+    is_active: bool
+    other_user: UserCard
+    last_message: LastMessage | None
+    unread_count: int
+
+    @classmethod
+    def of(cls, room: Room, *, other_user: UserCard, last_message: LastMessage | None, unread_count: int) -> RoomView:
+        return cls(
+            id=room.id,
+            name=room.name,
+            room_type=room.room_type,
+            created_by=room.created_by,
+            created_at=room.created_at,
+            updated_at=room.updated_at,
+            is_active=room.is_active,
+            other_user=other_user,
+            last_message=last_message,
+            unread_count=unread_count,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class MessageList:
+    messages: list[MessageView]
+    total: int
+
+
+@attrs.frozen(kw_only=True)
+class RoomDetail(RoomView):
+    message_list: MessageList
+
+
+@attrs.frozen(kw_only=True)
+class HistoryPage:
+    messages: list[MessageView]
+    total: int
+    has_more: bool
+
+
+@attrs.frozen(kw_only=True)
+class OnlineUser:
+    user_id: UserId
+    last_seen: datetime | None
+    is_online: bool
