@@ -9,6 +9,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 
 from chatcore.commands import CLIENT_EVENTS, ClientCommand
@@ -117,16 +118,23 @@ def loads(raw: str | bytes) -> Any:
     return value
 
 
+def _printable(text: str) -> str:
+    """Error text echoes client input: escape lone surrogates so the reply itself can be encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def structure(data: Any, cls: type[T], *, where: str = "data") -> T:
     """Structure wire data, turning cattrs' errors into one readable InvalidError."""
+    if attrs.has(cls) and not isinstance(data, dict):
+        raise InvalidError(f"{where} must be a JSON object", field=where)
     try:
         return make_converter().structure(data, cls)
     except cattrs.ClassValidationError as exc:
-        messages = cattrs.transform_error(exc, path=f"$.{where}")
+        messages = [_printable(m) for m in cattrs.transform_error(exc, path=f"$.{where}")]
         field = _first_field(messages)
         raise InvalidError("; ".join(messages), field=field) from None
     except (TypeError, ValueError, KeyError) as exc:
-        raise InvalidError(f"{where}: {exc}") from None
+        raise InvalidError(_printable(f"{where}: {exc}")) from None
 
 
 def _first_field(messages: list[str]) -> str | None:

@@ -153,6 +153,7 @@ class ChatService:
                     created = True
                 except ConflictError:
                     await uow.rollback()  # someone else created it a moment ago: use theirs
+                    room = None
         if room is None:
             async with self._uow() as uow:
                 room = await uow.rooms.direct_between(me, receiver_id)
@@ -234,6 +235,8 @@ class ChatService:
             if command.client_msg_id is not None:
                 earlier = await uow.messages.by_client_msg_id(me, command.client_msg_id)
                 if earlier is not None:
+                    if earlier.room_id != room_id:
+                        raise ConflictError("client_msg_id was already used in another room", field="client_msg_id")
                     return await self._view(earlier), False
         stored = await self._store_file(command) if command.message_type in FILE_KINDS else None
         draft = MessageDraft(
@@ -241,7 +244,7 @@ class ChatService:
             sender_id=me,
             receiver_id=membership.receiver_for(me),
             message_type=command.message_type,
-            content=command.content,
+            content=command.content if command.content and command.content.strip() else None,
             file=stored,
             created_at=self._clock.now(),
             client_msg_id=command.client_msg_id,
@@ -278,7 +281,7 @@ class ChatService:
                 if getattr(command, name) is not None:
                     raise InvalidError(f"a text message carries no {name}", field=name)
             return
-        if command.content is not None:
+        if command.content is not None and command.content.strip():  # an optional caption
             _check_text(command.content, self.limits)
         if command.file_data is None:
             raise InvalidError(f"a {command.message_type.value} message needs file_data", field="file_data")

@@ -32,7 +32,7 @@ from chatcore.model import (
     User,
     UserId,
 )
-from chatcore.ports import Deliver
+from chatcore.ports import Deliver, Messages, PresenceLog, Rooms
 from chatcore.presence import MemoryLiveState
 
 __all__ = [
@@ -110,8 +110,6 @@ class _Tables:
     participants: dict[tuple[RoomId, UserId], Participant] = attrs.field(factory=dict)
     messages: dict[MessageId, Message] = attrs.field(factory=dict)
     presence: dict[UserId, Presence] = attrs.field(factory=dict)
-    next_room: int = 1
-    next_message: int = 1
 
 
 class MemoryDatabase:
@@ -120,9 +118,14 @@ class MemoryDatabase:
     def __init__(self) -> None:
         self.tables = _Tables()
         self.commits = 0
+        self._sequences = {"rooms": itertools.count(1), "messages": itertools.count(1)}
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
+
+    def next_id(self, table: str) -> int:
+        """Like a SQL sequence: shared by every unit of work, never reused, not rolled back."""
+        return next(self._sequences[table])
 
 
 def _pair_key(a: UserId, b: UserId) -> tuple[UserId, UserId]:
@@ -156,8 +159,6 @@ def _copy(tables: _Tables) -> _Tables:
         participants=dict(tables.participants),
         messages=dict(tables.messages),
         presence=dict(tables.presence),
-        next_room=tables.next_room,
-        next_message=tables.next_message,
     )
 
 
@@ -168,9 +169,10 @@ class MemoryUnitOfWork:
         self._db = db
         self._start = db.tables
         self.tables = _copy(db.tables)
-        self.rooms = _MemoryRooms(self)
-        self.messages = _MemoryMessages(self)
-        self.presence = _MemoryPresence(self)
+        # Typed as the ports (the UnitOfWork protocol's attributes are invariant), as the SQL store does.
+        self.rooms: Rooms = _MemoryRooms(self)
+        self.messages: Messages = _MemoryMessages(self)
+        self.presence: PresenceLog = _MemoryPresence(self)
 
     async def __aenter__(self) -> Self:
         self._start = self._db.tables
@@ -188,8 +190,6 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         """Apply this unit's changes onto the committed state, re-checking constraints there."""
         merged = _copy(self._db.tables)
-        merged.next_room = max(merged.next_room, self.tables.next_room)
-        merged.next_message = max(merged.next_message, self.tables.next_message)
         for name in ("rooms", "participants", "messages", "presence"):
             mine, before, target = getattr(self.tables, name), getattr(self._start, name), getattr(merged, name)
             for key, value in mine.items():
@@ -203,6 +203,9 @@ class MemoryUnitOfWork:
 
     async def rollback(self) -> None:
         self.tables = _copy(self._start)
+
+    def next_id(self, table: str) -> int:
+        return self._db.next_id(table)
 
 
 class _MemoryRooms:
@@ -221,16 +224,16 @@ class _MemoryRooms:
     async def create_direct(self, *, created_by: UserId, other: UserId, name: str, at: datetime) -> Room:
         tables = self._uow.tables
         if await self.direct_between(created_by, other) is not None:
+            await self._uow.rollback()  # like SQL: a failed statement ends the transaction
             raise ConflictError("a direct room for this pair exists")
         room = Room(
-            id=RoomId(tables.next_room),
+            id=RoomId(self._uow.next_id("rooms")),
             name=name,
             room_type=RoomType.DIRECT,
             created_by=created_by,
             created_at=at,
             updated_at=at,
         )
-        tables.next_room += 1
         tables.rooms[room.id] = room
         for user in (created_by, other):
             tables.participants[(room.id, user)] = Participant(room_id=room.id, user_id=user, joined_at=at)
@@ -301,12 +304,14 @@ class _MemoryMessages:
     async def add(self, draft: MessageDraft) -> Message:
         tables = self._uow.tables
         if draft.client_msg_id is not None and await self.by_client_msg_id(draft.sender_id, draft.client_msg_id):
+            await self._uow.rollback()  # like SQL: a failed statement ends the transaction
             raise ConflictError("client_msg_id was already used", field="client_msg_id")
         if draft.room_id not in tables.rooms:
+            await self._uow.rollback()
             raise NotFoundError("room not found", field="room_id")
         file = draft.file
         message = Message(
-            id=MessageId(tables.next_message),
+            id=MessageId(self._uow.next_id("messages")),
             room_id=draft.room_id,
             sender_id=draft.sender_id,
             receiver_id=draft.receiver_id,
@@ -319,7 +324,6 @@ class _MemoryMessages:
             created_at=draft.created_at,
             client_msg_id=draft.client_msg_id,
         )
-        tables.next_message += 1
         tables.messages[message.id] = message
         return message
 

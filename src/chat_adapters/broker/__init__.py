@@ -1,0 +1,1 @@
+"""Brokers: fan-out of encoded events to every process, and live presence/typing state."""

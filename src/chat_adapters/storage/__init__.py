@@ -1,0 +1,1 @@
+"""File storage adapters: local disk and S3-compatible object storage."""

@@ -1,0 +1,12 @@
+"""Entry point for servers that import the app by name (uvicorn workers, gunicorn)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from chat_http.app import create_app
+from chat_http.settings import load_settings
+
+
+def create_from_env() -> Litestar:
+    return create_app(load_settings())

@@ -1,0 +1,243 @@
+"""The `chat` command: serve, migrate, manage users, mint tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from chat_http.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+_TOKEN = re.compile(r"(token=)[^&\s\"']+")
+
+
+class RedactTokens(logging.Filter):
+    """uvicorn logs socket URLs with their query string: never let a token reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(_TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def frame_limit(settings: Settings) -> int:
+    """The largest allowed file as base64 plus 1 MiB for the rest of the frame."""
+    from chatcore.uploads import UploadPolicy
+
+    return (UploadPolicy().largest + 2) // 3 * 4 + 2**20
+
+
+def log_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = json.loads(json.dumps(LOGGING_CONFIG))
+    config["filters"] = {"redact": {"()": "chat_http.cli.RedactTokens"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    return config
+
+
+def _run(coro: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await coro
+
+    return asyncio.run(main())
+
+
+async def _with_users(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
+    from chat_adapters.sql.engine import create_engine, session_factory
+    from chat_adapters.users import SqlUserDirectory
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await action(SqlUserDirectory(session_factory(engine)))
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from chat_adapters.sql.engine import upgrade
+
+    if args.dev and not os.environ.get("CHAT_JWT_SECRET"):
+        os.environ["CHAT_JWT_SECRET"] = secrets.token_urlsafe(32)
+        print(f"chat: --dev: generated CHAT_JWT_SECRET={os.environ['CHAT_JWT_SECRET']}", file=sys.stderr)
+    settings = load_settings(dev=args.dev)
+    if args.workers > 1 and settings.broker_url == "memory://":
+        raise SettingsError("CHAT_BROKER_URL=memory:// cannot serve more than one worker; use redis://host:port/db")
+    from chat_http.app import check_supported
+
+    check_supported(settings)
+    if settings.auto_migrate:
+        _run(upgrade(settings.database_url))
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "ws_max_size": frame_limit(settings),
+        "ws_ping_interval": 20.0,
+        "log_config": log_config(),
+        "timeout_graceful_shutdown": 10,
+        "proxy_headers": True,
+    }
+    if args.workers > 1:
+        uvicorn.run("chat_http.asgi:create_from_env", factory=True, workers=args.workers, **common)
+    else:
+        from chat_http.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from chat_adapters.sql.engine import downgrade, upgrade
+
+    settings = load_settings(dev=True)
+    if args.action == "upgrade":
+        _run(upgrade(settings.database_url, args.revision or "head"))
+    else:
+        if not args.revision:
+            raise SettingsError("chat db downgrade needs a revision, e.g. `chat db downgrade base`")
+        _run(downgrade(settings.database_url, args.revision))
+    print(f"database {args.action}d to {args.revision or 'head'}")
+    return 0
+
+
+def _user_json(user: Any) -> str:
+    return json.dumps({"id": user.id, "name": user.name, "email": user.email, "avatar_url": user.avatar_url})
+
+
+def _check_email(email: str) -> str:
+    email = email.strip()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+", email) or len(email) > 254:
+        raise SettingsError(f"not an email address: {email!r}")
+    return email
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    settings = load_settings(dev=True)
+    if args.action == "add":
+        email = _check_email(args.email)
+        if not args.name.strip():
+            raise SettingsError("--name must not be empty")
+        user = _run(
+            _with_users(settings, lambda d: d.add(name=args.name.strip(), email=email, avatar_url=args.avatar_url))
+        )
+        print(_user_json(user))
+        return 0
+    rows = _read_csv(Path(args.file))
+
+    async def sync(directory: Any) -> tuple[int, int]:
+        created = updated = 0
+        for row in rows:
+            _, was_created = await directory.upsert_by_email(**row)
+            created += was_created
+            updated += not was_created
+        return created, updated
+
+    created, updated = _run(_with_users(settings, sync))
+    print(json.dumps({"created": created, "updated": updated, "total": len(rows)}))
+    return 0
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    """Every row checked before anything is written, so a bad file changes nothing."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            fields = set(reader.fieldnames or ())
+            if not {"email", "name"} <= fields:
+                raise SettingsError(f"{path}: the header must have email and name (and optionally avatar_url)")
+            rows = []
+            for number, row in enumerate(reader, start=2):
+                try:
+                    email = _check_email(row.get("email") or "")
+                except SettingsError as exc:
+                    raise SettingsError(f"{path}:{number}: {exc}") from None
+                name = (row.get("name") or "").strip()
+                if not name:
+                    raise SettingsError(f"{path}:{number}: name is empty")
+                rows.append({"email": email, "name": name, "avatar_url": (row.get("avatar_url") or "").strip() or None})
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
+    return rows
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from chat_http.auth import AuthError, mint_token
+
+    settings = load_settings()
+    if args.user_id < 1:
+        raise SettingsError("--user-id must be a positive user id")
+    try:
+        print(mint_token(settings, args.user_id, ttl=args.ttl))
+    except AuthError as exc:
+        raise SettingsError(exc.detail) from None
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="chat", description="chatcore: real-time 1-on-1 chat for HR systems")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate the database to head, then serve")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--dev", action="store_true", help="generate a JWT secret if none is set")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?")
+    db.set_defaults(func=cmd_db)
+
+    users = sub.add_parser("users", help="the service's own users")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    add = users_sub.add_parser("add", help="create a user; prints it as one JSON line")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--avatar-url")
+    imp = users_sub.add_parser("import", help="create or update users from a CSV (email,name[,avatar_url])")
+    imp.add_argument("file")
+    users.set_defaults(func=cmd_users)
+
+    token = sub.add_parser("token", help="print a JWT for a user, signed with CHAT_JWT_SECRET")
+    token.add_argument("--user-id", type=int, required=True)
+    token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
+    token.set_defaults(func=cmd_token)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        print(f"chat: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from chatcore import ChatError
+
+        if isinstance(exc, ChatError):
+            print(f"chat: error: {exc.detail}", file=sys.stderr)
+            return 1
+        raise
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Domain errors -> HTTP statuses and WebSocket error frames, in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+
+from chatcore import (
+    ChatError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+)
+
+log = logging.getLogger("chat_http")
+
+HTTP_STATUS: dict[type[ChatError], int] = {
+    NotFoundError: 404,
+    ForbiddenError: 403,
+    InvalidError: 400,
+    ConflictError: 409,
+    RateLimitedError: 429,
+    UnavailableError: 503,
+}
+
+# Close codes of the seed and the contract.
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_RESTART = 1012
+CLOSE_AUTH_OTHER = 4000
+CLOSE_AUTH = 4001
+CLOSE_NOT_IN_ROOM = 4003
+
+
+def status_of(exc: ChatError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
+
+
+def chat_error_handler(_: Request[Any, Any, Any], exc: ChatError) -> Response[dict[str, Any]]:
+    status = status_of(exc)
+    headers = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return Response({"status_code": status, "detail": exc.detail}, status_code=status, headers=headers)
+
+
+def ws_error(code: str, message: str, client_msg_id: str | None = None) -> dict[str, Any]:
+    return {"type": "error", "data": {"code": code, "message": message, "client_msg_id": client_msg_id}}

@@ -1,0 +1,109 @@
+"""Live sockets of this process, by user and joined room, fed from broker channels."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import Awaitable, Callable
+
+from chatcore import Broker, RoomId, UserId
+from chatcore.events import room_channel, user_channel
+
+_serial = itertools.count(1)
+
+
+class Connection:
+    """One socket's outbox: a bounded queue; overflowing it marks the reader as too slow."""
+
+    def __init__(self, user_id: UserId, *, queue_size: int) -> None:
+        self.id = f"{os.getpid()}-{next(_serial)}"
+        self.user_id = user_id
+        self.room_id: RoomId | None = None
+        self.outbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
+        self.overflowed = asyncio.Event()
+
+    def offer(self, payload: bytes) -> None:
+        if self.overflowed.is_set():
+            return
+        try:
+            self.outbox.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+
+class TooManyConnections(Exception):
+    pass
+
+
+class Hub:
+    def __init__(self, broker: Broker, *, max_per_user: int) -> None:
+        self._broker = broker
+        self._max_per_user = max_per_user
+        self._by_channel: dict[str, set[Connection]] = {}
+        self._unsubscribe: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._by_user: dict[UserId, set[Connection]] = {}
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(conns) for conns in self._by_user.values())
+
+    def connections(self) -> list[Connection]:
+        return [conn for conns in self._by_user.values() for conn in conns]
+
+    async def register(self, conn: Connection) -> None:
+        mine = self._by_user.setdefault(conn.user_id, set())
+        if len(mine) >= self._max_per_user:
+            if not mine:
+                del self._by_user[conn.user_id]
+            raise TooManyConnections(f"at most {self._max_per_user} connections per user")
+        mine.add(conn)
+        await self._attach(user_channel(conn.user_id), conn)
+
+    async def unregister(self, conn: Connection) -> None:
+        await self.leave(conn)
+        mine = self._by_user.get(conn.user_id, set())
+        mine.discard(conn)
+        if not mine:
+            self._by_user.pop(conn.user_id, None)
+        await self._detach(user_channel(conn.user_id), conn)
+
+    async def join(self, conn: Connection, room_id: RoomId) -> None:
+        if conn.room_id == room_id:
+            return
+        await self.leave(conn)
+        conn.room_id = room_id
+        await self._attach(room_channel(room_id), conn)
+
+    async def leave(self, conn: Connection) -> None:
+        if conn.room_id is not None:
+            room, conn.room_id = conn.room_id, None
+            await self._detach(room_channel(room), conn)
+
+    async def _attach(self, channel: str, conn: Connection) -> None:
+        conns = self._by_channel.get(channel)
+        if conns is None:
+            conns = self._by_channel[channel] = set()
+            conns.add(conn)
+            unsubscribe = await self._broker.subscribe(channel, lambda payload: self._fan_out(channel, payload))
+            if self._by_channel.get(channel) is conns:
+                self._unsubscribe[channel] = unsubscribe
+            else:  # everyone left while we subscribed
+                await unsubscribe()
+        else:
+            conns.add(conn)
+
+    async def _detach(self, channel: str, conn: Connection) -> None:
+        conns = self._by_channel.get(channel)
+        if conns is None:
+            return
+        conns.discard(conn)
+        if not conns:
+            del self._by_channel[channel]
+            unsubscribe = self._unsubscribe.pop(channel, None)
+            if unsubscribe is not None:
+                await unsubscribe()
+
+    def _fan_out(self, channel: str, payload: bytes) -> None:
+        for conn in list(self._by_channel.get(channel, ())):
+            conn.offer(payload)

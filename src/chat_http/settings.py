@@ -1,0 +1,204 @@
+"""CHAT_* environment variables -> one frozen Settings; a bad value is one clear line naming the variable."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import attrs
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chat.db"
+DEFAULT_STORAGE_URL = "file://./static/chat_files"
+DEFAULT_BROKER_URL = "memory://"
+ASYMMETRIC = ("RS", "ES", "PS", "Ed")
+KNOWN_ALGORITHMS = {
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA",
+}  # fmt: skip
+USER_COLUMNS = ("id", "name", "email", "avatar_url")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+class SettingsError(ValueError):
+    """One line for the operator, naming the variable."""
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    storage_url: str = DEFAULT_STORAGE_URL
+    s3_endpoint_url: str | None = None
+    broker_url: str = DEFAULT_BROKER_URL
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_user_claim: str = "sub"
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    users_table: str | None = None
+    users_columns: dict[str, str] = attrs.field(factory=lambda: {c: c for c in USER_COLUMNS})
+    file_url_secret: str | None = None
+    file_url_ttl: timedelta = timedelta(minutes=15)
+    allowed_origins: tuple[str, ...] = ()
+    max_connections_per_user: int = 10
+    room_detail_limit: int = 500
+    ws_rate: float = 20.0
+    ws_burst: int = 50
+    ws_queue_size: int = 256
+    ws_send_timeout: float = 5.0
+    search_per_minute: int = 30
+    auto_migrate: bool = True
+
+    @property
+    def signing_key(self) -> bytes:
+        """Key for signed file URLs: its own secret, else derived from the JWT secret."""
+        secret = self.file_url_secret or self.jwt_secret or self.jwt_public_key or ""
+        return f"chatcore-files:{secret}".encode()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = 10**9) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 < value < 1e9:
+        raise SettingsError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _database_url(raw: str) -> str:
+    scheme = raw.split("://", 1)[0]
+    if not raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            f"CHAT_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://, got {scheme}://"
+        )
+    return raw
+
+
+def _storage_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme == "file":
+        if not (parts.netloc + parts.path):
+            raise SettingsError("CHAT_STORAGE_URL file:// needs a folder, e.g. file://./static/chat_files")
+    elif parts.scheme == "s3":
+        if not parts.netloc:
+            raise SettingsError("CHAT_STORAGE_URL s3:// needs a bucket, e.g. s3://bucket/prefix")
+    else:
+        raise SettingsError(f"CHAT_STORAGE_URL must be file://... or s3://bucket/prefix, got {raw!r}")
+    return raw
+
+
+def _broker_url(raw: str) -> str:
+    if raw != "memory://" and urlsplit(raw).scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(f"CHAT_BROKER_URL must be memory:// or redis://host:port/db, got {raw!r}")
+    return raw
+
+
+def _algorithms(raw: str) -> tuple[str, ...]:
+    names = tuple(a.strip() for a in raw.split(",") if a.strip())
+    if not names:
+        raise SettingsError("CHAT_JWT_ALGORITHMS must name at least one algorithm")
+    for name in names:
+        if name.lower() == "none":
+            raise SettingsError("CHAT_JWT_ALGORITHMS must not contain 'none': unsigned tokens are never accepted")
+        if name not in KNOWN_ALGORITHMS:
+            raise SettingsError(f"CHAT_JWT_ALGORITHMS has unknown algorithm {name!r}")
+    return names
+
+
+def _columns(raw: str | None) -> dict[str, str]:
+    columns = {c: c for c in USER_COLUMNS}
+    if not raw:
+        return columns
+    for pair in raw.split(","):
+        key, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or key not in columns or not _IDENTIFIER.match(value):
+            raise SettingsError(
+                f"CHAT_USERS_COLUMNS must look like id=emp_id,name=full_name,email=work_email,avatar_url=photo; "
+                f"bad part {pair.strip()!r}"
+            )
+        columns[key] = value
+    return columns
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and urlsplit(origin).scheme not in {"http", "https"}:
+            raise SettingsError(f"CHAT_ALLOWED_ORIGINS entries must be http(s)://host[:port] or *, got {origin!r}")
+    return origins
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
+    """Read every CHAT_* variable; `dev` allows running without a JWT secret (the caller generates one)."""
+    env = os.environ if env is None else env
+    algorithms = _algorithms(env.get("CHAT_JWT_ALGORITHMS", "HS256"))
+    secret = env.get("CHAT_JWT_SECRET") or None
+    public_key = env.get("CHAT_JWT_PUBLIC_KEY") or None
+    if any(a.startswith(ASYMMETRIC) for a in algorithms) and public_key is None:
+        raise SettingsError("CHAT_JWT_PUBLIC_KEY is required for the asymmetric algorithms in CHAT_JWT_ALGORITHMS")
+    if any(a.startswith("HS") for a in algorithms) and secret is None and not dev:
+        raise SettingsError("CHAT_JWT_SECRET is not set (or run `chat serve --dev` to generate one for trying out)")
+    if secret is not None and len(secret.encode()) < 32 and any(a.startswith("HS") for a in algorithms):
+        raise SettingsError("CHAT_JWT_SECRET must be at least 32 bytes long for HS algorithms")
+    users_table = env.get("CHAT_USERS_TABLE") or None
+    if users_table is not None and not _IDENTIFIER.match(users_table):
+        raise SettingsError(
+            f"CHAT_USERS_TABLE must be a table name like employees or hr.employees, got {users_table!r}"
+        )
+    return Settings(
+        database_url=_database_url(env.get("CHAT_DATABASE_URL") or DEFAULT_DATABASE_URL),
+        storage_url=_storage_url(env.get("CHAT_STORAGE_URL") or DEFAULT_STORAGE_URL),
+        s3_endpoint_url=env.get("CHAT_S3_ENDPOINT_URL") or None,
+        broker_url=_broker_url(env.get("CHAT_BROKER_URL") or DEFAULT_BROKER_URL),
+        jwt_secret=secret,
+        jwt_public_key=public_key,
+        jwt_algorithms=algorithms,
+        jwt_user_claim=env.get("CHAT_JWT_USER_CLAIM") or "sub",
+        jwt_audience=env.get("CHAT_JWT_AUDIENCE") or None,
+        jwt_issuer=env.get("CHAT_JWT_ISSUER") or None,
+        users_table=users_table,
+        users_columns=_columns(env.get("CHAT_USERS_COLUMNS")),
+        file_url_secret=env.get("CHAT_FILE_URL_SECRET") or None,
+        file_url_ttl=timedelta(seconds=_int(env, "CHAT_FILE_URL_TTL", 900, high=7 * 86400)),
+        allowed_origins=_origins(env.get("CHAT_ALLOWED_ORIGINS")),
+        max_connections_per_user=_int(env, "CHAT_MAX_CONNECTIONS_PER_USER", 10, high=10_000),
+        room_detail_limit=_int(env, "CHAT_ROOM_DETAIL_LIMIT", 500, high=100_000),
+        ws_rate=_float(env, "CHAT_WS_RATE", 20.0),
+        ws_burst=_int(env, "CHAT_WS_BURST", 50, high=100_000),
+        ws_queue_size=_int(env, "CHAT_WS_QUEUE_SIZE", 256, high=1_000_000),
+        ws_send_timeout=_float(env, "CHAT_WS_SEND_TIMEOUT", 5.0),
+        search_per_minute=_int(env, "CHAT_SEARCH_PER_MINUTE", 30, high=1_000_000),
+        auto_migrate=_bool(env, "CHAT_AUTO_MIGRATE", True),
+    )

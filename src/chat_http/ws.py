@@ -1,0 +1,224 @@
+"""The WebSocket endpoint: accept, authenticate, then one reader loop and one writer task per socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from chat_http.auth import AuthError
+from chat_http.errors import (
+    CLOSE_AUTH,
+    CLOSE_AUTH_OTHER,
+    CLOSE_NOT_IN_ROOM,
+    CLOSE_POLICY,
+    ws_error,
+)
+from chat_http.hub import Connection, TooManyConnections
+from chat_http.runtime import Runtime
+from chatcore import (
+    ChatError,
+    InvalidError,
+    JoinRoom,
+    LeaveRoom,
+    MarkRead,
+    NotFoundError,
+    Ping,
+    RoomId,
+    SendMessage,
+    SetTyping,
+)
+from chatcore.codec import dumps, event_frame, parse_client_event
+from chatcore.events import NewMessage
+from chatcore.ratelimit import TokenBucket
+
+log = logging.getLogger("chat_http.ws")
+
+HEARTBEAT_SECONDS = 20.0
+CLOSE_TIMEOUT = 2.0
+
+
+def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: tuple[str, ...]) -> bool:
+    """Browsers send Origin; it must be listed, or (by default) be the host the socket was opened on."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: nothing to forge
+    origin = origin.rstrip("/")
+    if "*" in allowed or origin in allowed:
+        return True
+    return not allowed and urlsplit(origin).netloc == socket.headers.get("host", "")
+
+
+async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str = "") -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_TIMEOUT)
+
+
+@websocket("/api/v1/chat/ws", opt={"exclude_from_auth": True})
+async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Runtime) -> None:
+    if not origin_allowed(socket, rt.settings.allowed_origins):
+        await socket.close(code=CLOSE_POLICY, reason="origin not allowed")  # before accept: HTTP 403
+        return
+    await socket.accept()
+    try:
+        identity = rt.verifier.verify(socket.query_params.get("token"))
+        await rt.chat.user(identity.user_id)
+    except AuthError as exc:
+        await _close(socket, exc.close_code, exc.detail)
+        return
+    except NotFoundError:
+        await _close(socket, CLOSE_AUTH, "user not found")
+        return
+    except Exception:
+        log.exception("authentication failed")
+        await _close(socket, CLOSE_AUTH_OTHER, "authentication error")
+        return
+    conn = Connection(identity.user_id, queue_size=rt.settings.ws_queue_size)
+    raw_room = socket.query_params.get("room_id")
+    try:
+        await rt.hub.register(conn)
+    except TooManyConnections as exc:
+        await _close(socket, CLOSE_POLICY, str(exc))
+        return
+    try:
+        if raw_room:
+            if not raw_room.isdigit() or int(raw_room) > 2**63 - 1:
+                await _close(socket, CLOSE_NOT_IN_ROOM, "not a room of yours")
+                return
+            try:
+                await rt.chat.join_room(conn.user_id, RoomId(int(raw_room)))
+            except NotFoundError:
+                await _close(socket, CLOSE_NOT_IN_ROOM, "not a room of yours")
+                return
+            await rt.hub.join(conn, RoomId(int(raw_room)))
+        await rt.chat.connect(conn.user_id, conn.id)
+        try:
+            await _serve(socket, conn, rt, identity.expires_at)
+        finally:
+            with contextlib.suppress(Exception):
+                await rt.chat.disconnect(conn.user_id, conn.id)
+    finally:
+        await rt.hub.unregister(conn)
+
+
+async def _serve(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime, expires_at: float) -> None:
+    """Run reader, writer, heartbeat and token expiry until the first of them ends the socket."""
+    tasks = {
+        asyncio.create_task(_reader(socket, conn, rt), name="reader"),
+        asyncio.create_task(_writer(socket, conn, rt), name="writer"),
+        asyncio.create_task(_heartbeat(conn, rt), name="heartbeat"),
+        asyncio.create_task(_expiry(socket, expires_at), name="expiry"),
+    }
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                log.error("socket task %s failed", task.get_name(), exc_info=exc)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _expiry(socket: WebSocket[Any, Any, Any], expires_at: float) -> None:
+    await asyncio.sleep(max(0.0, expires_at - time.time()))
+    await _close(socket, CLOSE_AUTH, "token expired")
+
+
+async def _heartbeat(conn: Connection, rt: Runtime) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        try:
+            await rt.chat.heartbeat(conn.user_id, conn.id)
+        except Exception:
+            log.warning("presence heartbeat failed", exc_info=True)
+
+
+async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime) -> None:
+    """Drain the outbox; a reader too slow to keep up is dropped with 1008 instead of growing memory."""
+    overflow = asyncio.create_task(conn.overflowed.wait())
+    try:
+        while True:
+            get = asyncio.create_task(conn.outbox.get())
+            await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            if overflow.done():
+                get.cancel()
+                await _close(socket, CLOSE_POLICY, "too slow: outgoing queue full")
+                return
+            payload = get.result()
+            try:
+                await asyncio.wait_for(socket.send_text(payload.decode()), rt.settings.ws_send_timeout)
+            except TimeoutError:
+                await _close(socket, CLOSE_POLICY, "too slow: send timed out")
+                return
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                return  # the peer is gone
+    finally:
+        overflow.cancel()
+
+
+async def _reader(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime) -> None:
+    bucket = TokenBucket(rt.clock, rate=rt.settings.ws_rate, burst=rt.settings.ws_burst)
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if not isinstance(text, str):
+            data = message.get("bytes")
+            try:
+                text = data.decode("utf-8") if isinstance(data, bytes) else ""
+            except UnicodeDecodeError:
+                conn.offer(dumps(ws_error("invalid", "frames must be UTF-8 JSON text")))
+                continue
+        await _handle(text, conn, rt, bucket)
+
+
+async def _handle(raw: str, conn: Connection, rt: Runtime, bucket: TokenBucket) -> None:
+    """One client event; every failure becomes an `error` event and the socket stays open."""
+    client_msg_id: str | None = None
+    try:
+        bucket.take("messages")
+        _, command = parse_client_event(raw)
+        if isinstance(command, SendMessage):
+            client_msg_id = command.client_msg_id
+            await _send(command, conn, rt)
+        elif isinstance(command, SetTyping):
+            room = command.room_id if command.room_id is not None else _joined(conn)
+            await rt.chat.set_typing(conn.user_id, room, command.is_typing)
+        elif isinstance(command, JoinRoom):
+            await rt.chat.join_room(conn.user_id, command.room_id)
+            await rt.hub.join(conn, command.room_id)
+        elif isinstance(command, LeaveRoom):
+            await rt.hub.leave(conn)
+        elif isinstance(command, MarkRead):
+            room = command.room_id if command.room_id is not None else _joined(conn)
+            await rt.chat.mark_read(conn.user_id, room)
+        elif isinstance(command, Ping):
+            conn.offer(dumps({"type": "pong", "data": {}}))
+    except ChatError as exc:
+        conn.offer(dumps(ws_error(exc.code, exc.detail, client_msg_id)))
+    except Exception:
+        log.exception("socket event failed")
+        conn.offer(dumps(ws_error("internal", "the event could not be handled; try again", client_msg_id)))
+
+
+def _joined(conn: Connection) -> RoomId:
+    if conn.room_id is None:
+        raise InvalidError("room_id is required: give it in the event, the URL or join_room first", field="room_id")
+    return conn.room_id
+
+
+async def _send(command: SendMessage, conn: Connection, rt: Runtime) -> None:
+    if command.room_id is None and conn.room_id is not None:
+        command = attrs.evolve(command, room_id=conn.room_id)
+    view, created = await rt.chat.send_message(conn.user_id, command)
+    if not created:  # a retry: the original went out already; echo it to this socket alone
+        conn.offer(dumps(event_frame(NewMessage(message=view))))

@@ -1,0 +1,73 @@
+"""The `chat` command: users, tokens, migrations, and one clear line for a bad setting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import Server, chat_command
+
+
+def test_users_add_then_token_works_against_the_server(server: Server) -> None:
+    added = chat_command("users", "add", "--email", "Cli.User@Example.com", "--name", "Cli User", env=server.env,
+                         cwd=server.workdir)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    user = json.loads(added.stdout)
+    assert user["email"] == "Cli.User@Example.com"
+    again = chat_command("users", "add", "--email", "cli.user@example.com", "--name", "Twin", env=server.env,
+                         cwd=server.workdir)  # fmt: skip
+    assert again.returncode != 0
+    assert "email" in again.stderr
+    minted = chat_command("token", "--user-id", str(user["id"]), "--ttl", "60", env=server.env, cwd=server.workdir)
+    assert minted.returncode == 0, minted.stderr
+    token = minted.stdout.strip()
+    response = httpx.get(f"{server.base_url}/api/v1/chat/rooms", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_users_import_creates_then_updates_by_email(server: Server, tmp_path: Path) -> None:
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("email,name,avatar_url\nimp1@example.com,One,\nimp2@example.com,Two,https://x/2.png\n")
+    first = chat_command("users", "import", str(sheet), env=server.env, cwd=server.workdir)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {"created": 2, "updated": 0, "total": 2}
+    sheet.write_text("email,name\nIMP1@example.com,One Renamed\nimp3@example.com,Three\n")
+    second = chat_command("users", "import", str(sheet), env=server.env, cwd=server.workdir)
+    assert json.loads(second.stdout) == {"created": 1, "updated": 1, "total": 2}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,name\nnot-an-email,X\n")
+    refused = chat_command("users", "import", str(bad), env=server.env, cwd=server.workdir)
+    assert refused.returncode == 2
+    assert "bad.csv:2" in refused.stderr
+
+
+def test_bad_settings_stop_with_one_line_naming_the_variable(server: Server, tmp_path: Path) -> None:
+    cases = {
+        "CHAT_DATABASE_URL": "mysql://x",
+        "CHAT_JWT_ALGORITHMS": "none",
+        "CHAT_JWT_SECRET": "short",
+        "CHAT_STORAGE_URL": "ftp://x",
+        "CHAT_MAX_CONNECTIONS_PER_USER": "lots",
+    }
+    for name, value in cases.items():
+        done = chat_command("serve", "--port", "1", env={**server.env, name: value}, cwd=tmp_path)
+        assert done.returncode == 2, (name, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert name in lines[0]
+        assert "Traceback" not in done.stderr
+
+
+def test_memory_broker_refuses_many_workers(server: Server, tmp_path: Path) -> None:
+    done = chat_command("serve", "--workers", "2", "--port", "1", env=server.env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "CHAT_BROKER_URL" in done.stderr
+
+
+def test_db_downgrade_and_upgrade(tmp_path: Path, server: Server) -> None:
+    env = {**server.env, "CHAT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"}
+    for args in (("db", "upgrade"), ("db", "downgrade", "base"), ("db", "upgrade", "head")):
+        done = chat_command(*args, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr

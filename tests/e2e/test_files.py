@@ -1,0 +1,159 @@
+"""Files over the real service: each kind round-trips byte for byte; rejected files leave nothing on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.conftest import WAIT, Api
+from tests.unit import helpers as samples
+
+API = "/api/v1/chat"
+
+KINDS: list[tuple[str, str, Callable[[], bytes], str]] = [
+    ("image", "photo.png", samples.png, "image/png"),
+    ("image", "photo.jpg", samples.jpeg, "image/jpeg"),
+    ("image", "anim.gif", samples.gif, "image/gif"),
+    ("image", "pic.webp", samples.webp, "image/webp"),
+    ("file", "payslip.pdf", samples.pdf, "application/pdf"),
+    ("file", "contract.docx", samples.docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("file", "notes.txt", lambda: "Grüße, HR\n".encode(), "text/plain; charset=utf-8"),
+    ("voice", "note.mp3", samples.mp3, "audio/mpeg"),
+    ("voice", "note.wav", samples.wav, "audio/wav"),
+    ("voice", "note.ogg", samples.ogg, "audio/ogg"),
+    ("voice", "note.m4a", samples.m4a, "audio/mp4"),
+]
+
+
+def stored_files(root: Path) -> set[str]:
+    files = root / "files"
+    return {p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file()} if files.exists() else set()
+
+
+@pytest.mark.parametrize(("kind", "name", "make", "mime"), KINDS, ids=[k[1] for k in KINDS])
+async def test_file_round_trips_byte_for_byte(
+    api: Api, kind: str, name: str, make: Callable[[], bytes], mime: str
+) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    data = make()
+    async with api.socket(alice, room) as a, api.socket(bob, room) as b:
+        await a.send(
+            "send_message",
+            message_type=kind,
+            file_data=base64.b64encode(data).decode(),
+            file_name=name,
+            file_size=len(data),
+            mime_type="application/x-whatever",  # never trusted
+        )
+        event = (await b.next("new_message"))["data"]
+    assert event["message_type"] == kind
+    assert event["file_name"] == name
+    assert event["file_size"] == len(data)
+    assert event["mime_type"] == mime
+    folder = {"image": "images", "file": "files", "voice": "voices"}[kind]
+    assert event["file_path"].startswith(f"chat_files/{folder}/")
+    assert event["file_path"].endswith(f"-{name}")
+    response = await api.http.get(event["file_url"])
+    assert response.status_code == 200
+    assert response.content == data
+    assert response.headers["content-type"].startswith(mime.split(";")[0])
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if kind == "image":
+        assert "content-disposition" not in response.headers
+    else:
+        assert response.headers["content-disposition"].startswith("attachment")
+
+
+async def test_static_files_need_a_valid_signature(api: Api) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as a:
+        await a.send(
+            "send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(), file_name="a.png"
+        )
+        url = (await a.next("new_message"))["data"]["file_url"]
+    path, _, query = url.partition("?")
+    assert (await api.http.get(path)).status_code == 401
+    assert (await api.http.get(url[:-4] + "0000")).status_code == 403
+    expires = next(p for p in query.split("&") if p.startswith("expires="))
+    assert (await api.http.get(url.replace(expires, "expires=1000"))).status_code == 403
+    traversal = await api.http.get("/static/chat_files/../chat.db")
+    assert traversal.status_code in (401, 403, 404)
+
+
+async def test_rejected_files_leave_nothing_on_disk(api: Api) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    before = stored_files(api.server.workdir)
+    cases = [
+        {"message_type": "image", "file_data": base64.b64encode(samples.pdf()).decode(), "file_name": "x.png"},
+        {"message_type": "image", "file_data": base64.b64encode(b"MZ\x90\x00" * 10).decode(), "file_name": "x.jpg"},
+        {"message_type": "image", "file_data": base64.b64encode(b"<svg onload=alert(1)>").decode(),
+         "file_name": "a.svg"},
+        {"message_type": "file", "file_data": base64.b64encode(b"<html><script>").decode(), "file_name": "a.html"},
+        {"message_type": "file", "file_data": "not*base64!", "file_name": "a.pdf"},
+        {"message_type": "file", "file_data": base64.b64encode(samples.pdf()).decode(), "file_name": "a.pdf",
+         "file_size": 1},
+        {"message_type": "voice", "file_data": base64.b64encode(samples.png()).decode(), "file_name": "a.mp3"},
+        {"message_type": "file", "file_data": "", "file_name": "a.pdf"},
+        {"message_type": "file", "file_name": "a.pdf"},
+    ]  # fmt: skip
+    async with api.socket(alice, room) as a:
+        for case in cases:
+            await a.send("send_message", **case)
+            error = await a.next()
+            assert error["type"] == "error", case
+            assert error["data"]["code"] == "invalid"
+    assert stored_files(api.server.workdir) == before
+    history = (await alice.http.get(f"{API}/rooms/{room}/messages")).json()
+    assert history["total"] == 0
+
+
+async def test_traversal_names_are_stored_safely(api: Api) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as a:
+        await a.send(
+            "send_message",
+            message_type="file",
+            file_data=base64.b64encode(samples.pdf()).decode(),
+            file_name="../../etc/\x07passwd.pdf",
+        )
+        event = (await a.next("new_message"))["data"]
+    assert event["file_path"].startswith("chat_files/files/")
+    assert ".." not in event["file_path"]
+    assert event["file_path"].endswith("-passwd.pdf")
+    assert (await api.http.get(event["file_url"])).content == samples.pdf()
+
+
+async def test_deleting_a_file_message_removes_the_file(api: Api) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as a:
+        await a.send(
+            "send_message", message_type="file", file_data=base64.b64encode(samples.pdf()).decode(), file_name="a.pdf"
+        )
+        event = (await a.next("new_message"))["data"]
+    on_disk = api.server.workdir / "files" / event["file_path"].removeprefix("chat_files/")
+    assert on_disk.read_bytes() == samples.pdf()
+    assert (await alice.http.delete(f"{API}/messages/{event['id']}")).status_code == 200
+    assert not on_disk.exists()
+    assert (await api.http.get(event["file_url"])).status_code == 404
+
+
+async def test_oversize_frame_closes_with_1009(api: Api) -> None:
+    alice = await api.person("Alice")
+    url = f"{api.server.ws_url}?token={alice.token}"
+    async with connect(url, open_timeout=WAIT, max_size=None) as ws:
+        await ws.send("x" * (70 * 2**20))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 30)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009

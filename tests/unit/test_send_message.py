@@ -1,0 +1,325 @@
+"""send_message for text: checks, retries by client_msg_id, and what a failure leaves behind."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import pytest
+
+from chatcore import (
+    ConflictError,
+    InvalidError,
+    MessageType,
+    NotFoundError,
+    RoomId,
+    SendMessage,
+    UnavailableError,
+)
+from chatcore.testing import MemoryStorage
+from tests.unit.helpers import ALICE, BOB, CAROL, BrokenBroker, Chat, b64, make_chat, png, uuid
+
+
+async def test_a_text_message_is_stored_and_returned(chat: Chat, room: RoomId) -> None:
+    chat.clock.advance(90)
+
+    view, created = await chat.service.send_message(ALICE, SendMessage(room_id=room, content="Hi John!"))
+
+    assert created is True
+    assert view.room_id == room
+    assert (view.sender_id, view.receiver_id) == (ALICE, BOB)
+    assert (view.sender_name, view.receiver_name) == ("Alice Smith", "John Doe")
+    assert view.message_type == MessageType.TEXT
+    assert view.content == "Hi John!"
+    assert view.created_at == datetime(2024, 1, 21, 12, 1, 30, tzinfo=UTC)
+    assert (view.file_name, view.file_path, view.file_size, view.mime_type, view.file_url) == (None,) * 5
+    assert (view.is_read, view.is_deleted, view.is_edited, view.updated_at) == (False, False, False, None)
+    stored = chat.db.tables.messages[view.id]
+    assert stored.content == "Hi John!"
+    assert stored.receiver_id == BOB
+
+
+async def test_the_receiver_is_the_other_participant_whoever_sends(chat: Chat, room: RoomId) -> None:
+    reply = await chat.say(BOB, room, "Hello Alice!")
+
+    assert (reply.sender_id, reply.receiver_id) == (BOB, ALICE)
+    assert (reply.sender_name, reply.receiver_name) == ("John Doe", "Alice Smith")
+
+
+async def test_sending_moves_the_room_to_the_top(chat: Chat, room: RoomId) -> None:
+    chat.clock.advance(300)
+
+    await chat.say(BOB, room)
+
+    assert chat.db.tables.rooms[room].updated_at == chat.clock.now()
+
+
+async def test_a_matching_receiver_id_is_accepted(chat: Chat, room: RoomId) -> None:
+    view, _ = await chat.service.send_message(ALICE, SendMessage(room_id=room, receiver_id=BOB, content="hi"))
+
+    assert view.receiver_id == BOB
+
+
+async def test_a_receiver_id_that_is_not_the_other_participant_is_invalid(chat: Chat, room: RoomId) -> None:
+    with pytest.raises(InvalidError) as raised:
+        await chat.service.send_message(ALICE, SendMessage(room_id=room, receiver_id=CAROL, content="hi"))
+
+    assert raised.value.field == "receiver_id"
+    assert chat.message_count == 0
+
+
+async def test_a_message_without_room_id_is_invalid(chat: Chat, room: RoomId) -> None:
+    with pytest.raises(InvalidError) as raised:
+        await chat.service.send_message(ALICE, SendMessage(receiver_id=BOB, content="hi"))
+
+    assert raised.value.field == "room_id"
+    assert chat.message_count == 0
+
+
+@pytest.mark.parametrize("content", [None, "", "   ", "\n\t"])
+async def test_an_empty_text_message_is_invalid(chat: Chat, room: RoomId, content: str | None) -> None:
+    with pytest.raises(InvalidError) as raised:
+        await chat.service.send_message(ALICE, SendMessage(room_id=room, content=content))
+
+    assert raised.value.field == "content"
+    assert chat.message_count == 0
+
+
+async def test_text_of_exactly_ten_thousand_characters_is_accepted(chat: Chat, room: RoomId) -> None:
+    view = await chat.say(ALICE, room, "x" * 10_000)
+
+    assert len(view.content or "") == 10_000
+
+
+async def test_text_longer_than_ten_thousand_characters_is_invalid(chat: Chat, room: RoomId) -> None:
+    with pytest.raises(InvalidError) as raised:
+        await chat.say(ALICE, room, "x" * 10_001)
+
+    assert raised.value.field == "content"
+    assert chat.message_count == 0
+
+
+async def test_text_with_a_nul_character_is_invalid(chat: Chat, room: RoomId) -> None:
+    with pytest.raises(InvalidError):
+        await chat.say(ALICE, room, "a\x00b")
+
+
+async def test_one_character_of_text_is_enough(chat: Chat, room: RoomId) -> None:
+    assert (await chat.say(ALICE, room, "k")).content == "k"
+
+
+@pytest.mark.parametrize(("field", "value"), [("file_data", b64(png())), ("file_name", "a.png"), ("upload_id", "u1")])
+async def test_a_text_message_carries_no_file(chat: Chat, room: RoomId, field: str, value: str) -> None:
+    extra: dict[str, Any] = {field: value}
+    command = attrs.evolve(SendMessage(room_id=room, content="hi"), **extra)
+
+    with pytest.raises(InvalidError) as raised:
+        await chat.service.send_message(ALICE, command)
+
+    assert raised.value.field == field
+    assert chat.storage.files == {}
+
+
+async def test_sending_to_a_room_you_are_not_in_is_not_found(chat: Chat, room: RoomId) -> None:
+    with pytest.raises(NotFoundError):
+        await chat.say(CAROL, room, "let me in")
+
+    assert chat.message_count == 0
+
+
+async def test_sending_a_file_to_a_room_you_are_not_in_stores_nothing(chat: Chat, room: RoomId) -> None:
+    with pytest.raises(NotFoundError):
+        await chat.send_file(CAROL, room, MessageType.IMAGE, "dot.png", png())
+
+    assert chat.storage.files == {}
+    assert chat.message_count == 0
+
+
+async def test_sending_to_a_missing_room_is_not_found(chat: Chat) -> None:
+    with pytest.raises(NotFoundError):
+        await chat.say(ALICE, RoomId(777), "anyone?")
+
+
+async def test_resending_a_client_msg_id_returns_the_original_and_stores_nothing(chat: Chat, room: RoomId) -> None:
+    command = SendMessage(room_id=room, content="only once", client_msg_id="c-1")
+    first, created = await chat.service.send_message(ALICE, command)
+    inbox = await chat.listen(f"user:{BOB}")
+
+    again, created_again = await chat.service.send_message(ALICE, command)
+
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert again.client_msg_id == "c-1"
+    assert chat.message_count == 1
+    assert inbox.frames == []  # a retry is not news
+
+
+async def test_a_retry_is_recognised_by_client_msg_id_even_with_other_content(chat: Chat, room: RoomId) -> None:
+    first = await chat.say(ALICE, room, "draft", client_msg_id="c-1")
+
+    again = await chat.say(ALICE, room, "edited draft", client_msg_id="c-1")
+
+    assert again.id == first.id
+    assert again.content == "draft"
+
+
+async def test_client_msg_ids_belong_to_their_sender(chat: Chat, room: RoomId) -> None:
+    mine = await chat.say(ALICE, room, "a", client_msg_id="same")
+    theirs = await chat.say(BOB, room, "b", client_msg_id="same")
+
+    assert mine.id != theirs.id
+    assert chat.message_count == 2
+
+
+async def test_resending_a_file_by_client_msg_id_leaves_a_single_file(chat: Chat, room: RoomId) -> None:
+    first = await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png(), client_msg_id="f-1")
+
+    again = await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png(), client_msg_id="f-1")
+
+    assert again.id == first.id
+    assert again.file_path == first.file_path
+    assert list(chat.storage.files) == [f"images/{uuid(1)}-dot.png"]
+    assert chat.message_count == 1
+
+
+async def test_a_retry_that_races_the_original_returns_the_original(chat: Chat, room: RoomId) -> None:
+    command = SendMessage(
+        room_id=room, message_type=MessageType.IMAGE, file_data=b64(png()), file_name="dot.png", client_msg_id="r-1"
+    )
+    winner = []
+
+    async def the_first_attempt_commits_meanwhile() -> None:
+        winner.append(await chat.service.send_message(ALICE, command))
+
+    chat.db.before_commit = the_first_attempt_commits_meanwhile
+
+    view, created = await chat.service.send_message(ALICE, command)
+
+    assert created is False
+    assert (view, True) == winner[0]
+    assert chat.message_count == 1
+    assert list(chat.storage.files) == [f"images/{uuid(2)}-dot.png"]  # the loser's copy was removed
+    assert view.file_path == f"chat_files/images/{uuid(2)}-dot.png"
+
+
+@pytest.mark.parametrize("client_msg_id", ["", "x" * 65])
+async def test_a_client_msg_id_outside_one_to_sixty_four_characters_is_invalid(
+    chat: Chat, room: RoomId, client_msg_id: str
+) -> None:
+    with pytest.raises(InvalidError) as raised:
+        await chat.say(ALICE, room, "hi", client_msg_id=client_msg_id)
+
+    assert raised.value.field == "client_msg_id"
+    assert chat.message_count == 0
+
+
+async def test_a_client_msg_id_of_sixty_four_characters_is_accepted(chat: Chat, room: RoomId) -> None:
+    view = await chat.say(ALICE, room, "hi", client_msg_id="x" * 64)
+
+    assert view.client_msg_id == "x" * 64
+
+
+async def test_a_failed_commit_removes_the_file_already_stored(chat: Chat, room: RoomId) -> None:
+    chat.db.fail_commits_with = UnavailableError("database went away")
+
+    with pytest.raises(UnavailableError):
+        await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
+
+    assert chat.storage.files == {}
+    assert chat.message_count == 0
+
+
+async def test_a_cancelled_send_removes_the_file_already_stored(chat: Chat, room: RoomId) -> None:
+    chat.db.fail_commits_with = asyncio.CancelledError()
+
+    with pytest.raises(asyncio.CancelledError):
+        await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
+
+    assert chat.storage.files == {}
+
+
+async def test_a_conflict_at_commit_without_client_msg_id_is_raised_and_leaves_nothing(
+    chat: Chat, room: RoomId
+) -> None:
+    chat.db.fail_commits_with = ConflictError("constraint")
+
+    with pytest.raises(ConflictError):
+        await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
+
+    assert chat.storage.files == {}
+    assert chat.message_count == 0
+
+
+async def test_a_conflict_at_commit_with_an_unused_client_msg_id_is_raised(chat: Chat, room: RoomId) -> None:
+    chat.db.fail_commits_with = ConflictError("constraint")
+
+    with pytest.raises(ConflictError):
+        await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png(), client_msg_id="new")
+
+    assert chat.storage.files == {}
+
+
+class StuckStorage(MemoryStorage):
+    """Storage that takes files but cannot remove them."""
+
+    async def delete(self, key: str) -> None:
+        raise OSError("disk is read-only")
+
+
+async def test_when_the_file_cannot_be_removed_the_original_error_is_raised() -> None:
+    stuck = make_chat(storage=StuckStorage())
+    stuck_room = await stuck.room()
+    stuck.db.fail_commits_with = UnavailableError("database went away")
+
+    with pytest.raises(UnavailableError):
+        await stuck.send_file(ALICE, stuck_room, MessageType.IMAGE, "dot.png", png())
+
+    assert stuck.message_count == 0
+
+
+async def test_a_broker_outage_does_not_fail_the_send() -> None:
+    chat = make_chat(broker=BrokenBroker())
+    room = await chat.room()
+
+    view, created = await chat.service.send_message(ALICE, SendMessage(room_id=room, content="still here"))
+
+    assert created is True
+    assert chat.db.tables.messages[view.id].content == "still here"
+
+
+async def test_a_sender_removed_from_the_directory_still_sends(chat: Chat) -> None:
+    ghost = (await chat.users.add(name="Temp", email="temp@corp.test")).id
+    room = await chat.room(ghost, ALICE)
+    chat.users._users.pop(ghost)  # left the company, token still valid
+
+    view = await chat.say(ghost, room, "from beyond")
+
+    assert view.sender_name == "Unknown user"
+    assert view.sender_avatar is None
+
+
+async def test_a_client_msg_id_reused_in_another_room_is_a_conflict(chat: Chat, room: RoomId) -> None:
+    other_room = await chat.room(ALICE, CAROL)
+    await chat.say(ALICE, room, "first", client_msg_id="same")
+
+    with pytest.raises(ConflictError) as error:
+        await chat.say(ALICE, other_room, "second", client_msg_id="same")
+
+    assert error.value.field == "client_msg_id"
+    assert chat.message_count == 1
+
+
+@pytest.mark.parametrize("caption", ["", "   ", None])
+async def test_a_file_message_may_have_an_empty_caption(chat: Chat, room: RoomId, caption: str | None) -> None:
+    view = await chat.send_file(ALICE, room, MessageType.IMAGE, "a.png", png(), content=caption)
+
+    assert view.content is None
+    assert view.file_name == "a.png"
+
+
+async def test_a_file_message_keeps_its_caption(chat: Chat, room: RoomId) -> None:
+    view = await chat.send_file(ALICE, room, MessageType.IMAGE, "a.png", png(), content="the org chart")
+
+    assert view.content == "the org chart"
