@@ -68,14 +68,29 @@ async def _with_users(settings: Settings, action: Callable[[Any], Awaitable[T]])
         await engine.dispose()
 
 
+DEV_SECRET_FILE = Path(".chat-dev-secret")
+
+
+def dev_secret(*, create: bool) -> str:
+    """The secret `serve --dev` made up, kept beside the database so `chat token` can sign with it."""
+    if DEV_SECRET_FILE.exists():
+        return DEV_SECRET_FILE.read_text().strip()
+    if not create:
+        return ""
+    secret = secrets.token_urlsafe(32)
+    DEV_SECRET_FILE.write_text(secret + "\n")
+    DEV_SECRET_FILE.chmod(0o600)
+    return secret
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chat_adapters.sql.engine import upgrade
 
     if args.dev and not os.environ.get("CHAT_JWT_SECRET"):
-        os.environ["CHAT_JWT_SECRET"] = secrets.token_urlsafe(32)
-        print(f"chat: --dev: generated CHAT_JWT_SECRET={os.environ['CHAT_JWT_SECRET']}", file=sys.stderr)
+        os.environ["CHAT_JWT_SECRET"] = dev_secret(create=True)
+        print(f"chat: --dev: CHAT_JWT_SECRET is kept in {DEV_SECRET_FILE} (chat token reads it too)", file=sys.stderr)
     settings = load_settings(dev=args.dev)
     if args.workers > 1 and settings.broker_url == "memory://":
         raise SettingsError("CHAT_BROKER_URL=memory:// cannot serve more than one worker; use redis://host:port/db")
@@ -179,6 +194,8 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 def cmd_token(args: argparse.Namespace) -> int:
     from chat_http.auth import AuthError, mint_token
 
+    if not os.environ.get("CHAT_JWT_SECRET") and (kept := dev_secret(create=False)):
+        os.environ["CHAT_JWT_SECRET"] = kept
     settings = load_settings()
     if args.user_id < 1:
         raise SettingsError("--user-id must be a positive user id")

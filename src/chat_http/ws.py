@@ -57,8 +57,12 @@ def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: tuple[str, ...]) -
 
 
 async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str = "") -> None:
-    with contextlib.suppress(Exception):
+    try:
         await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_TIMEOUT)
+    except TimeoutError:
+        log.warning("close %s (%s) could not be sent in %s s; dropping the connection", code, reason, CLOSE_TIMEOUT)
+    except Exception:  # the peer is already gone
+        log.debug("close %s failed", code, exc_info=True)
 
 
 @websocket("/api/v1/chat/ws", opt={"exclude_from_auth": True})
@@ -150,12 +154,14 @@ async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
             await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
             if overflow.done():
                 get.cancel()
+                log.warning("dropping a slow reader (user %s): outgoing queue full", conn.user_id)
                 await _close(socket, CLOSE_POLICY, "too slow: outgoing queue full")
                 return
             payload = get.result()
             try:
                 await asyncio.wait_for(socket.send_text(payload.decode()), rt.settings.ws_send_timeout)
             except TimeoutError:
+                log.warning("dropping a slow reader (user %s): send timed out", conn.user_id)
                 await _close(socket, CLOSE_POLICY, "too slow: send timed out")
                 return
             except (WebSocketDisconnect, OSError, RuntimeError):

@@ -1,0 +1,83 @@
+"""CHAT_* parsing: defaults, and one clear line naming the variable for every bad value."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from chat_http.cli import RedactTokens
+from chat_http.settings import SettingsError, load_settings
+
+SECRET = "s" * 40
+
+
+def test_defaults_are_the_embedded_profile() -> None:
+    settings = load_settings({"CHAT_JWT_SECRET": SECRET})
+    assert settings.database_url == "sqlite+aiosqlite:///./chat.db"
+    assert settings.storage_url == "file://./static/chat_files"
+    assert settings.broker_url == "memory://"
+    assert settings.jwt_algorithms == ("HS256",)
+    assert settings.jwt_user_claim == "sub"
+    assert settings.max_connections_per_user == 10
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({}, "CHAT_JWT_SECRET"),
+        ({"CHAT_JWT_SECRET": "short"}, "CHAT_JWT_SECRET"),
+        ({"CHAT_JWT_ALGORITHMS": "none"}, "CHAT_JWT_ALGORITHMS"),
+        ({"CHAT_JWT_ALGORITHMS": "HS256,None"}, "CHAT_JWT_ALGORITHMS"),
+        ({"CHAT_JWT_ALGORITHMS": "XX1"}, "CHAT_JWT_ALGORITHMS"),
+        ({"CHAT_JWT_ALGORITHMS": "RS256"}, "CHAT_JWT_PUBLIC_KEY"),
+        ({"CHAT_DATABASE_URL": "mysql://db"}, "CHAT_DATABASE_URL"),
+        ({"CHAT_STORAGE_URL": "ftp://x"}, "CHAT_STORAGE_URL"),
+        ({"CHAT_STORAGE_URL": "s3://"}, "CHAT_STORAGE_URL"),
+        ({"CHAT_BROKER_URL": "kafka://x"}, "CHAT_BROKER_URL"),
+        ({"CHAT_USERS_TABLE": "users; drop table x"}, "CHAT_USERS_TABLE"),
+        ({"CHAT_USERS_COLUMNS": "id=emp id"}, "CHAT_USERS_COLUMNS"),
+        ({"CHAT_USERS_COLUMNS": "phone=x"}, "CHAT_USERS_COLUMNS"),
+        ({"CHAT_MAX_CONNECTIONS_PER_USER": "0"}, "CHAT_MAX_CONNECTIONS_PER_USER"),
+        ({"CHAT_WS_RATE": "fast"}, "CHAT_WS_RATE"),
+        ({"CHAT_AUTO_MIGRATE": "maybe"}, "CHAT_AUTO_MIGRATE"),
+        ({"CHAT_ALLOWED_ORIGINS": "evil"}, "CHAT_ALLOWED_ORIGINS"),
+    ],
+)
+def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
+    full = env if variable == "CHAT_JWT_SECRET" else {"CHAT_JWT_SECRET": SECRET, **env}
+    with pytest.raises(SettingsError) as error:
+        load_settings(full)
+    assert variable in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_host_users_columns_are_parsed() -> None:
+    settings = load_settings(
+        {
+            "CHAT_JWT_SECRET": SECRET,
+            "CHAT_USERS_TABLE": "hr.employees",
+            "CHAT_USERS_COLUMNS": "id=emp_id,email=work_email",
+        }
+    )
+    assert settings.users_table == "hr.employees"
+    assert settings.users_columns == {"id": "emp_id", "name": "name", "email": "work_email", "avatar_url": "avatar_url"}
+
+
+def test_dev_mode_may_run_without_a_secret() -> None:
+    assert load_settings({}, dev=True).jwt_secret is None
+
+
+def test_tokens_are_redacted_from_log_records() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        "",
+        0,
+        '%s - "WebSocket %s" [accepted]',
+        ("1.2.3.4", "/ws?token=eyJabc.def&room_id=1"),
+        None,
+    )
+    RedactTokens().filter(record)
+    assert "eyJabc" not in record.getMessage()
+    assert "token=[redacted]&room_id=1" in record.getMessage()
