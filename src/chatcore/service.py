@@ -251,8 +251,10 @@ class ChatService:
         )
         try:
             async with self._uow() as uow:
-                message = await uow.messages.add(draft)
+                # Touch first: the room's row lock orders concurrent sends, so ids in a room grow in
+                # commit order and `after_id` catch-up never skips a message committed late.
                 await uow.rooms.touch(room_id, draft.created_at)
+                message = await uow.messages.add(draft)
                 await uow.commit()
         except ConflictError:
             await self._discard(stored)

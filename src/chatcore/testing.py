@@ -268,7 +268,8 @@ class _MemoryRooms:
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         tables = self._uow.tables
-        tables.rooms[room_id] = attrs.evolve(tables.rooms[room_id], updated_at=at)
+        if room_id in tables.rooms:  # like an UPDATE that matches no row
+            tables.rooms[room_id] = attrs.evolve(tables.rooms[room_id], updated_at=at)
 
     async def co_participants(self, user: UserId) -> set[UserId]:
         rooms = {room for (room, who) in self._uow.tables.participants if who == user}
@@ -276,6 +277,8 @@ class _MemoryRooms:
 
     async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
         tables = self._uow.tables
+        if (room_id, user) not in tables.participants:
+            raise NotFoundError("room not found", field="room_id")
         newest = None
         for message in list(tables.messages.values()):
             if message.room_id != room_id:

@@ -1,0 +1,158 @@
+"""Messages and the presence log on SQL: inserts whose unique constraints do the checking, index-friendly reads."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import false, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from chat_adapters.sql.tables import messages, presence_log
+from chatcore.errors import NotFoundError
+from chatcore.model import HistoryQuery, Message, MessageDraft, MessageId, MessageType, Presence, RoomId, UserId
+
+if TYPE_CHECKING:
+    from chat_adapters.sql.store import SqlUnitOfWork
+
+IN_CHUNK = 500  # keys per IN (...) list: far below every driver's bind-parameter limit
+
+
+def message_from_row(row: Mapping[Any, Any]) -> Message:
+    return Message(
+        id=MessageId(row["id"]),
+        room_id=RoomId(row["room_id"]),
+        sender_id=UserId(row["sender_id"]),
+        receiver_id=UserId(row["receiver_id"]),
+        message_type=MessageType(row["message_type"]),
+        content=row["content"],
+        file_name=row["file_name"],
+        file_path=row["file_path"],
+        file_size=row["file_size"],
+        mime_type=row["mime_type"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        is_read=row["is_read"],
+        is_deleted=row["is_deleted"],
+        is_edited=row["is_edited"],
+        client_msg_id=row["client_msg_id"],
+    )
+
+
+class SqlMessages:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, draft: MessageDraft) -> Message:
+        file = draft.file
+        values = {
+            "room_id": draft.room_id,
+            "sender_id": draft.sender_id,
+            "receiver_id": draft.receiver_id,
+            "message_type": draft.message_type.value,
+            "content": draft.content,
+            "file_name": file.file_name if file else None,
+            "file_path": file.file_path if file else None,
+            "file_size": file.file_size if file else None,
+            "mime_type": file.mime_type if file else None,
+            "created_at": draft.created_at,
+            "updated_at": None,
+            "is_read": False,
+            "is_deleted": False,
+            "is_edited": False,
+            "client_msg_id": draft.client_msg_id,
+        }
+        result = await self._uow.insert(
+            insert(messages).values(values).returning(messages.c.id),
+            conflict="client_msg_id was already used",
+            field="client_msg_id",
+        )
+        return message_from_row({**values, "id": result.scalar_one()})
+
+    async def _one(self, *where: Any) -> Message | None:
+        row = (await self._uow.execute(select(messages).where(*where))).mappings().first()
+        return message_from_row(row) if row is not None else None
+
+    async def get(self, message_id: MessageId) -> Message | None:
+        return await self._one(messages.c.id == message_id)
+
+    async def by_client_msg_id(self, sender: UserId, client_msg_id: str) -> Message | None:
+        return await self._one(messages.c.sender_id == sender, messages.c.client_msg_id == client_msg_id)
+
+    async def save(self, message: Message) -> None:
+        statement = (
+            update(messages)
+            .where(messages.c.id == message.id)
+            .values(
+                content=message.content,
+                file_name=message.file_name,
+                file_path=message.file_path,
+                file_size=message.file_size,
+                mime_type=message.mime_type,
+                updated_at=message.updated_at,
+                is_read=message.is_read,
+                is_deleted=message.is_deleted,
+                is_edited=message.is_edited,
+            )
+            .returning(messages.c.id)
+        )
+        if (await self._uow.execute(statement)).first() is None:
+            raise NotFoundError("message not found", field="message_id")
+
+    async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
+        """One page plus one row: the extra row says whether more lie beyond, without a second count."""
+        statement = select(messages).where(messages.c.room_id == room_id)
+        if query.after_id is not None:
+            statement = statement.where(messages.c.id > query.after_id).order_by(messages.c.id.asc())
+        else:
+            if query.before_id is not None:
+                statement = statement.where(messages.c.id < query.before_id)
+            statement = statement.order_by(messages.c.id.desc()).offset(query.offset)
+        rows = (await self._uow.execute(statement.limit(query.per_page + 1))).mappings().all()
+        return [message_from_row(row) for row in rows[: query.per_page]], len(rows) > query.per_page
+
+    async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        statement = select(messages).where(messages.c.room_id == room_id).order_by(messages.c.id.desc()).limit(limit)
+        rows = (await self._uow.execute(statement)).mappings().all()
+        return [message_from_row(row) for row in reversed(rows)]
+
+    async def count(self, room_id: RoomId) -> int:
+        statement = select(func.count()).select_from(messages).where(messages.c.room_id == room_id)
+        return int((await self._uow.execute(statement)).scalar_one())
+
+    async def referenced_keys(self, keys: Collection[str]) -> set[str]:
+        """Matches `file_path` ('chat_files/<key>') over the partial file_path index, in chunks."""
+        paths = sorted({f"chat_files/{key}" for key in keys})
+        found: set[str] = set()
+        for start in range(0, len(paths), IN_CHUNK):
+            statement = select(messages.c.file_path).where(
+                messages.c.file_path.in_(paths[start : start + IN_CHUNK]), messages.c.is_deleted == false()
+            )
+            found.update(path.removeprefix("chat_files/") for path in (await self._uow.execute(statement)).scalars())
+        return found
+
+
+class SqlPresenceLog:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    async def save(self, presence: Presence) -> None:
+        """One upsert statement (both supported dialects, SQLite and PostgreSQL, have ON CONFLICT)."""
+        values = {"user_id": presence.user_id, "is_online": presence.is_online, "last_seen": presence.last_seen}
+        dialect_insert = postgresql.insert if self._uow.dialect == "postgresql" else sqlite.insert
+        upsert = dialect_insert(presence_log).values(values)
+        changes = {"is_online": upsert.excluded.is_online, "last_seen": upsert.excluded.last_seen}
+        await self._uow.execute(upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes))
+
+    async def get_many(self, ids: Collection[UserId]) -> dict[UserId, Presence]:
+        if not ids:
+            return {}
+        statement = select(presence_log).where(presence_log.c.user_id.in_(list(ids)))
+        return {
+            UserId(row["user_id"]): Presence(
+                user_id=UserId(row["user_id"]), is_online=row["is_online"], last_seen=row["last_seen"]
+            )
+            for row in (await self._uow.execute(statement)).mappings()
+        }

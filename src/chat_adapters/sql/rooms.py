@@ -1,0 +1,194 @@
+"""Rooms on SQL: direct rooms kept unique by `direct_key`, membership, room lists and read markers."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, false, func, insert, select, update
+
+from chat_adapters.sql.messages import message_from_row
+from chat_adapters.sql.tables import messages, participants, rooms
+from chatcore.errors import NotFoundError
+from chatcore.model import Membership, Message, MessageId, Room, RoomId, RoomSummary, RoomType, UserId
+
+if TYPE_CHECKING:
+    from chat_adapters.sql.store import SqlUnitOfWork
+
+
+def direct_key(a: UserId, b: UserId) -> str:
+    """'3:7' for both (3, 7) and (7, 3): the unique column that keeps one direct room per pair."""
+    low, high = sorted((int(a), int(b)))
+    return f"{low}:{high}"
+
+
+def room_from_row(row: Mapping[Any, Any]) -> Room:
+    return Room(
+        id=RoomId(row["id"]),
+        name=row["name"],
+        room_type=RoomType(row["room_type"]),
+        created_by=UserId(row["created_by"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        is_active=row["is_active"],
+    )
+
+
+class SqlRooms:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    async def direct_between(self, a: UserId, b: UserId) -> Room | None:
+        statement = select(rooms).where(rooms.c.direct_key == direct_key(a, b), rooms.c.room_type == RoomType.DIRECT)
+        row = (await self._uow.execute(statement)).mappings().first()
+        return room_from_row(row) if row is not None else None
+
+    async def create_direct(self, *, created_by: UserId, other: UserId, name: str, at: datetime) -> Room:
+        values = {
+            "name": name,
+            "room_type": RoomType.DIRECT.value,
+            "created_by": created_by,
+            "created_at": at,
+            "updated_at": at,
+            "is_active": True,
+            "direct_key": direct_key(created_by, other),
+        }
+        result = await self._uow.insert(
+            insert(rooms).values(values).returning(rooms.c.id), conflict="a direct room for this pair exists"
+        )
+        room_id = RoomId(result.scalar_one())
+        people = dict.fromkeys((created_by, other))  # one participant when both are the same user
+        members = [{"room_id": room_id, "user_id": user, "joined_at": at} for user in people]
+        await self._uow.execute(insert(participants), members)
+        return room_from_row({**values, "id": room_id})
+
+    async def membership(self, user: UserId, room_id: RoomId) -> Membership:
+        me, other = participants.alias("me"), participants.alias("other")
+        statement = (
+            select(rooms, other.c.user_id.label("other_user_id"))
+            .select_from(me)
+            .join(rooms, rooms.c.id == me.c.room_id)
+            .outerjoin(other, and_(other.c.room_id == me.c.room_id, other.c.user_id != me.c.user_id))
+            .where(me.c.user_id == user, me.c.room_id == room_id)
+            .limit(1)
+        )
+        row = (await self._uow.execute(statement)).mappings().first()
+        if row is None:
+            raise NotFoundError("room not found", field="room_id")
+        return self._membership(user, row)
+
+    @staticmethod
+    def _membership(user: UserId, row: Mapping[Any, Any]) -> Membership:
+        other = row["other_user_id"]
+        return Membership(
+            room=room_from_row(row), user_id=user, other_user_id=UserId(other) if other is not None else user
+        )
+
+    async def summaries(self, user: UserId, room_ids: Collection[RoomId] | None = None) -> list[RoomSummary]:
+        """Two statements: the rooms with the id of their last message and an unread count, then those messages.
+
+        Both subqueries are correlated index seeks: (room_id, id) for the last message, and the partial
+        unread index for the count, so the cost grows with the user's rooms, not with the history.
+        """
+        if room_ids is not None and not room_ids:
+            return []
+        me, other, last, unread = (
+            participants.alias("me"),
+            participants.alias("other"),
+            messages.alias("last"),
+            messages.alias("unread"),
+        )
+        last_id = (
+            select(last.c.id).where(last.c.room_id == me.c.room_id).order_by(last.c.id.desc()).limit(1)
+        ).scalar_subquery()
+        unread_count = (
+            select(func.count())
+            .select_from(unread)
+            .where(
+                unread.c.room_id == me.c.room_id,
+                unread.c.receiver_id == user,
+                unread.c.is_read == false(),
+                unread.c.is_deleted == false(),
+            )
+        ).scalar_subquery()
+        statement = (
+            select(
+                rooms,
+                other.c.user_id.label("other_user_id"),
+                last_id.label("last_message_id"),
+                unread_count.label("unread_count"),
+            )
+            .select_from(me)
+            .join(rooms, rooms.c.id == me.c.room_id)
+            .outerjoin(other, and_(other.c.room_id == me.c.room_id, other.c.user_id != me.c.user_id))
+            .where(me.c.user_id == user)
+            .order_by(rooms.c.updated_at.desc(), rooms.c.id.desc())
+        )
+        if room_ids is not None:
+            statement = statement.where(me.c.room_id.in_(list(room_ids)))
+        rows = (await self._uow.execute(statement)).mappings().all()
+        wanted = [row["last_message_id"] for row in rows if row["last_message_id"] is not None]
+        last_messages: dict[int, Message] = {}
+        if wanted:
+            found = await self._uow.execute(select(messages).where(messages.c.id.in_(wanted)))
+            last_messages = {row["id"]: message_from_row(row) for row in found.mappings()}
+        return [
+            RoomSummary(
+                membership=self._membership(user, row),
+                last_message=last_messages.get(row["last_message_id"]),
+                unread_count=row["unread_count"],
+            )
+            for row in rows
+        ]
+
+    async def touch(self, room_id: RoomId, at: datetime) -> None:
+        await self._uow.execute(update(rooms).where(rooms.c.id == room_id).values(updated_at=at))
+
+    async def co_participants(self, user: UserId) -> set[UserId]:
+        me, other = participants.alias("me"), participants.alias("other")
+        statement = (
+            select(other.c.user_id)
+            .distinct()
+            .select_from(me)
+            .join(other, other.c.room_id == me.c.room_id)
+            .where(me.c.user_id == user, other.c.user_id != user)
+        )
+        return {UserId(user_id) for user_id in (await self._uow.execute(statement)).scalars()}
+
+    async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
+        """Two statements: flag the unread messages to `user`, then move the read marker to the newest message."""
+        await self._uow.execute(
+            update(messages)
+            .where(messages.c.room_id == room_id, messages.c.receiver_id == user, messages.c.is_read == false())
+            .values(is_read=True)
+        )
+        newest = (
+            select(messages.c.id).where(messages.c.room_id == room_id).order_by(messages.c.id.desc()).limit(1)
+        ).scalar_subquery()
+        result = await self._uow.execute(
+            update(participants)
+            .where(participants.c.room_id == room_id, participants.c.user_id == user)
+            .values(last_read_message_id=newest)
+            .returning(participants.c.last_read_message_id)
+        )
+        row = result.first()
+        if row is None:
+            raise NotFoundError("room not found", field="room_id")
+        return MessageId(row[0]) if row[0] is not None else None
+
+    async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
+        """One statement: every room of the user with a correlated count over the partial unread index."""
+        me, unread = participants.alias("me"), messages.alias("unread")
+        count = (
+            select(func.count())
+            .select_from(unread)
+            .where(
+                unread.c.room_id == me.c.room_id,
+                unread.c.receiver_id == user,
+                unread.c.is_read == false(),
+                unread.c.is_deleted == false(),
+            )
+        ).scalar_subquery()
+        statement = select(me.c.room_id, count).where(me.c.user_id == user)
+        return {RoomId(room_id): n for room_id, n in (await self._uow.execute(statement)).tuples()}

@@ -1,0 +1,95 @@
+"""The service's own user directory on the `users` table: the read side for the core, the write side for the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chat_adapters.sql.errors import translated
+from chat_adapters.sql.tables import users
+from chatcore.errors import ConflictError
+from chatcore.model import User, UserId
+
+
+def normalize_email(email: str) -> str:
+    """The unique, searched form of an email: case-insensitive the way Python's casefold is."""
+    return email.casefold()
+
+
+def _user(row: Mapping[Any, Any]) -> User:
+    return User(id=UserId(row["id"]), name=row["name"], email=row["email"], avatar_url=row["avatar_url"])
+
+
+class SqlUserDirectory:
+    """`UserDirectory` and `UserRegistry` in one; each call is its own short transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def get_many(self, ids: Collection[UserId]) -> dict[UserId, User]:
+        if not ids:
+            return {}
+        async with self._sessions() as session:
+            with translated():
+                result = await session.execute(select(users).where(users.c.id.in_(list(ids))))
+                return {UserId(row["id"]): _user(row) for row in result.mappings()}
+
+    async def search_email(self, fragment: str, *, exclude: UserId, limit: int) -> list[User]:
+        """A substring scan of the casefolded emails; `%` and `_` in the fragment match only themselves."""
+        if limit <= 0:
+            return []
+        async with self._sessions() as session:
+            column = users.c.email_normalized
+            # PostgreSQL sorts by the database's locale; "C" gives the code point order SQLite and Python use.
+            order = column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
+            statement = (
+                select(users)
+                .where(column.contains(normalize_email(fragment), autoescape=True), users.c.id != exclude)
+                .order_by(order, users.c.id)
+                .limit(limit)
+            )
+            with translated():
+                return [_user(row) for row in (await session.execute(statement)).mappings()]
+
+    async def add(self, *, name: str, email: str, avatar_url: str | None = None) -> User:
+        async with self._sessions() as session:
+            try:
+                with translated():
+                    user_id = (
+                        await session.execute(
+                            insert(users)
+                            .values(
+                                name=name, email=email, email_normalized=normalize_email(email), avatar_url=avatar_url
+                            )
+                            .returning(users.c.id)
+                        )
+                    ).scalar_one()
+                    await session.commit()
+            except IntegrityError as exc:
+                raise ConflictError(f"a user with email {email} exists", field="email") from exc
+        return User(id=UserId(user_id), name=name, email=email, avatar_url=avatar_url)
+
+    async def upsert_by_email(self, *, name: str, email: str, avatar_url: str | None = None) -> tuple[User, bool]:
+        """Update by normalized email, else insert; an insert that loses a race turns into the update."""
+        for _attempt in range(2):
+            async with self._sessions() as session:
+                with translated():
+                    statement = (
+                        update(users)
+                        .where(users.c.email_normalized == normalize_email(email))
+                        .values(name=name, avatar_url=avatar_url)
+                        .returning(users)
+                    )
+                    row = (await session.execute(statement)).mappings().first()
+                    await session.commit()
+            if row is not None:
+                return _user(row), False
+            try:
+                return await self.add(name=name, email=email, avatar_url=avatar_url), True
+            except ConflictError:
+                continue  # created by someone else between our update and insert
+        raise ConflictError(f"the user with email {email} changed concurrently; try again", field="email")

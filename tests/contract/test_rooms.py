@@ -1,0 +1,239 @@
+"""The Rooms port on every backend: direct rooms, membership, room lists, read markers and unread counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatcore.errors import ConflictError, NotFoundError
+from chatcore.model import MessageId, RoomId, RoomType, UserId
+from chatcore.ports import UnitOfWork
+from tests.contract.backends import Backend
+from tests.contract.builders import ALICE, BOB, CAROL, DAVE, T0, at, draft, room, send
+
+
+async def test_create_direct_makes_a_room_both_can_find(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+
+    assert created.room_type is RoomType.DIRECT
+    assert (created.name, created.created_by, created.created_at, created.updated_at) == ("Direct Chat", ALICE, T0, T0)
+    assert created.is_active
+    async with backend.uow() as uow:
+        assert await uow.rooms.direct_between(ALICE, BOB) == created
+        assert await uow.rooms.direct_between(BOB, ALICE) == created
+        assert await uow.rooms.direct_between(ALICE, CAROL) is None
+
+
+async def test_room_times_come_back_aware_utc(backend: Backend) -> None:
+    await room(backend, ALICE, BOB, when=at(0.123456))
+
+    async with backend.uow() as uow:
+        found = await uow.rooms.direct_between(ALICE, BOB)
+    assert found is not None
+    assert found.created_at == at(0.123456)
+    assert found.created_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize(("first", "second"), [((ALICE, BOB), (ALICE, BOB)), ((ALICE, BOB), (BOB, ALICE))])
+async def test_second_direct_room_for_a_pair_conflicts(
+    backend: Backend, first: tuple[UserId, UserId], second: tuple[UserId, UserId]
+) -> None:
+    await room(backend, *first)
+
+    async with backend.uow() as uow:
+        with pytest.raises(ConflictError):
+            await uow.rooms.create_direct(created_by=second[0], other=second[1], name="Direct Chat", at=T0)
+
+
+async def test_direct_room_created_in_two_units_conflicts_at_the_latest_on_commit(backend: Backend) -> None:
+    async with backend.uow() as first, backend.uow() as second:
+        await first.rooms.create_direct(created_by=ALICE, other=BOB, name="Direct Chat", at=T0)
+        await first.commit()
+        with pytest.raises(ConflictError):  # at the insert (SQL) or at the latest on commit (the fake)
+            await _create_and_commit(second)
+
+
+async def _create_and_commit(uow: UnitOfWork) -> None:
+    await uow.rooms.create_direct(created_by=BOB, other=ALICE, name="Direct Chat", at=T0)
+    await uow.commit()
+
+
+async def test_uncommitted_room_is_gone_after_the_unit_closes(backend: Backend) -> None:
+    async with backend.uow() as uow:
+        await uow.rooms.create_direct(created_by=ALICE, other=BOB, name="Direct Chat", at=T0)
+
+    async with backend.uow() as uow:
+        assert await uow.rooms.direct_between(ALICE, BOB) is None
+        assert await uow.rooms.summaries(ALICE) == []
+
+
+async def test_membership_names_the_other_participant(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+
+    async with backend.uow() as uow:
+        mine = await uow.rooms.membership(ALICE, created.id)
+        theirs = await uow.rooms.membership(BOB, created.id)
+
+    assert (mine.room, mine.user_id, mine.other_user_id) == (created, ALICE, BOB)
+    assert (theirs.user_id, theirs.other_user_id) == (BOB, ALICE)
+    assert mine.receiver_for(ALICE) == BOB
+
+
+async def test_membership_of_a_stranger_or_a_missing_room_is_not_found(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+
+    async with backend.uow() as uow:
+        with pytest.raises(NotFoundError):
+            await uow.rooms.membership(CAROL, created.id)
+        with pytest.raises(NotFoundError):
+            await uow.rooms.membership(ALICE, RoomId(created.id + 1000))
+
+
+async def test_summaries_list_newest_activity_first_with_last_message_and_unread(backend: Backend) -> None:
+    with_bob = await room(backend, ALICE, BOB, when=at(0))
+    with_carol = await room(backend, CAROL, ALICE, when=at(1))
+    with_dave = await room(backend, ALICE, DAVE, when=at(2))
+    await room(backend, BOB, CAROL, when=at(3))  # not Alice's
+    to_alice = await send(backend, with_bob.id, BOB, ALICE, count=3)  # touches with_bob at 1..3 s
+    async with backend.uow() as uow:
+        await uow.messages.add(draft(with_carol.id, ALICE, CAROL, "from alice", when=at(2)))
+        await uow.commit()
+
+    async with backend.uow() as uow:
+        summaries = await uow.rooms.summaries(ALICE)
+
+    assert [s.membership.room.id for s in summaries] == [with_bob.id, with_dave.id, with_carol.id]
+    by_room = {s.membership.room.id: s for s in summaries}
+    assert by_room[with_bob.id].last_message == to_alice[-1]
+    assert by_room[with_bob.id].unread_count == 3
+    assert by_room[with_bob.id].membership.other_user_id == BOB
+    assert by_room[with_bob.id].membership.room.updated_at == at(3)
+    assert by_room[with_carol.id].last_message is not None
+    assert by_room[with_carol.id].last_message.content == "from alice"
+    assert by_room[with_carol.id].unread_count == 0
+    assert by_room[with_carol.id].membership.other_user_id == CAROL
+    assert by_room[with_dave.id].last_message is None
+    assert by_room[with_dave.id].unread_count == 0
+
+
+async def test_summaries_of_listed_rooms_only(backend: Backend) -> None:
+    with_bob = await room(backend, ALICE, BOB)
+    with_carol = await room(backend, ALICE, CAROL)
+    strangers = await room(backend, BOB, CAROL)
+
+    async with backend.uow() as uow:
+        listed = await uow.rooms.summaries(ALICE, [with_carol.id, strangers.id])
+        nothing = await uow.rooms.summaries(ALICE, [])
+
+    assert [s.membership.room.id for s in listed] == [with_carol.id]
+    assert nothing == []
+    assert with_bob.id not in {s.membership.room.id for s in listed}
+
+
+async def test_summaries_tie_on_activity_goes_to_the_newer_room(backend: Backend) -> None:
+    older = await room(backend, ALICE, BOB)
+    newer = await room(backend, ALICE, CAROL)
+
+    async with backend.uow() as uow:
+        summaries = await uow.rooms.summaries(ALICE)
+
+    assert [s.membership.room.id for s in summaries] == [newer.id, older.id]
+
+
+async def test_touch_moves_the_room_to_the_top(backend: Backend) -> None:
+    older = await room(backend, ALICE, BOB, when=at(0))
+    await room(backend, ALICE, CAROL, when=at(1))
+
+    async with backend.uow() as uow:
+        await uow.rooms.touch(older.id, at(5))
+        await uow.commit()
+    async with backend.uow() as uow:
+        summaries = await uow.rooms.summaries(ALICE)
+
+    assert summaries[0].membership.room.id == older.id
+    assert summaries[0].membership.room.updated_at == at(5)
+
+
+async def test_co_participants_are_everyone_sharing_a_room(backend: Backend) -> None:
+    await room(backend, ALICE, BOB)
+    await room(backend, CAROL, ALICE)
+    await room(backend, BOB, DAVE)
+
+    async with backend.uow() as uow:
+        assert await uow.rooms.co_participants(ALICE) == {BOB, CAROL}
+        assert await uow.rooms.co_participants(DAVE) == {BOB}
+        assert await uow.rooms.co_participants(UserId(77)) == set()
+
+
+async def test_mark_read_flags_messages_to_the_reader_and_returns_the_newest_id(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+    to_alice = await send(backend, created.id, BOB, ALICE, count=2)
+    to_bob = await send(backend, created.id, ALICE, BOB, count=1)
+
+    async with backend.uow() as uow:
+        newest = await uow.rooms.mark_read(created.id, ALICE)
+        await uow.commit()
+
+    assert newest == to_bob[-1].id
+    async with backend.uow() as uow:
+        flags = [(await uow.messages.get(m.id)) for m in [*to_alice, *to_bob]]
+        assert [m.is_read if m else None for m in flags] == [True, True, False]
+        assert (await uow.rooms.unread_counts(ALICE))[created.id] == 0
+        assert (await uow.rooms.unread_counts(BOB))[created.id] == 1
+
+
+async def test_mark_read_of_an_empty_room_returns_none(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+
+    async with backend.uow() as uow:
+        assert await uow.rooms.mark_read(created.id, ALICE) is None
+
+
+async def test_mark_read_by_a_stranger_is_not_found(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+
+    async with backend.uow() as uow:
+        with pytest.raises(NotFoundError):
+            await uow.rooms.mark_read(created.id, CAROL)
+
+
+async def test_mark_read_is_rolled_back_unless_committed(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+    await send(backend, created.id, BOB, ALICE, count=2)
+
+    async with backend.uow() as uow:
+        await uow.rooms.mark_read(created.id, ALICE)
+
+    async with backend.uow() as uow:
+        assert await uow.rooms.unread_counts(ALICE) == {created.id: 2}
+
+
+async def test_unread_counts_cover_every_room_and_skip_deleted_messages(backend: Backend) -> None:
+    with_bob = await room(backend, ALICE, BOB)
+    with_carol = await room(backend, ALICE, CAROL)
+    strangers = await room(backend, BOB, CAROL)
+    to_alice = await send(backend, with_bob.id, BOB, ALICE, count=3)
+    await send(backend, with_bob.id, ALICE, BOB, count=2)
+    await send(backend, strangers.id, BOB, CAROL, count=2)
+    async with backend.uow() as uow:
+        await uow.messages.save(to_alice[0].deleted(by=BOB, at=at(10)))
+        await uow.commit()
+
+    async with backend.uow() as uow:
+        assert await uow.rooms.unread_counts(ALICE) == {with_bob.id: 2, with_carol.id: 0}
+        assert await uow.rooms.unread_counts(BOB) == {with_bob.id: 2, strangers.id: 0}
+        assert await uow.rooms.unread_counts(DAVE) == {}
+        summaries = await uow.rooms.summaries(ALICE, [with_bob.id])
+    assert summaries[0].unread_count == 2
+
+
+async def test_read_marker_survives_in_a_second_mark_read(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+    first = await send(backend, created.id, BOB, ALICE, count=1)
+    async with backend.uow() as uow:
+        assert await uow.rooms.mark_read(created.id, ALICE) == first[0].id
+        await uow.commit()
+    second = await send(backend, created.id, BOB, ALICE, count=2)
+
+    async with backend.uow() as uow:
+        assert await uow.rooms.unread_counts(ALICE) == {created.id: 2}
+        assert await uow.rooms.mark_read(created.id, ALICE) == MessageId(second[-1].id)

@@ -1,0 +1,103 @@
+"""Racing writers on real databases: the unique constraints, not a read-then-write check, keep the data right."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from chat_adapters.sql.tables import participants, rooms
+from chatcore import ChatService, MessageId, SendMessage
+from chatcore.errors import ConflictError
+from chatcore.model import Room, UserId
+from chatcore.testing import FakeClock, MemoryBroker, MemoryLiveState, MemoryStorage, SequentialIds
+from tests.contract.backends import Backend
+from tests.contract.builders import ALICE, BOB, T0, draft
+
+RACERS = 8
+DEADLINE = 30.0
+
+
+async def _row_counts(backend: Backend) -> tuple[int, int]:
+    assert backend.engine is not None
+    async with backend.engine.connect() as connection:
+        room_count = (await connection.execute(select(func.count()).select_from(rooms))).scalar_one()
+        member_count = (await connection.execute(select(func.count()).select_from(participants))).scalar_one()
+    return room_count, member_count
+
+
+@pytest.mark.parametrize("attempt", range(4))
+async def test_racing_open_direct_room_ends_with_one_room(sql_backend: Backend, attempt: int) -> None:
+    alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
+    bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
+    clock = FakeClock()
+    chat = ChatService(
+        uow=sql_backend.database,  # type: ignore[arg-type]
+        users=sql_backend.users,
+        storage=MemoryStorage(clock),
+        broker=MemoryBroker(),
+        live=MemoryLiveState(clock),
+        clock=clock,
+        ids=SequentialIds(),
+    )
+    pairs = [(alice.id, bob.id) if i % 2 else (bob.id, alice.id) for i in range(RACERS)]
+
+    results = await asyncio.wait_for(
+        asyncio.gather(*(chat.open_direct_room(me, other) for me, other in pairs)), DEADLINE
+    )
+
+    assert len({view.id for view, _ in results}) == 1
+    assert [created for _, created in results].count(True) == 1
+    assert await _row_counts(sql_backend) == (1, 2)
+
+
+async def test_two_units_inserting_the_same_pair_one_wins_one_conflicts(sql_backend: Backend) -> None:
+    """Both pass the existence check; the second insert waits for the first commit, then hits the constraint."""
+    start = asyncio.Event()
+
+    async def create(me: UserId, other: UserId) -> Room:
+        async with sql_backend.uow() as uow:
+            assert await uow.rooms.direct_between(me, other) is None
+            await start.wait()
+            room = await uow.rooms.create_direct(created_by=me, other=other, name="Direct Chat", at=T0)
+            await asyncio.sleep(0.05)  # hold the transaction open while the other one tries
+            await uow.commit()
+            return room
+
+    racers = asyncio.gather(create(ALICE, BOB), create(BOB, ALICE), return_exceptions=True)
+    await asyncio.sleep(0.01)
+    start.set()
+    outcomes = await asyncio.wait_for(racers, DEADLINE)
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["ConflictError", "Room"]
+    assert any(isinstance(o, ConflictError) for o in outcomes)
+    assert await _row_counts(sql_backend) == (1, 2)
+
+
+async def test_a_send_waits_for_an_earlier_uncommitted_send_in_the_same_room(sql_backend: Backend) -> None:
+    """Ids in a room grow in commit order, so `after_id` catch-up cannot skip a message committed late."""
+    alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
+    bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
+    clock = FakeClock()
+    chat = ChatService(
+        uow=sql_backend.database,  # type: ignore[arg-type]
+        users=sql_backend.users,
+        storage=MemoryStorage(clock),
+        broker=MemoryBroker(),
+        live=MemoryLiveState(clock),
+        clock=clock,
+        ids=SequentialIds(),
+    )
+    room, _ = await chat.open_direct_room(alice.id, bob.id)
+    async with sql_backend.uow() as slow:  # what send_message does, held open before its commit
+        await slow.rooms.touch(room.id, T0)
+        first = await slow.messages.add(draft(room.id, alice.id, bob.id, content="first"))
+        later = asyncio.create_task(chat.send_message(bob.id, SendMessage(room_id=room.id, content="second")))
+        await asyncio.sleep(0.5)
+        assert not later.done()  # held back by the room's row lock
+        await slow.commit()
+    second, _ = await asyncio.wait_for(later, DEADLINE)
+    assert second.id > first.id
+    page = await chat.history(bob.id, room.id, after_id=MessageId(0))
+    assert [m.content for m in page.messages] == ["first", "second"]
