@@ -94,7 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(dev=args.dev)
     if args.workers > 1 and settings.broker_url == "memory://":
         raise SettingsError("CHAT_BROKER_URL=memory:// cannot serve more than one worker; use redis://host:port/db")
-    from chat_http.app import check_supported
+    from chat_http.wiring import check_supported
 
     check_supported(settings)
     if settings.auto_migrate:
@@ -206,6 +206,44 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_files(args: argparse.Namespace) -> int:
+    """Expire unclaimed uploads, then delete stored files that no message or upload refers to."""
+    from contextlib import AsyncExitStack
+
+    from chat_http.wiring import build_services
+
+    settings = load_settings(dev=True)
+    tty = sys.stderr.isatty()
+
+    def progress(scanned: int, orphans: int) -> None:
+        end = "\r" if tty else "\n"
+        print(f"scanned {scanned} files, {orphans} unreferenced", end=end, file=sys.stderr, flush=True)
+
+    async def run() -> dict[str, Any]:
+        async with AsyncExitStack() as stack:
+            chat = (await build_services(settings, stack)).chat
+            expired = 0 if args.dry_run else await chat.expire_uploads(settings.upload_ttl)
+            orphans = await chat.orphan_files(progress=progress)
+            if tty:
+                print(file=sys.stderr)
+            if args.dry_run or not orphans:
+                removed: list[str] = []
+            else:
+                await asyncio.sleep(args.grace)  # let sends that stored a file a moment ago commit
+                removed = await chat.remove_orphans(orphans)
+            for key in orphans if args.dry_run else removed:
+                print(f"{'would delete' if args.dry_run else 'deleted'} {key}", file=sys.stderr)
+            return {
+                "dry_run": args.dry_run,
+                "expired_uploads": expired,
+                "unreferenced": len(orphans),
+                "deleted": len(removed),
+            }
+
+    print(json.dumps(_run(run())))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="chat", description="chatcore: real-time 1-on-1 chat for HR systems")
     sub = root.add_subparsers(dest="command", required=True)
@@ -236,6 +274,12 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--user-id", type=int, required=True)
     token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     token.set_defaults(func=cmd_token)
+    files = sub.add_parser("files", help="stored files")
+    files_sub = files.add_subparsers(dest="action", required=True)
+    cleanup = files_sub.add_parser("cleanup", help="delete stored files no message refers to")
+    cleanup.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    cleanup.add_argument("--grace", type=float, default=5.0, help="seconds to wait before deleting (default 5)")
+    files.set_defaults(func=cmd_files)
     return root
 
 

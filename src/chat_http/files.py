@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.response import Stream
 
-from chat_adapters.storage.signing import UrlSigner
+from chat_http.auth import AuthError
 from chat_http.runtime import Runtime
 from chatcore import ChatError, NotFoundError
 from chatcore.model import MessageType
@@ -32,16 +34,46 @@ def safe_headers(key: str) -> tuple[str, dict[str, str]]:
 
 
 @get("/static/chat_files/{key:path}", opt={"exclude_from_auth": True}, include_in_schema=False)
-async def serve_file(request: Request[Any, Any, Any], rt: Runtime, key: str) -> Response[bytes]:
+async def serve_file(request: Request[Any, Any, Any], rt: Runtime, key: str) -> Response[Any]:
+    """A signed link, or a participant's own token (`Authorization: Bearer` or `?token=`), opens the file."""
     key = key.lstrip("/")
-    signer: UrlSigner = rt.signer
-    if not signer.verify(key, request.query_params.get("expires"), request.query_params.get("sig")):
-        status = 401 if "sig" not in request.query_params else 403
-        detail = "a signed link is required" if status == 401 else "the link is invalid or has expired"
-        return Response({"status_code": status, "detail": detail}, status_code=status)  # type: ignore[arg-type]
+    query = request.query_params
+    if "sig" in query:
+        if not rt.signer.verify(key, query.get("expires"), query.get("sig")):
+            return _refused(403, "the link is invalid or has expired")
+    elif not await _participant(request, rt, key):
+        return _refused(401, "a signed link or a participant's token is required")
+    chunks = rt.storage.stream(key)
     try:
-        data = await rt.storage.get(key)
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
     except ChatError:
         raise NotFoundError("file not found") from None
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
     mime, headers = safe_headers(key)
-    return Response(data, media_type=mime, headers=headers)
+    return Stream(body(), media_type=mime, headers=headers)
+
+
+def _refused(status: int, detail: str) -> Response[Any]:
+    return Response({"status_code": status, "detail": detail}, status_code=status)
+
+
+async def _participant(request: Request[Any, Any, Any], rt: Runtime, key: str) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
+    if not token:
+        return False
+    try:
+        identity = rt.verifier.verify(token)
+    except AuthError:
+        return False
+    try:
+        return await rt.chat.can_read_file(identity.user_id, key)
+    except ChatError:
+        return False

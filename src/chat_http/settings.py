@@ -41,6 +41,7 @@ class Settings:
     users_columns: dict[str, str] = attrs.field(factory=lambda: {c: c for c in USER_COLUMNS})
     file_url_secret: str | None = None
     file_url_ttl: timedelta = timedelta(minutes=15)
+    upload_ttl: timedelta = timedelta(hours=1)
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_user: int = 10
     room_detail_limit: int = 500
@@ -192,6 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         users_columns=_columns(env.get("CHAT_USERS_COLUMNS")),
         file_url_secret=env.get("CHAT_FILE_URL_SECRET") or None,
         file_url_ttl=timedelta(seconds=_int(env, "CHAT_FILE_URL_TTL", 900, high=7 * 86400)),
+        upload_ttl=timedelta(seconds=_int(env, "CHAT_UPLOAD_TTL", 3600, high=7 * 86400)),
         allowed_origins=_origins(env.get("CHAT_ALLOWED_ORIGINS")),
         max_connections_per_user=_int(env, "CHAT_MAX_CONNECTIONS_PER_USER", 10, high=10_000),
         room_detail_limit=_int(env, "CHAT_ROOM_DETAIL_LIMIT", 500, high=100_000),

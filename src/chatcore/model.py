@@ -85,6 +85,17 @@ class StoredFile:
 
 
 @attrs.frozen(kw_only=True)
+class Upload:
+    """A file streamed in ahead of its message (`POST /uploads`); a message claims it by `upload_id`."""
+
+    id: str
+    user_id: UserId
+    kind: MessageType
+    file: StoredFile
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
 class MessageDraft:
     """A message that passed every check and waits for its id."""
 

@@ -5,7 +5,7 @@ Adapters need not inherit from these; mypy checks them where they are wired.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -20,6 +20,7 @@ from chatcore.model import (
     Room,
     RoomId,
     RoomSummary,
+    Upload,
     User,
     UserId,
 )
@@ -119,6 +120,26 @@ class Messages(Protocol):
         """Those of these storage keys that a live message still points to."""
         ...
 
+    async def with_file(self, key: str) -> Message | None:
+        """The live message whose file is stored under `key`."""
+        ...
+
+
+class Uploads(Protocol):
+    async def add(self, upload: Upload) -> None: ...
+
+    async def take(self, upload_id: str, user: UserId) -> Upload | None:
+        """Remove and return the user's upload (another user's is None, as if missing)."""
+        ...
+
+    async def older_than(self, when: datetime, limit: int) -> list[Upload]: ...
+
+    async def remove(self, upload_ids: Collection[str]) -> None: ...
+
+    async def referenced_keys(self, keys: Collection[str]) -> set[str]:
+        """Those of these storage keys that a pending upload holds."""
+        ...
+
 
 class PresenceLog(Protocol):
     """The durable `user_presence` table: last known state and last seen time, for the record."""
@@ -134,6 +155,7 @@ class UnitOfWork(Protocol):
     rooms: Rooms
     messages: Messages
     presence: PresenceLog
+    uploads: Uploads
 
     async def commit(self) -> None: ...
 
@@ -157,8 +179,19 @@ class FileStorage(Protocol):
 
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> int:
+        """Store chunks as they arrive, never holding the whole file; the stored size.
+
+        If `chunks` raises, nothing is kept under `key` and the error propagates.
+        """
+        ...
+
     async def get(self, key: str) -> bytes:
         """NotFoundError if missing."""
+        ...
+
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The file in chunks, for serving large files; NotFoundError (on first iteration) if missing."""
         ...
 
     async def exists(self, key: str) -> bool: ...

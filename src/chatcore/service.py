@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import AsyncIterable, Callable, Collection, Iterable
 from datetime import timedelta
 
 import attrs
@@ -34,6 +34,7 @@ from chatcore.model import (
     RoomId,
     RoomSummary,
     StoredFile,
+    Upload,
     User,
     UserId,
 )
@@ -48,7 +49,7 @@ from chatcore.ports import (
     UserDirectory,
 )
 from chatcore.ratelimit import KeyedLimiter
-from chatcore.uploads import UploadPolicy, decode_base64
+from chatcore.uploads import HEAD_SIZE, UploadPolicy, decode_base64
 from chatcore.views import (
     HistoryPage,
     LastMessage,
@@ -238,22 +239,24 @@ class ChatService:
                     if earlier.room_id != room_id:
                         raise ConflictError("client_msg_id was already used in another room", field="client_msg_id")
                     return await self._view(earlier), False
-        stored = await self._store_file(command) if command.message_type in FILE_KINDS else None
-        draft = MessageDraft(
-            room_id=room_id,
-            sender_id=me,
-            receiver_id=membership.receiver_for(me),
-            message_type=command.message_type,
-            content=command.content if command.content and command.content.strip() else None,
-            file=stored,
-            created_at=self._clock.now(),
-            client_msg_id=command.client_msg_id,
-        )
+        stored = await self._store_file(command) if command.file_data is not None else None
+        now = self._clock.now()
         try:
             async with self._uow() as uow:
                 # Touch first: the room's row lock orders concurrent sends, so ids in a room grow in
                 # commit order and `after_id` catch-up never skips a message committed late.
-                await uow.rooms.touch(room_id, draft.created_at)
+                await uow.rooms.touch(room_id, now)
+                file = stored if command.upload_id is None else await self._claim_upload(uow, me, command)
+                draft = MessageDraft(
+                    room_id=room_id,
+                    sender_id=me,
+                    receiver_id=membership.receiver_for(me),
+                    message_type=command.message_type,
+                    content=command.content if command.content and command.content.strip() else None,
+                    file=file,
+                    created_at=now,
+                    client_msg_id=command.client_msg_id,
+                )
                 message = await uow.messages.add(draft)
                 await uow.commit()
         except ConflictError:
@@ -285,10 +288,25 @@ class ChatService:
             return
         if command.content is not None and command.content.strip():  # an optional caption
             _check_text(command.content, self.limits)
-        if command.file_data is None:
-            raise InvalidError(f"a {command.message_type.value} message needs file_data", field="file_data")
-        if not command.file_name:
+        if (command.file_data is None) == (command.upload_id is None):
+            raise InvalidError(
+                f"a {command.message_type.value} message needs file_data or upload_id (one of them)", field="file_data"
+            )
+        if command.file_data is not None and not command.file_name:
             raise InvalidError(f"a {command.message_type.value} message needs file_name", field="file_name")
+
+    @staticmethod
+    async def _claim_upload(uow: UnitOfWork, me: UserId, command: SendMessage) -> StoredFile:
+        """The upload becomes the message's file in the same transaction: a failed send leaves it claimable."""
+        assert command.upload_id is not None
+        upload = await uow.uploads.take(command.upload_id, me)
+        if upload is None:
+            raise NotFoundError("upload not found (unknown, already used or expired)", field="upload_id")
+        if upload.kind is not command.message_type:
+            raise InvalidError(
+                f"upload_id holds a {upload.kind.value} file, not a {command.message_type.value}", field="message_type"
+            )
+        return upload.file
 
     async def _store_file(self, command: SendMessage) -> StoredFile:
         """Decode and check the file, then store it; nothing is stored unless every check passed."""
@@ -302,11 +320,95 @@ class ChatService:
             )
         data = decode_base64(command.file_data)
         self.policy.check_size(kind, len(data), declared=command.file_size)
-        accepted = self.policy.accept(kind, command.file_name, data[:512], uuid=self._ids.uuid4())
+        accepted = self.policy.accept(kind, command.file_name, data[:HEAD_SIZE], uuid=self._ids.uuid4())
         await self._storage.put(accepted.key, data, accepted.mime_type)
+        return accepted.stored(len(data))
         return StoredFile(
             key=accepted.key, file_name=accepted.file_name, file_size=len(data), mime_type=accepted.mime_type
         )
+
+    async def upload_file(
+        self, me: UserId, file_name: str, chunks: AsyncIterable[bytes], *, kind: MessageType | None = None
+    ) -> Upload:
+        """Stream a file to storage under the upload policy; a message claims it later by its id."""
+        kind = kind or self.policy.kind_of(file_name)
+        if kind not in FILE_KINDS:
+            raise InvalidError("message_type must be image, file or voice", field="message_type")
+        accepted, body = await self.policy.stream_checked(kind, file_name, chunks, uuid=self._ids.uuid4())
+        size = await self._storage.put_stream(accepted.key, body, accepted.mime_type)
+        stored = StoredFile(
+            key=accepted.key, file_name=accepted.file_name, file_size=size, mime_type=accepted.mime_type
+        )
+        upload = Upload(id=self._ids.uuid4(), user_id=me, kind=kind, file=stored, created_at=self._clock.now())
+        try:
+            async with self._uow() as uow:
+                await uow.uploads.add(upload)
+                await uow.commit()
+        except BaseException:
+            await self._discard(stored)
+            raise
+        return upload
+
+    async def expire_uploads(self, older_than: timedelta, *, batch: int = 500) -> int:
+        """Forget uploads no message claimed in time, and their files; how many went."""
+        removed = 0
+        cutoff = self._clock.now() - older_than
+        for _ in range(10_000):  # bounded: at most 5,000,000 uploads per call
+            async with self._uow() as uow:
+                stale = await uow.uploads.older_than(cutoff, batch)
+                await uow.uploads.remove([u.id for u in stale])
+                await uow.commit()
+            for upload in stale:
+                await self._discard(upload.file)
+            removed += len(stale)
+            if len(stale) < batch:
+                break
+        return removed
+
+    async def unreferenced(self, keys: Collection[str]) -> set[str]:
+        """Those of these stored keys that neither a live message nor a pending upload holds."""
+        async with self._uow() as uow:
+            held = await uow.messages.referenced_keys(keys) | await uow.uploads.referenced_keys(keys)
+        return set(keys) - held
+
+    async def orphan_files(self, *, batch: int = 500, progress: Callable[[int, int], None] | None = None) -> list[str]:
+        """Stored files nothing refers to (the seed's orphaned files), scanning storage in batches."""
+        orphans: list[str] = []
+        scanned = 0
+        pending: list[str] = []
+        async for key in self._storage.keys():
+            pending.append(key)
+            if len(pending) >= batch:
+                orphans += sorted(await self.unreferenced(pending))
+                scanned += len(pending)
+                pending = []
+                if progress:
+                    progress(scanned, len(orphans))
+        if pending:
+            orphans += sorted(await self.unreferenced(pending))
+            scanned += len(pending)
+        if progress:
+            progress(scanned, len(orphans))
+        return orphans
+
+    async def remove_orphans(self, keys: Collection[str]) -> list[str]:
+        """Delete those still unreferenced now (a send may have claimed one since it was listed)."""
+        gone = sorted(await self.unreferenced(keys))
+        for key in gone:
+            await self._storage.delete(key)
+        return gone
+
+    async def can_read_file(self, me: UserId, key: str) -> bool:
+        """A participant of the room whose live message holds this file may read it."""
+        async with self._uow() as uow:
+            message = await uow.messages.with_file(key)
+            if message is None:
+                return False
+            try:
+                await uow.rooms.membership(me, message.room_id)
+            except NotFoundError:
+                return False
+        return True
 
     async def _discard(self, stored: StoredFile | None) -> None:
         if stored is None:

@@ -7,8 +7,10 @@ rollback unless committed), so a test against them says something about the real
 from __future__ import annotations
 
 import itertools
+import logging
+import re
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -16,7 +18,7 @@ from urllib.parse import quote
 
 import attrs
 
-from chatcore.errors import ConflictError, NotFoundError
+from chatcore.errors import ConflictError, InvalidError, NotFoundError
 from chatcore.model import (
     HistoryQuery,
     Membership,
@@ -29,10 +31,11 @@ from chatcore.model import (
     RoomId,
     RoomSummary,
     RoomType,
+    Upload,
     User,
     UserId,
 )
-from chatcore.ports import Deliver, Messages, PresenceLog, Rooms
+from chatcore.ports import Deliver, Messages, PresenceLog, Rooms, Uploads
 from chatcore.presence import MemoryLiveState
 
 __all__ = [
@@ -45,6 +48,8 @@ __all__ = [
     "MemoryUserDirectory",
     "SequentialIds",
 ]
+
+log = logging.getLogger("chatcore.testing")
 
 
 class FakeClock:
@@ -110,6 +115,7 @@ class _Tables:
     participants: dict[tuple[RoomId, UserId], Participant] = attrs.field(factory=dict)
     messages: dict[MessageId, Message] = attrs.field(factory=dict)
     presence: dict[UserId, Presence] = attrs.field(factory=dict)
+    uploads: dict[str, Upload] = attrs.field(factory=dict)
 
 
 class MemoryDatabase:
@@ -159,6 +165,7 @@ def _copy(tables: _Tables) -> _Tables:
         participants=dict(tables.participants),
         messages=dict(tables.messages),
         presence=dict(tables.presence),
+        uploads=dict(tables.uploads),
     )
 
 
@@ -173,6 +180,7 @@ class MemoryUnitOfWork:
         self.rooms: Rooms = _MemoryRooms(self)
         self.messages: Messages = _MemoryMessages(self)
         self.presence: PresenceLog = _MemoryPresence(self)
+        self.uploads: Uploads = _MemoryUploads(self)
 
     async def __aenter__(self) -> Self:
         self._start = self._db.tables
@@ -190,11 +198,15 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         """Apply this unit's changes onto the committed state, re-checking constraints there."""
         merged = _copy(self._db.tables)
-        for name in ("rooms", "participants", "messages", "presence"):
+        for name in ("rooms", "participants", "messages", "presence", "uploads"):
             mine, before, target = getattr(self.tables, name), getattr(self._start, name), getattr(merged, name)
             for key, value in mine.items():
                 if before.get(key) is not value:
                     target[key] = value
+            for key in before.keys() - mine.keys():  # deleted in this unit
+                if key not in target:  # a database would have made us wait, then delete nothing
+                    raise ConflictError(f"a {name} row was removed by another unit of work meanwhile")
+                del target[key]
         _check_unique(merged)
         self._db.tables = merged
         self._db.commits += 1
@@ -366,6 +378,9 @@ class _MemoryMessages:
     async def count(self, room_id: RoomId) -> int:
         return len(self._in_room(room_id))
 
+    async def with_file(self, key: str) -> Message | None:
+        return next((m for m in self._uow.tables.messages.values() if m.storage_key == key and not m.is_deleted), None)
+
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
         wanted = set(keys)
         return {
@@ -373,6 +388,35 @@ class _MemoryMessages:
             for m in self._uow.tables.messages.values()
             if not m.is_deleted and (key := m.storage_key) is not None and key in wanted
         }
+
+
+class _MemoryUploads:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, upload: Upload) -> None:
+        self._uow.tables.uploads[upload.id] = upload
+
+    async def take(self, upload_id: str, user: UserId) -> Upload | None:
+        upload = self._uow.tables.uploads.get(upload_id)
+        if upload is None or upload.user_id != user:
+            return None
+        del self._uow.tables.uploads[upload_id]
+        return upload
+
+    async def older_than(self, when: datetime, limit: int) -> list[Upload]:
+        found = sorted(
+            (u for u in self._uow.tables.uploads.values() if u.created_at < when), key=lambda u: u.created_at
+        )
+        return found[:limit]
+
+    async def remove(self, upload_ids: Collection[str]) -> None:
+        for upload_id in upload_ids:
+            self._uow.tables.uploads.pop(upload_id, None)
+
+    async def referenced_keys(self, keys: Collection[str]) -> set[str]:
+        wanted = set(keys)
+        return {u.file.key for u in self._uow.tables.uploads.values() if u.file.key in wanted}
 
 
 class _MemoryPresence:
@@ -387,6 +431,9 @@ class _MemoryPresence:
         return {user: table[user] for user in ids if user in table}
 
 
+_STORAGE_KEY = re.compile(r"^[A-Za-z0-9_-]+(/[^/\\\x00]+)+$")
+
+
 class MemoryStorage:
     """Files in a dict; URLs are opaque `memory://` strings that carry their expiry."""
 
@@ -394,21 +441,42 @@ class MemoryStorage:
         self.files: dict[str, tuple[bytes, str]] = {}
         self._clock = clock or FakeClock()
 
+    @staticmethod
+    def _checked(key: str) -> str:
+        """The real adapters' key rule (LocalStorage.path): relative, under a top folder, no '.' or '..'."""
+        if not _STORAGE_KEY.match(key) or any(part in {".", ".."} for part in key.split("/")):
+            raise InvalidError(f"bad storage key {key!r}")
+        return key
+
     async def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.files[self._checked(key)] = (bytes(data), content_type)
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> int:
+        self._checked(key)
+        data = bytearray()
+        async for chunk in chunks:
+            data += chunk
         self.files[key] = (bytes(data), content_type)
+        return len(data)
 
     async def get(self, key: str) -> bytes:
-        if key not in self.files:
+        if self._checked(key) not in self.files:
             raise NotFoundError("file not found")
         return self.files[key][0]
 
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        data = await self.get(key)
+        for start in range(0, len(data), 65536):
+            yield data[start : start + 65536]
+
     async def exists(self, key: str) -> bool:
-        return key in self.files
+        return self._checked(key) in self.files
 
     async def delete(self, key: str) -> None:
-        self.files.pop(key, None)
+        self.files.pop(self._checked(key), None)
 
     async def url(self, key: str, *, expires_in: timedelta) -> str:
+        self._checked(key)
         expires = int((self._clock.now() + expires_in).timestamp())
         return f"memory://{quote(key)}?expires={expires}"
 
@@ -426,7 +494,10 @@ class MemoryBroker:
     async def publish(self, channels: Sequence[str], payload: bytes) -> None:
         for channel in dict.fromkeys(channels):
             for deliver in list(self._subscribers.get(channel, ())):
-                deliver(payload)
+                try:
+                    deliver(payload)
+                except Exception:  # like the Redis reader: one broken subscriber must not starve the others
+                    log.exception("a subscriber of %r failed on a message", channel)
 
     async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
         self._subscribers[channel].append(deliver)

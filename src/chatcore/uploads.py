@@ -6,12 +6,12 @@ import base64
 import binascii
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 import attrs
 
 from chatcore.errors import InvalidError
-from chatcore.model import MessageType
+from chatcore.model import MessageType, StoredFile
 
 MB = 1024 * 1024
 
@@ -96,6 +96,7 @@ DEFAULT_LIMITS: dict[MessageType, int] = {
 KIND_FOLDERS = {MessageType.IMAGE: "images", MessageType.FILE: "files", MessageType.VOICE: "voices"}
 
 MAX_NAME_LENGTH = 120
+HEAD_SIZE = 512  # enough for every signature we check
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]+@,]", re.UNICODE)
 
 
@@ -145,6 +146,9 @@ class Accepted:
     def key(self) -> str:
         return f"{KIND_FOLDERS[self.kind]}/{self.stored_name}"
 
+    def stored(self, size: int) -> StoredFile:
+        return StoredFile(key=self.key, file_name=self.file_name, file_size=size, mime_type=self.mime_type)
+
 
 @attrs.frozen(kw_only=True)
 class UploadPolicy:
@@ -158,6 +162,47 @@ class UploadPolicy:
         if kind not in self.limits:
             raise InvalidError(f"message_type {kind.value!r} carries no file", field="message_type")
         return self.limits[kind]
+
+    def kind_of(self, file_name: str) -> MessageType:
+        """The kind a file's extension belongs to (extensions of the kinds never overlap)."""
+        ext = sanitize_file_name(file_name).rpartition(".")[2].lower()
+        for kind, types in FILE_TYPES.items():
+            if kind in self.limits and any(ft.extension == ext for ft in types):
+                return kind
+        names = ", ".join(ft.extension for types in FILE_TYPES.values() for ft in types)
+        raise InvalidError(f"files must be one of: {names}", field="file_name")
+
+    async def stream_checked(
+        self, kind: MessageType, file_name: str, chunks: AsyncIterable[bytes], *, uuid: str
+    ) -> tuple[Accepted, AsyncIterator[bytes]]:
+        """Check name and magic bytes before anything is stored, then pass the bytes on, counting them.
+
+        The returned iterator raises InvalidError once the kind's size limit is passed, so a storage
+        writing from it keeps nothing.
+        """
+        source = aiter(chunks)
+        head = b""
+        async for chunk in source:
+            head += chunk
+            if len(head) >= HEAD_SIZE:
+                break
+        if not head:
+            raise InvalidError("the file is empty", field="file")
+        accepted = self.accept(kind, file_name, head[:HEAD_SIZE], uuid=uuid)
+        limit = self.limit(kind)
+
+        async def counted() -> AsyncIterator[bytes]:
+            size = len(head)
+            if size > limit:
+                raise InvalidError(f"{kind.value} files may be at most {limit // MB} MB", field="file")
+            yield head
+            async for chunk in source:
+                size += len(chunk)
+                if size > limit:
+                    raise InvalidError(f"{kind.value} files may be at most {limit // MB} MB", field="file")
+                yield chunk
+
+        return accepted, counted()
 
     def check_size(self, kind: MessageType, size: int, *, declared: int | None = None) -> None:
         limit = self.limit(kind)

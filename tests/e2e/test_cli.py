@@ -71,3 +71,23 @@ def test_db_downgrade_and_upgrade(tmp_path: Path, server: Server) -> None:
     for args in (("db", "upgrade"), ("db", "downgrade", "base"), ("db", "upgrade", "head")):
         done = chat_command(*args, env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
+
+
+def test_files_cleanup_removes_only_unreferenced_files(server: Server) -> None:
+    files = server.workdir / "files"
+    orphan = files / "files" / "0123456789abcdef0123456789abcdef-orphan.pdf"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"%PDF-1.4 left behind")
+    kept = {p for p in files.rglob("*") if p.is_file() and p != orphan}
+    dry = chat_command("files", "cleanup", "--dry-run", env=server.env, cwd=server.workdir)
+    assert dry.returncode == 0, dry.stderr
+    summary = json.loads(dry.stdout)
+    assert summary["dry_run"] is True
+    assert summary["unreferenced"] >= 1
+    assert f"would delete files/{orphan.name}" in dry.stderr
+    assert orphan.exists()
+    done = chat_command("files", "cleanup", "--grace", "0", env=server.env, cwd=server.workdir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["deleted"] >= 1
+    assert not orphan.exists()
+    assert all(p.exists() for p in kept)

@@ -157,3 +157,74 @@ async def test_oversize_frame_closes_with_1009(api: Api) -> None:
             await asyncio.wait_for(ws.recv(), 30)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
+
+
+async def test_upload_then_send_by_upload_id(api: Api) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    data = samples.pdf() + b"%" * 300_000
+    reply = await alice.http.post(f"{API}/uploads", files={"file": ("contract.pdf", data, "application/x-anything")})
+    assert reply.status_code == 201, reply.text
+    upload = reply.json()
+    assert upload["message_type"] == "file"
+    assert upload["file_size"] == len(data)
+    assert upload["mime_type"] == "application/pdf"
+    async with api.socket(alice, room) as a, api.socket(bob, room) as b:
+        await a.send("send_message", message_type="file", upload_id=upload["upload_id"], client_msg_id="u1")
+        event = (await b.next("new_message"))["data"]
+        assert event["file_name"] == "contract.pdf"
+        assert event["file_size"] == len(data)
+        assert (await api.http.get(event["file_url"])).content == data
+        await a.send("send_message", message_type="file", upload_id=upload["upload_id"])
+        error = await a.next("error")
+        assert error["data"]["code"] == "not_found"
+
+
+async def test_an_upload_belongs_to_its_uploader(api: Api) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    reply = await alice.http.post(f"{API}/uploads", files={"file": ("a.png", samples.png())})
+    async with api.socket(bob, room) as b:
+        await b.send("send_message", message_type="image", upload_id=reply.json()["upload_id"])
+        assert (await b.next("error"))["data"]["code"] == "not_found"
+        await b.send("send_message", message_type="file", upload_id=reply.json()["upload_id"])
+        assert (await b.next("error"))["type"] == "error"
+
+
+async def test_rejected_uploads_leave_nothing_on_disk(api: Api) -> None:
+    alice = await api.person("Alice")
+    before = stored_files(api.server.workdir)
+    cases = [
+        {"files": {"file": ("x.png", samples.pdf())}},
+        {"files": {"file": ("a.svg", b"<svg onload=alert(1)>")}},
+        {"files": {"file": ("a.exe", b"MZ" + bytes(100))}},
+        {"files": {"file": ("big.png", samples.png() + bytes(10 * 2**20))}},
+        {"files": {"file": ("empty.pdf", b"")}},
+        {"files": {"other": ("a.pdf", samples.pdf())}},
+        {"files": {"file": ("a.pdf", samples.pdf())}, "params": {"message_type": "image"}},
+        {"content": b"not multipart", "headers": {"Content-Type": "text/plain"}},
+        {"content": b"--x\r\ngarbage", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
+    ]
+    for case in cases:
+        response = await alice.http.post(f"{API}/uploads", **case)  # type: ignore[arg-type]
+        assert response.status_code == 400, (case.get("files"), response.text)
+        assert response.json()["status_code"] == 400
+    assert stored_files(api.server.workdir) == before
+    too_big = await alice.http.post(f"{API}/uploads", files={"file": ("huge.pdf", bytes(52 * 2**20))})
+    assert too_big.status_code == 413
+    assert stored_files(api.server.workdir) == before
+    assert (await api.http.post(f"{API}/uploads", files={"file": ("a.png", samples.png())})).status_code == 401
+
+
+async def test_a_participants_token_opens_the_file_a_strangers_does_not(api: Api) -> None:
+    alice, bob, eve = await api.person("Alice"), await api.person("Bob"), await api.person("Eve")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as a:
+        await a.send(
+            "send_message", message_type="image", file_data=base64.b64encode(samples.gif()).decode(), file_name="g.gif"
+        )
+        path = "/static/" + (await a.next("new_message"))["data"]["file_path"]
+    assert (await bob.http.get(path)).content == samples.gif()
+    assert (await api.http.get(path, params={"token": bob.token})).status_code == 200
+    assert (await eve.http.get(path)).status_code == 401
+    assert (await api.http.get(path)).status_code == 401

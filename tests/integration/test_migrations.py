@@ -18,7 +18,7 @@ from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, u
 from chat_adapters.sql.tables import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAT_TABLES = {"users", "chat_rooms", "chat_participants", "chat_messages", "user_presence"}
+CHAT_TABLES = {"users", "chat_rooms", "chat_participants", "chat_messages", "user_presence", "chat_uploads"}
 
 
 def _alembic(url: str, *args: str) -> None:

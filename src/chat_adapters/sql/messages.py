@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import false, func, insert, select, update
+from sqlalchemy import delete, false, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from chat_adapters.sql.tables import messages, presence_log
+from chat_adapters.sql.tables import messages, presence_log, uploads
 from chatcore.errors import NotFoundError
-from chatcore.model import HistoryQuery, Message, MessageDraft, MessageId, MessageType, Presence, RoomId, UserId
+from chatcore.model import (
+    HistoryQuery,
+    Message,
+    MessageDraft,
+    MessageId,
+    MessageType,
+    Presence,
+    RoomId,
+    StoredFile,
+    Upload,
+    UserId,
+)
 
 if TYPE_CHECKING:
     from chat_adapters.sql.store import SqlUnitOfWork
@@ -122,6 +134,9 @@ class SqlMessages:
         statement = select(func.count()).select_from(messages).where(messages.c.room_id == room_id)
         return int((await self._uow.execute(statement)).scalar_one())
 
+    async def with_file(self, key: str) -> Message | None:
+        return await self._one(messages.c.file_path == f"chat_files/{key}", messages.c.is_deleted == false())
+
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
         """Matches `file_path` ('chat_files/<key>') over the partial file_path index, in chunks."""
         paths = sorted({f"chat_files/{key}" for key in keys})
@@ -132,6 +147,59 @@ class SqlMessages:
             )
             found.update(path.removeprefix("chat_files/") for path in (await self._uow.execute(statement)).scalars())
         return found
+
+
+class SqlUploads:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, upload: Upload) -> None:
+        values = {
+            "id": upload.id,
+            "user_id": upload.user_id,
+            "kind": upload.kind.value,
+            "storage_key": upload.file.key,
+            "file_name": upload.file.file_name,
+            "file_size": upload.file.file_size,
+            "mime_type": upload.file.mime_type,
+            "created_at": upload.created_at,
+        }
+        await self._uow.execute(insert(uploads).values(values))
+
+    async def take(self, upload_id: str, user: UserId) -> Upload | None:
+        """DELETE ... RETURNING: two racing sends cannot both claim one upload."""
+        statement = delete(uploads).where(uploads.c.id == upload_id, uploads.c.user_id == user).returning(*uploads.c)
+        row = (await self._uow.execute(statement)).mappings().first()
+        return None if row is None else _upload(row)
+
+    async def older_than(self, when: datetime, limit: int) -> list[Upload]:
+        statement = select(uploads).where(uploads.c.created_at < when).order_by(uploads.c.created_at).limit(limit)
+        return [_upload(row) for row in (await self._uow.execute(statement)).mappings()]
+
+    async def remove(self, upload_ids: Collection[str]) -> None:
+        ids = sorted(upload_ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            await self._uow.execute(delete(uploads).where(uploads.c.id.in_(ids[start : start + IN_CHUNK])))
+
+    async def referenced_keys(self, keys: Collection[str]) -> set[str]:
+        wanted = sorted(set(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), IN_CHUNK):
+            statement = select(uploads.c.storage_key).where(uploads.c.storage_key.in_(wanted[start : start + IN_CHUNK]))
+            found.update((await self._uow.execute(statement)).scalars())
+        return found
+
+
+def _upload(row: Mapping[Any, Any]) -> Upload:
+    return Upload(
+        id=row["id"],
+        user_id=UserId(row["user_id"]),
+        kind=MessageType(row["kind"]),
+        file=StoredFile(
+            key=row["storage_key"], file_name=row["file_name"], file_size=row["file_size"], mime_type=row["mime_type"]
+        ),
+        created_at=row["created_at"],
+    )
 
 
 class SqlPresenceLog:

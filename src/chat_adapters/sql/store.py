@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chat_adapters.sql.errors import is_foreign_key_violation, translated
-from chat_adapters.sql.messages import SqlMessages, SqlPresenceLog
+from chat_adapters.sql.messages import SqlMessages, SqlPresenceLog, SqlUploads
 from chat_adapters.sql.rooms import SqlRooms
 from chatcore.errors import ConflictError, NotFoundError
-from chatcore.ports import Messages, PresenceLog, Rooms
+from chatcore.ports import Messages, PresenceLog, Rooms, Uploads
 
 log = logging.getLogger("chat_adapters.sql")
 
@@ -48,6 +48,7 @@ class SqlUnitOfWork:
         self.rooms: Rooms = SqlRooms(self)
         self.messages: Messages = SqlMessages(self)
         self.presence: PresenceLog = SqlPresenceLog(self)
+        self.uploads: Uploads = SqlUploads(self)
 
     @property
     def session(self) -> AsyncSession:

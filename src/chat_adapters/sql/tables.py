@@ -130,6 +130,22 @@ class PresenceRow(Base):
     last_seen: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
 
+class UploadRow(Base):
+    """A streamed upload waiting for the message that claims it; stale ones are expired with their files."""
+
+    __tablename__ = "chat_uploads"
+    __table_args__ = (Index(None, "created_at"), Index(None, "storage_key"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
 metadata = Base.metadata
 
 # Core handles on the same tables: the adapters select columns, never entities, so no identity map can
@@ -139,3 +155,4 @@ rooms: Table = RoomRow.__table__  # type: ignore[assignment]
 participants: Table = ParticipantRow.__table__  # type: ignore[assignment]
 messages: Table = MessageRow.__table__  # type: ignore[assignment]
 presence_log: Table = PresenceRow.__table__  # type: ignore[assignment]
+uploads: Table = UploadRow.__table__  # type: ignore[assignment]

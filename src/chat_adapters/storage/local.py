@@ -6,7 +6,7 @@ import asyncio
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from chat_adapters.storage.signing import UrlSigner
 from chatcore.errors import InvalidError, NotFoundError
 from chatcore.ports import Clock
 
+CHUNK = 256 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[^/\\\x00]+)+$")
 
 
@@ -46,6 +47,34 @@ class LocalStorage:
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread(self._write, self.path(key), data)
 
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> int:
+        path = self.path(key)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        fd, tmp = await asyncio.to_thread(tempfile.mkstemp, dir=path.parent, prefix=".part-")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                async for chunk in chunks:
+                    await asyncio.to_thread(handle.write, chunk)
+                    size += len(chunk)
+            await asyncio.to_thread(os.replace, tmp, path)
+        except BaseException:
+            await asyncio.to_thread(Path(tmp).unlink, missing_ok=True)
+            raise
+        return size
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        path = self.path(key)
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFoundError("file not found") from None
+        try:
+            while chunk := await asyncio.to_thread(handle.read, CHUNK):
+                yield chunk
+        finally:
+            handle.close()
+
     async def get(self, key: str) -> bytes:
         path = self.path(key)
         try:
@@ -60,6 +89,7 @@ class LocalStorage:
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 
     async def url(self, key: str, *, expires_in: timedelta) -> str:
+        self.path(key)  # the same key rule as every other operation
         return self._signer.sign(key, expires_at=(self._clock.now() + expires_in).timestamp())
 
     async def keys(self) -> AsyncIterator[str]:
