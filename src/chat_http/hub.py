@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
+import uuid
 from collections.abc import Awaitable, Callable
 
 from chatcore import Broker, RoomId, UserId
 from chatcore.events import room_channel, user_channel
 
 _serial = itertools.count(1)
+_PROCESS = uuid.uuid4().hex[:12]  # unique across machines: connection ids meet in Redis
 
 
 class Connection:
     """One socket's outbox: a bounded queue; overflowing it marks the reader as too slow."""
 
     def __init__(self, user_id: UserId, *, queue_size: int) -> None:
-        self.id = f"{os.getpid()}-{next(_serial)}"
+        self.id = f"{_PROCESS}-{next(_serial)}"
         self.user_id = user_id
         self.room_id: RoomId | None = None
         self.outbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)

@@ -11,6 +11,7 @@ import attrs
 from sqlalchemy import text
 
 from chat_adapters.broker.memory import InMemoryBroker, MemoryLiveState
+from chat_adapters.broker.redis import open_redis
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.storage.local import LocalStorage
@@ -40,8 +41,6 @@ def storage_root(settings: Settings) -> Path:
 
 def check_supported(settings: Settings) -> None:
     """Backends this build cannot run yet stop start-up with one line, like any bad setting."""
-    if settings.broker_url != "memory://":
-        raise SettingsError("CHAT_BROKER_URL: only memory:// is available in this version")
     if settings.users_table is not None:
         raise SettingsError("CHAT_USERS_TABLE: host users tables are not available in this version")
 
@@ -65,8 +64,12 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     stack.push_async_callback(engine.dispose)
     sessions = session_factory(engine)
     storage = make_storage(settings, signer, clock)
-    broker = InMemoryBroker()
-    live = MemoryLiveState(clock)
+    broker: Broker
+    live: LiveState
+    if settings.broker_url == "memory://":
+        broker, live = InMemoryBroker(), MemoryLiveState(clock)
+    else:
+        broker, live = await stack.enter_async_context(open_redis(settings.broker_url))
     chat = ChatService(
         uow=SqlDatabase(sessions),
         users=SqlUserDirectory(sessions),
