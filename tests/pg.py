@@ -83,6 +83,10 @@ class _Cluster:
             "--no-locale",
             "--no-sync",
         )  # fmt: skip
+        self.resume()
+        return PgServer(host="127.0.0.1", port=self.port, user=PG_USER)
+
+    def resume(self) -> None:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -91,7 +95,10 @@ class _Cluster:
             str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w",
             "-t", str(int(START_TIMEOUT)), "start",
         )  # fmt: skip
-        return PgServer(host="127.0.0.1", port=self.port, user=PG_USER)
+
+    def pause(self) -> None:
+        """Stop as a crash would (immediate mode), keeping the data for `resume`."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         try:
@@ -134,6 +141,19 @@ def _release() -> None:
         _shared.pop("template", None)
         assert isinstance(cluster, _Cluster)
         cluster.stop()
+
+
+def stop_cluster() -> None:
+    """Take the shared server down (for fault tests); `start_cluster` brings it back on the same port."""
+    cluster = _shared["cluster"]
+    assert isinstance(cluster, _Cluster)
+    cluster.pause()
+
+
+def start_cluster() -> None:
+    cluster = _shared["cluster"]
+    assert isinstance(cluster, _Cluster)
+    cluster.resume()
 
 
 def _has_user(name: str) -> bool:

@@ -55,6 +55,14 @@ class SqlUserDirectory:
             with translated():
                 return [_user(row) for row in (await session.execute(statement)).mappings()]
 
+    async def by_email(self, email: str) -> User | None:
+        """The user with exactly this email (compared case-insensitively), if any."""
+        async with self._sessions() as session:
+            with translated():
+                statement = select(users).where(users.c.email_normalized == normalize_email(email.strip()))
+                row = (await session.execute(statement)).mappings().first()
+        return None if row is None else _user(row)
+
     async def add(self, *, name: str, email: str, avatar_url: str | None = None) -> User:
         async with self._sessions() as session:
             try:

@@ -20,12 +20,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from chat_http.auth import BearerAuthMiddleware, TokenVerifier
 from chat_http.errors import chat_error_handler
 from chat_http.files import serve_file
-from chat_http.hub import Hub
+from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
 from chat_http.runtime import Runtime
 from chat_http.settings import Settings
 from chat_http.uploads import upload
 from chat_http.views import Health
+from chat_http.web import web_routes
 from chat_http.wiring import build_services, check_supported
 from chat_http.ws import chat_socket
 from chatcore import ChatError, ChatService
@@ -85,7 +86,7 @@ def create_app(settings: Settings) -> Litestar:
             app.state.rt = Runtime(
                 settings=settings,
                 chat=services.chat,
-                hub=Hub(services.broker, max_per_user=settings.max_connections_per_user),
+                hub=services.hub,
                 verifier=verifier,
                 clock=services.clock,
                 signer=services.signer,
@@ -98,14 +99,14 @@ def create_app(settings: Settings) -> Litestar:
 
     auth = DefineMiddleware(
         BearerAuthMiddleware,
-        exclude=["^/schema", "^/health$", "^/ready$", "^/static/", "^/$", "^/chat$"],
+        exclude=["^/schema", "^/health$", "^/ready$", "^/metrics$", "^/static/", "^/$", "^/chat$", "^/web/"],
         scopes={ScopeType.HTTP},
     )
     return Litestar(
-        route_handlers=[ChatController, chat_socket, upload, serve_file, health, ready],
+        route_handlers=[ChatController, chat_socket, upload, serve_file, health, ready, Metrics, *web_routes(settings)],
         dependencies={"rt": Provide(_provide_runtime, sync_to_thread=False)},
         exception_handlers={ChatError: chat_error_handler},
-        middleware=[auth],
+        middleware=[auth, prometheus.middleware],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="chatcore",

@@ -91,6 +91,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.dev and not os.environ.get("CHAT_JWT_SECRET"):
         os.environ["CHAT_JWT_SECRET"] = dev_secret(create=True)
         print(f"chat: --dev: CHAT_JWT_SECRET is kept in {DEV_SECRET_FILE} (chat token reads it too)", file=sys.stderr)
+    # Only --dev turns dev mode on; the variable carries it to uvicorn workers, which read the environment.
+    os.environ["CHAT_DEV"] = "true" if args.dev else "false"
+    if args.dev:
+        print("chat: --dev: POST /api/v1/dev/token signs anyone in by email; never use --dev in production",
+              file=sys.stderr)  # fmt: skip
     settings = load_settings(dev=args.dev)
     if args.workers > 1 and settings.broker_url == "memory://":
         raise SettingsError("CHAT_BROKER_URL=memory:// cannot serve more than one worker; use redis://host:port/db")
@@ -252,7 +257,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--dev", action="store_true", help="generate a JWT secret if none is set")
+    serve.add_argument(
+        "--dev", action="store_true", help="generate a JWT secret if none is set; sign-in by email in the web page"
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database migrations")

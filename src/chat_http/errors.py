@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 
+from chat_http import metrics
 from chatcore import (
     ChatError,
     ConflictError,
@@ -48,6 +49,7 @@ def status_of(exc: ChatError) -> int:
 
 def chat_error_handler(_: Request[Any, Any, Any], exc: ChatError) -> Response[dict[str, Any]]:
     status = status_of(exc)
+    metrics.ERRORS.labels(exc.code).inc()
     headers = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))

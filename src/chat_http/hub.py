@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from chatcore import Broker, RoomId, UserId
 from chatcore.events import room_channel, user_channel
+from chatcore.ports import Deliver
 
 _serial = itertools.count(1)
 _PROCESS = uuid.uuid4().hex[:12]  # unique across machines: connection ids meet in Redis
@@ -105,6 +106,31 @@ class Hub:
             if unsubscribe is not None:
                 await unsubscribe()
 
+    def deliver_local(self, channels: Sequence[str], payload: bytes) -> None:
+        for channel in dict.fromkeys(channels):
+            self._fan_out(channel, payload)
+
     def _fan_out(self, channel: str, payload: bytes) -> None:
         for conn in list(self._by_channel.get(channel, ())):
             conn.offer(payload)
+
+
+class LocalFallbackBroker:
+    """While the shared broker is down, this process's own sockets still get their events.
+
+    Sockets elsewhere catch up from history (`after_id`); the error still reaches the caller, which logs it.
+    """
+
+    def __init__(self, broker: Broker, hub: Hub) -> None:
+        self._broker = broker
+        self._hub = hub
+
+    async def publish(self, channels: Sequence[str], payload: bytes) -> None:
+        try:
+            await self._broker.publish(channels, payload)
+        except Exception:
+            self._hub.deliver_local(channels, payload)
+            raise
+
+    async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
+        return await self._broker.subscribe(channel, deliver)

@@ -42,6 +42,7 @@ class Settings:
     file_url_secret: str | None = None
     file_url_ttl: timedelta = timedelta(minutes=15)
     upload_ttl: timedelta = timedelta(hours=1)
+    presence_ttl: timedelta = timedelta(seconds=60)
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_user: int = 10
     room_detail_limit: int = 500
@@ -51,6 +52,7 @@ class Settings:
     ws_send_timeout: float = 5.0
     search_per_minute: int = 30
     auto_migrate: bool = True
+    dev: bool = False  # `chat serve --dev` (CHAT_DEV): the browser client may mint tokens by email
 
     @property
     def signing_key(self) -> bytes:
@@ -194,6 +196,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         file_url_secret=env.get("CHAT_FILE_URL_SECRET") or None,
         file_url_ttl=timedelta(seconds=_int(env, "CHAT_FILE_URL_TTL", 900, high=7 * 86400)),
         upload_ttl=timedelta(seconds=_int(env, "CHAT_UPLOAD_TTL", 3600, high=7 * 86400)),
+        presence_ttl=timedelta(seconds=_int(env, "CHAT_PRESENCE_TTL", 60, low=3, high=3600)),
         allowed_origins=_origins(env.get("CHAT_ALLOWED_ORIGINS")),
         max_connections_per_user=_int(env, "CHAT_MAX_CONNECTIONS_PER_USER", 10, high=10_000),
         room_detail_limit=_int(env, "CHAT_ROOM_DETAIL_LIMIT", 500, high=100_000),
@@ -203,4 +206,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         ws_send_timeout=_float(env, "CHAT_WS_SEND_TIMEOUT", 5.0),
         search_per_minute=_int(env, "CHAT_SEARCH_PER_MINUTE", 30, high=1_000_000),
         auto_migrate=_bool(env, "CHAT_AUTO_MIGRATE", True),
+        dev=_bool(env, "CHAT_DEV", False),
     )

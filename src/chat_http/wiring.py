@@ -19,6 +19,7 @@ from chat_adapters.storage.s3 import S3Storage
 from chat_adapters.storage.signing import UrlSigner
 from chat_adapters.system import SystemClock, UuidIds
 from chat_adapters.users import SqlUserDirectory
+from chat_http.hub import Hub, LocalFallbackBroker
 from chat_http.settings import Settings, SettingsError
 from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits, LiveState
 
@@ -26,6 +27,7 @@ from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits,
 @attrs.frozen(kw_only=True)
 class Services:
     chat: ChatService
+    hub: Hub
     storage: FileStorage
     broker: Broker
     live: LiveState
@@ -67,14 +69,16 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     broker: Broker
     live: LiveState
     if settings.broker_url == "memory://":
-        broker, live = InMemoryBroker(), MemoryLiveState(clock)
+        broker, live = InMemoryBroker(), MemoryLiveState(clock, presence_ttl=settings.presence_ttl)
     else:
-        broker, live = await stack.enter_async_context(open_redis(settings.broker_url))
+        redis = open_redis(settings.broker_url, presence_ttl=settings.presence_ttl)
+        broker, live = await stack.enter_async_context(redis)
+    hub = Hub(broker, max_per_user=settings.max_connections_per_user)
     chat = ChatService(
         uow=SqlDatabase(sessions),
         users=SqlUserDirectory(sessions),
         storage=storage,
-        broker=broker,
+        broker=LocalFallbackBroker(broker, hub),
         live=live,
         clock=clock,
         ids=UuidIds(),
@@ -94,6 +98,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
 
     return Services(
         chat=chat,
+        hub=hub,
         storage=storage,
         broker=broker,
         live=live,

@@ -13,6 +13,7 @@ import attrs
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from chat_http import metrics
 from chat_http.auth import AuthError
 from chat_http.errors import (
     CLOSE_AUTH,
@@ -36,12 +37,12 @@ from chatcore import (
     SetTyping,
 )
 from chatcore.codec import dumps, event_frame, parse_client_event
+from chatcore.commands import ClientCommand
 from chatcore.events import NewMessage
 from chatcore.ratelimit import TokenBucket
 
 log = logging.getLogger("chat_http.ws")
 
-HEARTBEAT_SECONDS = 20.0
 CLOSE_TIMEOUT = 2.0
 
 
@@ -75,6 +76,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Runtime) -> None:
         identity = rt.verifier.verify(socket.query_params.get("token"))
         await rt.chat.user(identity.user_id)
     except AuthError as exc:
+        metrics.CONNECTS.labels("refused").inc()
         await _close(socket, exc.close_code, exc.detail)
         return
     except NotFoundError:
@@ -89,8 +91,11 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Runtime) -> None:
     try:
         await rt.hub.register(conn)
     except TooManyConnections as exc:
+        metrics.CONNECTS.labels("too_many").inc()
         await _close(socket, CLOSE_POLICY, str(exc))
         return
+    metrics.CONNECTS.labels("accepted").inc()
+    metrics.CONNECTIONS.inc()
     try:
         if raw_room:
             if not raw_room.isdigit() or int(raw_room) > 2**63 - 1:
@@ -109,6 +114,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Runtime) -> None:
             with contextlib.suppress(Exception):
                 await rt.chat.disconnect(conn.user_id, conn.id)
     finally:
+        metrics.CONNECTIONS.dec()
         await rt.hub.unregister(conn)
 
 
@@ -137,8 +143,9 @@ async def _expiry(socket: WebSocket[Any, Any, Any], expires_at: float) -> None:
 
 
 async def _heartbeat(conn: Connection, rt: Runtime) -> None:
+    """Three heartbeats per presence TTL: a live socket never expires, a crashed process's do."""
     while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await asyncio.sleep(rt.settings.presence_ttl.total_seconds() / 3)
         try:
             await rt.chat.heartbeat(conn.user_id, conn.id)
         except Exception:
@@ -155,6 +162,7 @@ async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
             if overflow.done():
                 get.cancel()
                 log.warning("dropping a slow reader (user %s): outgoing queue full", conn.user_id)
+                metrics.DROPPED.inc()
                 await _close(socket, CLOSE_POLICY, "too slow: outgoing queue full")
                 return
             payload = get.result()
@@ -162,6 +170,7 @@ async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
                 await asyncio.wait_for(socket.send_text(payload.decode()), rt.settings.ws_send_timeout)
             except TimeoutError:
                 log.warning("dropping a slow reader (user %s): send timed out", conn.user_id)
+                metrics.DROPPED.inc()
                 await _close(socket, CLOSE_POLICY, "too slow: send timed out")
                 return
             except (WebSocketDisconnect, OSError, RuntimeError):
@@ -189,31 +198,42 @@ async def _reader(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
 
 async def _handle(raw: str, conn: Connection, rt: Runtime, bucket: TokenBucket) -> None:
     """One client event; every failure becomes an `error` event and the socket stays open."""
-    client_msg_id: str | None = None
+    command: ClientCommand | None = None
     try:
         bucket.take("messages")
-        _, command = parse_client_event(raw)
-        if isinstance(command, SendMessage):
-            client_msg_id = command.client_msg_id
-            await _send(command, conn, rt)
-        elif isinstance(command, SetTyping):
-            room = command.room_id if command.room_id is not None else _joined(conn)
-            await rt.chat.set_typing(conn.user_id, room, command.is_typing)
-        elif isinstance(command, JoinRoom):
-            await rt.chat.join_room(conn.user_id, command.room_id)
-            await rt.hub.join(conn, command.room_id)
-        elif isinstance(command, LeaveRoom):
-            await rt.hub.leave(conn)
-        elif isinstance(command, MarkRead):
-            room = command.room_id if command.room_id is not None else _joined(conn)
-            await rt.chat.mark_read(conn.user_id, room)
-        elif isinstance(command, Ping):
-            conn.offer(dumps({"type": "pong", "data": {}}))
+        kind, command = parse_client_event(raw)
+        with metrics.timed(kind):
+            await _dispatch(command, conn, rt)
     except ChatError as exc:
-        conn.offer(dumps(ws_error(exc.code, exc.detail, client_msg_id)))
+        metrics.ERRORS.labels(exc.code).inc()
+        conn.offer(dumps(ws_error(exc.code, exc.detail, _client_msg_id(command))))
     except Exception:
         log.exception("socket event failed")
-        conn.offer(dumps(ws_error("internal", "the event could not be handled; try again", client_msg_id)))
+        metrics.ERRORS.labels("internal").inc()
+        message = "the event could not be handled; try again"
+        conn.offer(dumps(ws_error("internal", message, _client_msg_id(command))))
+
+
+def _client_msg_id(command: ClientCommand | None) -> str | None:
+    return command.client_msg_id if isinstance(command, SendMessage) else None
+
+
+async def _dispatch(command: ClientCommand, conn: Connection, rt: Runtime) -> None:
+    if isinstance(command, SendMessage):
+        await _send(command, conn, rt)
+    elif isinstance(command, SetTyping):
+        room = command.room_id if command.room_id is not None else _joined(conn)
+        await rt.chat.set_typing(conn.user_id, room, command.is_typing)
+    elif isinstance(command, JoinRoom):
+        await rt.chat.join_room(conn.user_id, command.room_id)
+        await rt.hub.join(conn, command.room_id)
+    elif isinstance(command, LeaveRoom):
+        await rt.hub.leave(conn)
+    elif isinstance(command, MarkRead):
+        room = command.room_id if command.room_id is not None else _joined(conn)
+        await rt.chat.mark_read(conn.user_id, room)
+    elif isinstance(command, Ping):
+        conn.offer(dumps({"type": "pong", "data": {}}))
 
 
 def _joined(conn: Connection) -> RoomId:
@@ -226,5 +246,7 @@ async def _send(command: SendMessage, conn: Connection, rt: Runtime) -> None:
     if command.room_id is None and conn.room_id is not None:
         command = attrs.evolve(command, room_id=conn.room_id)
     view, created = await rt.chat.send_message(conn.user_id, command)
-    if not created:  # a retry: the original went out already; echo it to this socket alone
+    if created:
+        metrics.MESSAGES.labels(view.message_type.value).inc()
+    else:  # a retry: the original went out already; echo it to this socket alone
         conn.offer(dumps(event_frame(NewMessage(message=view))))

@@ -60,8 +60,11 @@ def chat_command(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Compl
     )
 
 
-def start_server(workdir: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Server]:
-    port = free_port()
+def start_server(
+    workdir: Path, extra_env: dict[str, str] | None = None, *, port: int | None = None, args: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[bytes], Server]:
+    """`chat serve` on `port` (a free one by default), with extra `args` such as --dev."""
+    port = port or free_port()
     env = {
         **os.environ,
         "CHAT_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'chat.db'}",
@@ -72,7 +75,7 @@ def start_server(workdir: Path, extra_env: dict[str, str] | None = None) -> tupl
     log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:  # the child keeps its own handle
         proc = subprocess.Popen(
-            [sys.executable, "-m", "chat_http.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "chat_http.cli", "serve", "--port", str(port), *args],
             env=env,
             cwd=workdir,
             stdout=log_file,
@@ -155,6 +158,13 @@ class Api:
     http: httpx.AsyncClient
     _clients: list[httpx.AsyncClient] = attrs.field(factory=list)
 
+    @classmethod
+    def open(cls, server: Server) -> Api:
+        """An Api whose own client (no token) is closed with the rest by `aclose`."""
+        api = cls(server=server, http=httpx.AsyncClient())
+        api.http = api.client()
+        return api
+
     def client(self, token: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         client = httpx.AsyncClient(
@@ -224,8 +234,7 @@ class Socket:
 
 @pytest.fixture
 async def api(server: Server) -> AsyncIterator[Api]:
-    api = Api(server=server, http=httpx.AsyncClient())
-    api.http = api.client()
+    api = Api.open(server)
     try:
         yield api
     finally:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Api, Server, start_server, stop_server
@@ -39,7 +39,7 @@ def cluster(
 
 @pytest.fixture
 async def nodes(cluster: tuple[Server, Server]) -> AsyncIterator[tuple[Api, Api]]:
-    a, b = Api(server=cluster[0], http=httpx.AsyncClient()), Api(server=cluster[1], http=httpx.AsyncClient())
+    a, b = Api.open(cluster[0]), Api.open(cluster[1])
     try:
         yield a, b
     finally:
@@ -85,3 +85,29 @@ async def test_typing_crosses_processes(nodes: tuple[Api, Api]) -> None:
         await typist.send("typing", is_typing=True)
         event = await reader.next("typing")
     assert event["data"]["typing_users"] == [alice.id]
+
+
+async def test_workers_share_events_through_redis(
+    tmp_path: Path, pg_server: PgServer, redis_server: RedisServer
+) -> None:
+    """`chat serve --workers 2`: sockets land on either worker and still hear each other."""
+    database = pg_server.url(await create_database(pg_server))
+    env = {"CHAT_DATABASE_URL": database, "CHAT_BROKER_URL": redis_server.url, "CHAT_STORAGE_URL": f"file://{tmp_path}"}
+    proc, server = await asyncio.to_thread(start_server, tmp_path, env, args=("--workers", "2"))
+    api = Api.open(server)
+    try:
+        alice, bob = await api.person("Alice"), await api.person("Bob")
+        room = await api.room(alice, bob)
+        async with contextlib.AsyncExitStack() as stack:
+            bobs = [await stack.enter_async_context(api.socket(bob, room)) for _ in range(4)]
+            sender = await stack.enter_async_context(api.socket(alice, room))
+            await sender.send("send_message", content="to every worker")
+            for sock in bobs:
+                assert (await sock.next("new_message"))["data"]["content"] == "to every worker"
+        pids = {
+            line.split("[")[1].split("]")[0] for line in server.log().splitlines() if "Started server process" in line
+        }
+        assert len(pids) == 2
+    finally:
+        await api.aclose()
+        await asyncio.to_thread(stop_server, proc)

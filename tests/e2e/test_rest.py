@@ -240,3 +240,20 @@ async def test_online_users_lists_connected_people(api: Api) -> None:
             break
         await asyncio.sleep(0.05)
     assert bob.id not in [u["user_id"] for u in online]
+
+
+async def test_metrics_count_connections_messages_errors_and_requests(api: Api) -> None:
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as sock:
+        await sock.send("send_message", content="counted")
+        await sock.next("new_message")
+        await sock.send("send_message", content="")
+        await sock.next("error")
+        text = (await api.http.get("/metrics")).text
+        assert "chat_ws_connections 1.0" in text or "chat_ws_connections{" in text
+    assert 'chat_messages_sent_total{message_type="text"}' in text
+    assert 'chat_errors_total{code="invalid"}' in text
+    assert 'chat_ws_event_seconds_bucket{le="0.005",type="send_message"}' in text
+    assert "chat_requests_total" in text
+    assert f"/rooms/{room}" not in text  # routes are grouped, not one series per room

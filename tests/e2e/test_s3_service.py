@@ -36,8 +36,7 @@ def s3_service(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) ->
 
 @pytest.fixture
 async def api(s3_service: tuple[Server, S3Server]) -> AsyncIterator[Api]:
-    api = Api(server=s3_service[0], http=httpx.AsyncClient())
-    api.http = api.client()
+    api = Api.open(s3_service[0])
     try:
         yield api
     finally:

@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Api, Server, start_server, stop_server
@@ -29,7 +28,7 @@ def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 async def tight(tight_server: Server) -> AsyncIterator[Api]:
-    api = Api(server=tight_server, http=httpx.AsyncClient())
+    api = Api.open(tight_server)
     try:
         yield api
     finally:

@@ -38,6 +38,12 @@ def create_engine(url: str, **kw: Any) -> AsyncEngine:
 
     Always `await engine.dispose()`: an undisposed aiosqlite engine hangs the process at exit.
     """
+    if not url.startswith("sqlite"):
+        # A restarted server leaves dead connections in the pool: test each on checkout, and give up on a
+        # connect quickly so requests fail with 503 rather than hang while the database is away.
+        kw.setdefault("pool_pre_ping", True)
+        kw.setdefault("pool_timeout", 5)
+        kw.setdefault("connect_args", {"timeout": 3, "command_timeout": 30})
     engine = create_async_engine(url, **kw)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

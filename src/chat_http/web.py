@@ -1,0 +1,160 @@
+"""The browser client: one page and its static files under a strict CSP; with `chat serve --dev`, sign-in by email."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
+from litestar.status_codes import HTTP_200_OK
+
+from chat_adapters.sql.engine import create_engine, session_factory
+from chat_adapters.users import SqlUserDirectory
+from chat_http.auth import AuthError, mint_token
+from chat_http.runtime import Runtime
+from chat_http.settings import Settings
+from chatcore import InvalidError, NotFoundError, User, UserId
+from chatcore.codec import loads, structure
+
+WEB_DIR = Path(__file__).with_name("web")
+ASSET_TYPES = {
+    "js": "text/javascript; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+}
+DEV_TOKEN_TTL = 12 * 3600
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+# No inline script or style anywhere; sockets to this host; images and media from this host (signed
+# /static links), blob: (previews of what is being sent) and https: (avatars, S3 presigned file links).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob: data: https:",
+        "media-src 'self' blob: https:",
+        "connect-src 'self' ws: wss:",
+        "font-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # signed file links must not leak to other sites
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "microphone=(self), camera=(), geolocation=()",
+    "Cache-Control": "no-cache",
+}
+
+
+@attrs.frozen(kw_only=True)
+class WebUser:
+    id: UserId
+    name: str
+    email: str
+    avatar_url: str | None
+
+    @classmethod
+    def of(cls, user: User) -> WebUser:
+        return cls(id=user.id, name=user.name, email=user.email, avatar_url=user.avatar_url)
+
+
+@attrs.frozen(kw_only=True)
+class DevSignIn:
+    email: str
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DevToken:
+    token: str
+    user: WebUser
+
+
+@functools.cache
+def _asset_names() -> frozenset[str]:
+    return frozenset(p.name for p in WEB_DIR.iterdir() if p.is_file())
+
+
+def _read(name: str, *, fresh: bool) -> bytes:
+    """Package files, read once; in dev mode on every request, so edits show on reload."""
+    return (WEB_DIR / name).read_bytes() if fresh else _cached(name)
+
+
+@functools.cache
+def _cached(name: str) -> bytes:
+    return (WEB_DIR / name).read_bytes()
+
+
+@get(["/", "/chat"], opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
+def chat_page(rt: Runtime) -> Response[bytes]:
+    """The page; it learns whether the server runs with --dev from one attribute, nothing else is templated."""
+    html = _read("index.html", fresh=rt.settings.dev)
+    if rt.settings.dev:
+        html = html.replace(b'data-dev="false"', b'data-dev="true"', 1)
+    return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+
+@get("/web/{name:str}", opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
+def web_asset(rt: Runtime, name: str) -> Response[bytes]:
+    """Only files that ship in the package folder, by plain name, with a content type from our own table."""
+    media_type = ASSET_TYPES.get(name.rpartition(".")[2])
+    if media_type is None or name not in _asset_names():
+        raise NotFoundException("no such file")
+    return Response(_read(name, fresh=rt.settings.dev), media_type=media_type, headers=SECURITY_HEADERS)
+
+
+@get("/api/v1/chat/me", summary="The signed-in user (the web client shows who it is)", tags=["chat"])
+async def whoami(request: Request[UserId, Any, Any], rt: Runtime) -> WebUser:
+    return WebUser.of(await rt.chat.user(request.user))
+
+
+@post(
+    "/api/v1/dev/token",
+    opt={"exclude_from_auth": True},
+    status_code=HTTP_200_OK,
+    tags=["dev"],
+    summary="Only with `chat serve --dev`: a token for the user with this email; `name` creates a missing user",
+)
+async def dev_token(request: Request[Any, Any, Any], rt: Runtime) -> DevToken:
+    if not rt.settings.dev:  # never registered without --dev; this guards a mistaken registration
+        raise NotFoundException()
+    body = structure(loads(await request.body() or b"null"), DevSignIn, where="body")
+    email = body.email.strip()
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        raise InvalidError("email must be an email address", field="email")
+    name = (body.name or "").strip()
+    if len(name) > 100:
+        raise InvalidError("name must have at most 100 characters", field="name")
+    # Dev only: a short-lived engine rather than a user registry in the composition root for every deployment.
+    engine = create_engine(rt.settings.database_url)
+    try:
+        directory = SqlUserDirectory(session_factory(engine))
+        user = await directory.by_email(email)
+        if user is None:
+            if not name:
+                raise NotFoundError("no user has this email; give a name to create one", field="email")
+            user, _ = await directory.upsert_by_email(name=name, email=email)
+    finally:
+        await engine.dispose()
+    try:
+        token = mint_token(rt.settings, user.id, ttl=DEV_TOKEN_TTL)
+    except AuthError as exc:
+        raise InvalidError(exc.detail) from None
+    return DevToken(token=token, user=WebUser.of(user))
+
+
+def web_routes(settings: Settings) -> list[HTTPRouteHandler]:
+    """The page, its files and `me`; the dev sign-in exists only when the server runs with --dev."""
+    return [chat_page, web_asset, whoami, *([dev_token] if settings.dev else [])]
