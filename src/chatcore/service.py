@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Callable, Collection, Iterable
-from datetime import timedelta
+from collections.abc import AsyncIterable, Callable, Collection, Iterable, Sequence
+from datetime import datetime, timedelta
 
 import attrs
 
+from chatcore.batching import GroupCommit
+from chatcore.caching import CachedUserDirectory, Lru
 from chatcore.codec import encode_event
 from chatcore.commands import SendMessage
 from chatcore.errors import ConflictError, InvalidError, NotFoundError
@@ -77,6 +79,7 @@ class Limits:
     search_per_minute: int = 30
     max_client_msg_id: int = 64
     file_url_ttl: timedelta = timedelta(minutes=15)
+    cache: bool = True  # users for a few seconds, room membership for good
 
 
 def _check_text(content: str | None, limits: Limits, *, field: str = "content") -> str:
@@ -104,7 +107,7 @@ class ChatService:
         limits: Limits | None = None,
     ) -> None:
         self._uow = uow
-        self._users = users
+        self._users: UserDirectory = CachedUserDirectory(users, clock) if limits is None or limits.cache else users
         self._storage = storage
         self._broker = broker
         self._live = live
@@ -112,6 +115,8 @@ class ChatService:
         self._ids = ids
         self.policy = policy or UploadPolicy()
         self.limits = limits or Limits()
+        self._members: Lru[tuple[UserId, RoomId], Membership] = Lru(100_000)  # direct rooms never change hands
+        self._inserts: GroupCommit[MessageDraft, Message] = GroupCommit(self._insert_batch)
         self._search_limiter = KeyedLimiter(
             clock, rate=self.limits.search_per_minute / 60, burst=self.limits.search_per_minute
         )
@@ -205,8 +210,7 @@ class ChatService:
 
     async def join_room(self, me: UserId, room_id: RoomId) -> Membership:
         """NotFoundError unless `me` is a participant; the socket layer then subscribes to the room."""
-        async with self._uow() as uow:
-            return await uow.rooms.membership(me, room_id)
+        return await self._membership(me, room_id)
 
     async def unread_counts(self, me: UserId) -> dict[RoomId, int]:
         async with self._uow() as uow:
@@ -229,51 +233,97 @@ class ChatService:
         if room_id is None:
             raise InvalidError("room_id is required: give it in the event, the URL or join_room first", field="room_id")
         self._check_command(command)
-        async with self._uow() as uow:
-            membership = await uow.rooms.membership(me, room_id)
-            if command.receiver_id is not None and command.receiver_id != membership.receiver_for(me):
-                raise InvalidError("receiver_id is not the other participant of this room", field="receiver_id")
-            if command.client_msg_id is not None:
-                earlier = await uow.messages.by_client_msg_id(me, command.client_msg_id)
-                if earlier is not None:
-                    if earlier.room_id != room_id:
-                        raise ConflictError("client_msg_id was already used in another room", field="client_msg_id")
-                    return await self._view(earlier), False
+        membership = await self._membership(me, room_id)
+        if command.receiver_id is not None and command.receiver_id != membership.receiver_for(me):
+            raise InvalidError("receiver_id is not the other participant of this room", field="receiver_id")
+        if command.file_data is not None and command.client_msg_id is not None:
+            earlier = await self._earlier(me, command.client_msg_id, room_id)  # spare storing the file again
+            if earlier is not None:
+                return await self._view(earlier), False
         stored = await self._store_file(command) if command.file_data is not None else None
         now = self._clock.now()
         try:
-            async with self._uow() as uow:
-                # Touch first: the room's row lock orders concurrent sends, so ids in a room grow in
-                # commit order and `after_id` catch-up never skips a message committed late.
-                await uow.rooms.touch(room_id, now)
-                file = stored if command.upload_id is None else await self._claim_upload(uow, me, command)
-                draft = MessageDraft(
-                    room_id=room_id,
-                    sender_id=me,
-                    receiver_id=membership.receiver_for(me),
-                    message_type=command.message_type,
-                    content=command.content if command.content and command.content.strip() else None,
-                    file=file,
-                    created_at=now,
-                    client_msg_id=command.client_msg_id,
-                )
-                message = await uow.messages.add(draft)
-                await uow.commit()
+            if command.upload_id is not None:
+                message = await self._insert_claiming(me, command, membership, now)
+            else:
+                message = await self._inserts.submit(self._draft(me, command, membership, stored, now))
         except ConflictError:
             await self._discard(stored)
-            if command.client_msg_id is None:
-                raise
-            async with self._uow() as uow:  # the same retry raced us and won
-                earlier = await uow.messages.by_client_msg_id(me, command.client_msg_id)
+            earlier = await self._earlier(me, command.client_msg_id, room_id) if command.client_msg_id else None
             if earlier is None:
                 raise
-            return await self._view(earlier), False
+            return await self._view(earlier), False  # a retry of a message stored before
         except BaseException:
             await self._discard(stored)
             raise
         view = await self._view(message)
         await self._publish(NewMessage(message=view), self._to_participants(membership))
         return view, True
+
+    @staticmethod
+    def _draft(
+        me: UserId, command: SendMessage, membership: Membership, file: StoredFile | None, now: datetime
+    ) -> MessageDraft:
+        return MessageDraft(
+            room_id=membership.room.id,
+            sender_id=me,
+            receiver_id=membership.receiver_for(me),
+            message_type=command.message_type,
+            content=command.content if command.content and command.content.strip() else None,
+            file=file,
+            created_at=now,
+            client_msg_id=command.client_msg_id,
+        )
+
+    async def _earlier(self, me: UserId, client_msg_id: str, room_id: RoomId) -> Message | None:
+        async with self._uow() as uow:
+            earlier = await uow.messages.by_client_msg_id(me, client_msg_id)
+        if earlier is not None and earlier.room_id != room_id:
+            raise ConflictError("client_msg_id was already used in another room", field="client_msg_id")
+        return earlier
+
+    async def _insert_batch(self, drafts: Sequence[MessageDraft]) -> list[Message | BaseException]:
+        """One transaction for every send that queued meanwhile; if one fails, each goes alone."""
+        try:
+            async with self._uow() as uow:
+                # Rooms first, in a fixed order: each room's row lock orders its sends (ids grow in commit
+                # order, so `after_id` catch-up never skips a late commit) and two batches cannot deadlock.
+                for room_id in sorted({d.room_id for d in drafts}):
+                    await uow.rooms.touch(room_id, max(d.created_at for d in drafts if d.room_id == room_id))
+                messages: list[Message | BaseException] = [await uow.messages.add(d) for d in drafts]
+                await uow.commit()
+            return messages
+        except Exception:
+            if len(drafts) == 1:
+                raise
+        outcomes: list[Message | BaseException] = []
+        for draft in drafts:
+            try:
+                outcomes.extend(await self._insert_batch([draft]))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    async def _insert_claiming(
+        self, me: UserId, command: SendMessage, membership: Membership, now: datetime
+    ) -> Message:
+        """The upload becomes the message's file in the message's own transaction."""
+        async with self._uow() as uow:
+            await uow.rooms.touch(membership.room.id, now)
+            file = await self._claim_upload(uow, me, command)
+            message = await uow.messages.add(self._draft(me, command, membership, file, now))
+            await uow.commit()
+        return message
+
+    async def _membership(self, me: UserId, room_id: RoomId) -> Membership:
+        """Who is in a direct room never changes, so a found membership is kept (NotFoundError is not)."""
+        key = (me, room_id)
+        found = self._members.get(key) if self.limits.cache else None
+        if found is None:
+            async with self._uow() as uow:
+                found = await uow.rooms.membership(me, room_id)
+            self._members.put(key, found)
+        return found
 
     def _check_command(self, command: SendMessage) -> None:
         if command.client_msg_id is not None and not 1 <= len(command.client_msg_id) <= self.limits.max_client_msg_id:
@@ -493,8 +543,7 @@ class ChatService:
         ]
 
     async def set_typing(self, me: UserId, room_id: RoomId, is_typing: bool) -> Typing:
-        async with self._uow() as uow:
-            await uow.rooms.membership(me, room_id)
+        await self._membership(me, room_id)
         typing = await self._live.set_typing(room_id, me, is_typing)
         user = (await self._users.get_many([me])).get(me) or unknown_user(me)
         event = Typing(

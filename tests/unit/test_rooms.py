@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 
 from chatcore import ConflictError, InvalidError, Limits, MessageType, NotFoundError, RoomId, SendMessage
@@ -159,6 +160,7 @@ async def test_the_room_list_holds_only_the_callers_rooms(chat: Chat) -> None:
 async def test_a_user_removed_from_the_directory_still_renders_as_unknown(chat: Chat, room: RoomId) -> None:
     await chat.say(BOB, room, "bye")
     chat.users._users.pop(BOB)  # left the company
+    chat.clock.advance(31)  # past the service's 30 s cache of directory entries
 
     (view,) = await chat.service.list_rooms(ALICE)
     page = await chat.service.history(ALICE, room)
@@ -272,3 +274,15 @@ async def test_a_message_in_a_room_of_others_is_no_message_of_mine(chat: Chat) -
     await chat.service.send_message(CAROL, SendMessage(room_id=carol_dave, content="private"))
 
     assert await chat.service.unread_counts(ALICE) == {}
+
+
+async def test_directory_entries_are_reused_for_thirty_seconds(chat: Chat, room: RoomId) -> None:
+    await chat.say(BOB, room, "hi")
+    chat.users._users[BOB] = attrs.evolve(chat.users._users[BOB], name="John Renamed")
+
+    (cached,) = await chat.service.list_rooms(ALICE)
+    chat.clock.advance(31)
+    (fresh,) = await chat.service.list_rooms(ALICE)
+
+    assert cached.other_user.name == "John Doe"
+    assert fresh.other_user.name == "John Renamed"

@@ -18,7 +18,8 @@ from chatcore import (
     SendMessage,
     UnavailableError,
 )
-from chatcore.testing import MemoryStorage
+from chatcore.model import Message, MessageDraft, StoredFile
+from chatcore.testing import MemoryStorage, MemoryUnitOfWork
 from tests.unit.helpers import ALICE, BOB, CAROL, BrokenBroker, Chat, b64, make_chat, png, uuid
 
 
@@ -185,23 +186,38 @@ async def test_resending_a_file_by_client_msg_id_leaves_a_single_file(chat: Chat
 
 
 async def test_a_retry_that_races_the_original_returns_the_original(chat: Chat, room: RoomId) -> None:
+    """Another process stores the first attempt while this retry is between its checks and its commit."""
     command = SendMessage(
         room_id=room, message_type=MessageType.IMAGE, file_data=b64(png()), file_name="dot.png", client_msg_id="r-1"
     )
-    winner = []
+    winner: list[Message] = []
 
     async def the_first_attempt_commits_meanwhile() -> None:
-        winner.append(await chat.service.send_message(ALICE, command))
+        await chat.storage.put("images/first-dot.png", png(), "image/png")
+        file = StoredFile(key="images/first-dot.png", file_name="dot.png", file_size=len(png()), mime_type="image/png")
+        draft = MessageDraft(
+            room_id=room,
+            sender_id=ALICE,
+            receiver_id=BOB,
+            message_type=MessageType.IMAGE,
+            content=None,
+            file=file,
+            created_at=chat.clock.now(),
+            client_msg_id="r-1",
+        )
+        async with MemoryUnitOfWork(chat.db) as other:
+            winner.append(await other.messages.add(draft))
+            await other.commit()
 
     chat.db.before_commit = the_first_attempt_commits_meanwhile
 
     view, created = await chat.service.send_message(ALICE, command)
 
     assert created is False
-    assert (view, True) == winner[0]
+    assert view.id == winner[0].id
     assert chat.message_count == 1
-    assert list(chat.storage.files) == [f"images/{uuid(2)}-dot.png"]  # the loser's copy was removed
-    assert view.file_path == f"chat_files/images/{uuid(2)}-dot.png"
+    assert list(chat.storage.files) == ["images/first-dot.png"]  # the loser's copy was removed
+    assert view.file_path == "chat_files/images/first-dot.png"
 
 
 @pytest.mark.parametrize("client_msg_id", ["", "x" * 65])
