@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chat_adapters.sql.errors import translated
-from chat_adapters.sql.tables import users
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError
 from chatcore.model import User, UserId
 
@@ -25,12 +25,17 @@ def _user(row: Mapping[Any, Any]) -> User:
 
 
 class SqlUserDirectory:
-    """`UserDirectory` and `UserRegistry` in one; each call is its own short transaction."""
+    """`UserDirectory` and `UserRegistry` in one; each call is its own short transaction.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    `sessions` from `session_factory(engine, layout)`; `layout` names the table (`<prefix>users`).
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], layout: ChatLayout = DEFAULT_LAYOUT) -> None:
         self._sessions = sessions
+        self._users = layout.tables.users
 
     async def get_many(self, ids: Collection[UserId]) -> dict[UserId, User]:
+        users = self._users
         if not ids:
             return {}
         async with self._sessions() as session:
@@ -40,6 +45,7 @@ class SqlUserDirectory:
 
     async def search_email(self, fragment: str, *, exclude: UserId, limit: int) -> list[User]:
         """A substring scan of the casefolded emails; `%` and `_` in the fragment match only themselves."""
+        users = self._users
         if limit <= 0:
             return []
         async with self._sessions() as session:
@@ -57,6 +63,7 @@ class SqlUserDirectory:
 
     async def by_email(self, email: str) -> User | None:
         """The user with exactly this email (compared case-insensitively), if any."""
+        users = self._users
         async with self._sessions() as session:
             with translated():
                 statement = select(users).where(users.c.email_normalized == normalize_email(email.strip()))
@@ -64,6 +71,7 @@ class SqlUserDirectory:
         return None if row is None else _user(row)
 
     async def add(self, *, name: str, email: str, avatar_url: str | None = None) -> User:
+        users = self._users
         async with self._sessions() as session:
             try:
                 with translated():
@@ -83,6 +91,7 @@ class SqlUserDirectory:
 
     async def upsert_by_email(self, *, name: str, email: str, avatar_url: str | None = None) -> tuple[User, bool]:
         """Update by normalized email, else insert; an insert that loses a race turns into the update."""
+        users = self._users
         for _attempt in range(2):
             async with self._sessions() as session:
                 with translated():

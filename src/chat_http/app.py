@@ -1,14 +1,12 @@
-"""The composition root: the only place that reads settings and picks adapters."""
+"""The Litestar app and the chat routes as a Router: our `chat serve`, or mounted inside a host application."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
-from litestar import Litestar, get
-from litestar.datastructures import State
+from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
@@ -16,30 +14,28 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat_http.auth import BearerAuthMiddleware, TokenVerifier
+from chat_http.auth import BearerAuthMiddleware, VerifyToken, authenticator
 from chat_http.errors import chat_error_handler
 from chat_http.files import serve_file
 from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
-from chat_http.runtime import Runtime
-from chat_http.settings import Settings
+from chat_http.runtime import Rt, Runtime, RuntimeSlot
+from chat_http.settings import Settings, SettingsError
 from chat_http.uploads import upload
 from chat_http.views import Health
-from chat_http.web import web_routes
-from chat_http.wiring import build_services, check_supported
+from chat_http.web import web_routes, whoami
+from chat_http.wiring import check_supported, open_runtime
 from chat_http.ws import chat_socket
-from chatcore import ChatError, ChatService
+from chatcore import ChatError, UserDirectory
 
 log = logging.getLogger("chat_http")
 
 VERSION = "0.1.0"
-UPLOAD_SWEEP_SECONDS = 300
-
-
-def _provide_runtime(state: State) -> Runtime:
-    runtime: Runtime = state.rt
-    return runtime
+# Paths of our own app that need no token; mounted routes rely on `opt={"exclude_from_auth": True}` alone.
+PUBLIC_PATHS = ["^/schema", "^/health$", "^/ready$", "^/metrics$", "^/static/", "^/$", "^/chat$", "^/web/"]
 
 
 @get("/health", opt={"exclude_from_auth": True}, tags=["ops"])
@@ -49,7 +45,7 @@ async def health() -> Health:
 
 
 @get("/ready", opt={"exclude_from_auth": True}, tags=["ops"])
-async def ready(rt: Runtime) -> Health:
+async def ready(rt: Rt) -> Health:
     """Readiness: the database and the broker answer; 503 otherwise so a balancer routes elsewhere."""
     checks = {}
     for name, probe in rt.probes.items():
@@ -63,55 +59,89 @@ async def ready(rt: Runtime) -> Health:
     return Health(status="ok", checks=checks)
 
 
-async def _expire_uploads(chat: ChatService, settings: Settings) -> None:
-    """Uploads no message claimed within CHAT_UPLOAD_TTL go, with their files."""
-    while True:
-        try:
-            removed = await chat.expire_uploads(settings.upload_ttl)
-            if removed:
-                log.info("expired %d unclaimed uploads", removed)
-        except Exception:
-            log.warning("expiring uploads failed; retrying later", exc_info=True)
-        await asyncio.sleep(UPLOAD_SWEEP_SECONDS)
+def chat_handlers() -> list[ControllerRouterHandler]:
+    """The chat API: REST under /api/v1/chat, the socket, streamed uploads and the stored files."""
+    return [ChatController, chat_socket, upload, serve_file]
 
 
-def create_app(settings: Settings) -> Litestar:
+def auth_middleware(slot: RuntimeSlot, exclude: Sequence[str] = ()) -> DefineMiddleware:
+    # None, never []: Litestar joins an empty list into the pattern '', which matches every path.
+    return DefineMiddleware(BearerAuthMiddleware, slot=slot, exclude=list(exclude) or None, scopes={ScopeType.HTTP})
+
+
+def chat_router(slot: RuntimeSlot, *, path: str = "/chat") -> Router:
+    """The chat API (plus `GET .../me`) as a Router for a host's Litestar app, with its own auth, errors and `rt`.
+
+    Start `slot` with `chat_lifespan` in the host's lifespan; `path` must be the settings' `mount_path`, so
+    signed file links point under it.
+    """
+    return Router(
+        path or "/",
+        route_handlers=[*chat_handlers(), whoami],
+        dependencies={"rt": Provide(slot.get, sync_to_thread=False)},
+        exception_handlers={ChatError: chat_error_handler},
+        middleware=[auth_middleware(slot)],
+    )
+
+
+def check_secrets(settings: Settings) -> None:
+    if not (settings.file_url_secret or settings.jwt_secret or settings.jwt_public_key):
+        raise SettingsError("CHAT_FILE_URL_SECRET is required to sign file links when no CHAT_JWT_* key is set")
+
+
+@asynccontextmanager
+async def chat_lifespan(
+    slot: RuntimeSlot,
+    settings: Settings,
+    *,
+    verify_token: VerifyToken | None = None,
+    engine: AsyncEngine | None = None,
+    users: UserDirectory | None = None,
+) -> AsyncIterator[Runtime]:
+    """Build the services into `slot` for as long as it is entered, then dispose of them."""
     check_supported(settings)
-    verifier = TokenVerifier(settings)
+    check_secrets(settings)
+    async with open_runtime(settings, authenticator(settings, verify_token), engine=engine, users=users) as rt:
+        slot.set(rt)
+        try:
+            yield rt
+        finally:
+            slot.set(None)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    verify_token: VerifyToken | None = None,
+    engine: AsyncEngine | None = None,
+    users: UserDirectory | None = None,
+) -> Litestar:
+    """The whole service; mountable under a prefix in any ASGI host (set `mount_path` to that prefix and, as
+    mounts do not forward lifespan events, enter `app.lifespan()` in the host's own lifespan).
+
+    `verify_token` replaces JWT checking with the host's (REST and socket alike); `engine` and `users` are the
+    host's database and user directory, see `build_services`.
+    """
+    check_supported(settings)
+    check_secrets(settings)
+    slot = RuntimeSlot()
 
     @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            services = await build_services(settings, stack)
-            app.state.rt = Runtime(
-                settings=settings,
-                chat=services.chat,
-                hub=services.hub,
-                verifier=verifier,
-                clock=services.clock,
-                signer=services.signer,
-                storage=services.storage,
-                probes=services.probes,
-            )
-            sweeper = asyncio.create_task(_expire_uploads(services.chat, settings), name="expire-uploads")
-            stack.callback(sweeper.cancel)
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with chat_lifespan(slot, settings, verify_token=verify_token, engine=engine, users=users):
             yield
 
-    auth = DefineMiddleware(
-        BearerAuthMiddleware,
-        exclude=["^/schema", "^/health$", "^/ready$", "^/metrics$", "^/static/", "^/$", "^/chat$", "^/web/"],
-        scopes={ScopeType.HTTP},
-    )
+    ws_url = f"{settings.mount_path}/api/v1/chat/ws?token=<token>&room_id=<id>"
     return Litestar(
-        route_handlers=[ChatController, chat_socket, upload, serve_file, health, ready, Metrics, *web_routes(settings)],
-        dependencies={"rt": Provide(_provide_runtime, sync_to_thread=False)},
+        route_handlers=[*chat_handlers(), health, ready, Metrics, *web_routes(settings)],
+        dependencies={"rt": Provide(slot.get, sync_to_thread=False)},
         exception_handlers={ChatError: chat_error_handler},
-        middleware=[auth, prometheus.middleware],
+        middleware=[auth_middleware(slot, PUBLIC_PATHS), prometheus.middleware],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="chatcore",
             version=VERSION,
-            description="Real-time 1-on-1 chat for HR systems. WebSocket: /api/v1/chat/ws?token=<jwt>&room_id=<id>.",
+            description=f"Real-time 1-on-1 chat for HR systems. WebSocket: {ws_url}.",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
             components=Components(

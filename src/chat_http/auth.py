@@ -1,9 +1,13 @@
-"""One JWT verifier, shared by the REST middleware and the WebSocket handler."""
+"""Who holds a token: our JWT verifier or a host's own check, shared by the REST middleware, the socket and files."""
 
 from __future__ import annotations
 
+import inspect
+import logging
+import math
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import attrs
 import jwt
@@ -14,6 +18,11 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from chat_http.settings import Settings
 from chatcore import NotFoundError, UserId
+
+if TYPE_CHECKING:
+    from chat_http.runtime import RuntimeSlot
+
+log = logging.getLogger("chat_http.auth")
 
 MAX_USER_ID = 2**63 - 1
 
@@ -29,8 +38,46 @@ class AuthError(Exception):
 
 @attrs.frozen(kw_only=True)
 class Identity:
+    """`expires_at` (Unix time) closes a socket with 4001 when reached; inf: the token does not expire."""
+
     user_id: UserId
-    expires_at: float
+    expires_at: float = math.inf
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, token: str | None) -> Identity:
+        """AuthError unless the token is good (whether the user exists is checked by the caller)."""
+        ...
+
+
+# A host's own check: token -> user id (int or digit string) or an Identity; None (or AuthError) rejects it.
+Verified: TypeAlias = int | str | Identity | None
+VerifyToken: TypeAlias = Callable[[str], Verified | Awaitable[Verified]]
+
+
+class HostVerifier:
+    """Tokens checked by the host application (its JWTs, its session ids): both REST and the socket use it."""
+
+    def __init__(self, verify: VerifyToken) -> None:
+        self._verify = verify
+
+    async def authenticate(self, token: str | None) -> Identity:
+        if not token:
+            raise AuthError("missing token")
+        try:
+            found = self._verify(token)
+            if inspect.isawaitable(found):
+                found = await found
+        except AuthError:
+            raise
+        except Exception:
+            log.exception("the host's token check failed")
+            raise AuthError("authentication error", close_code=4000) from None
+        if found is None:
+            raise AuthError("invalid token")
+        if isinstance(found, Identity):
+            return found
+        return Identity(user_id=_user_id(found))
 
 
 class TokenVerifier:
@@ -60,6 +107,14 @@ class TokenVerifier:
             raise AuthError("invalid token") from None
         return Identity(user_id=_user_id(claims.get(self._claim)), expires_at=float(claims["exp"]))
 
+    async def authenticate(self, token: str | None) -> Identity:
+        return self.verify(token)
+
+
+def authenticator(settings: Settings, verify_token: VerifyToken | None = None) -> Authenticator:
+    """The host's check when given, else JWTs signed as CHAT_JWT_* says."""
+    return HostVerifier(verify_token) if verify_token is not None else TokenVerifier(settings)
+
 
 def _user_id(raw: object) -> UserId:
     if isinstance(raw, bool):
@@ -88,16 +143,20 @@ def mint_token(settings: Settings, user_id: int, *, ttl: int = 3600) -> str:
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    """`Authorization: Bearer <jwt>` on HTTP routes; the user must exist in the directory."""
+    """`Authorization: Bearer <token>` on HTTP routes; the user must exist in the directory."""
+
+    def __init__(self, app: Any, *, slot: RuntimeSlot, **kw: Any) -> None:
+        super().__init__(app, **kw)
+        self._slot = slot
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("missing bearer token")
-        rt = connection.app.state.rt
+        rt = self._slot.get()
         try:
-            identity = rt.verifier.verify(token.strip())
+            identity = await rt.verifier.authenticate(token.strip())
             await rt.chat.user(identity.user_id)
         except AuthError as exc:
             raise NotAuthorizedException(exc.detail) from None

@@ -57,13 +57,23 @@ def _run(coro: Awaitable[T]) -> T:
     return asyncio.run(main())
 
 
+def _own_users_only(settings: Settings) -> None:
+    if settings.users_table is not None:
+        raise SettingsError(
+            f"CHAT_USERS_TABLE is set: users come from the host's table {settings.users_table}; "
+            "add or change them in the host application, not with `chat users`"
+        )
+
+
 async def _with_users(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
     from chat_adapters.sql.engine import create_engine, session_factory
     from chat_adapters.users import SqlUserDirectory
+    from chat_http.wiring import chat_layout
 
+    layout = chat_layout(settings)
     engine = create_engine(settings.database_url)
     try:
-        return await action(SqlUserDirectory(session_factory(engine)))
+        return await action(SqlUserDirectory(session_factory(engine, layout), layout))
     finally:
         await engine.dispose()
 
@@ -99,16 +109,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(dev=args.dev)
     if args.workers > 1 and settings.broker_url == "memory://":
         raise SettingsError("CHAT_BROKER_URL=memory:// cannot serve more than one worker; use redis://host:port/db")
-    from chat_http.wiring import check_supported
+    from chat_http.app import check_secrets
+    from chat_http.wiring import chat_layout, check_database, check_supported
 
     check_supported(settings)
+    check_secrets(settings)
     if settings.auto_migrate:
-        _run(upgrade(settings.database_url))
+        _run(upgrade(settings.database_url, layout=chat_layout(settings)))
+    _run(check_database(settings))
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "ws_max_size": frame_limit(settings),
         "ws_ping_interval": 20.0,
+        # Chat frames are small; a deflate context costs ~256 KB per socket and CPU on every frame.
+        "ws_per_message_deflate": False,
         "log_config": log_config(),
         "timeout_graceful_shutdown": 10,
         "proxy_headers": True,
@@ -124,14 +139,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from chat_adapters.sql.engine import downgrade, upgrade
+    from chat_http.wiring import chat_layout, check_supported
 
     settings = load_settings(dev=True)
+    check_supported(settings)
+    layout = chat_layout(settings)
     if args.action == "upgrade":
-        _run(upgrade(settings.database_url, args.revision or "head"))
+        _run(upgrade(settings.database_url, args.revision or "head", layout=layout))
     else:
         if not args.revision:
             raise SettingsError("chat db downgrade needs a revision, e.g. `chat db downgrade base`")
-        _run(downgrade(settings.database_url, args.revision))
+        _run(downgrade(settings.database_url, args.revision, layout=layout))
     print(f"database {args.action}d to {args.revision or 'head'}")
     return 0
 
@@ -149,6 +167,7 @@ def _check_email(email: str) -> str:
 
 def cmd_users(args: argparse.Namespace) -> int:
     settings = load_settings(dev=True)
+    _own_users_only(settings)
     if args.action == "add":
         email = _check_email(args.email)
         if not args.name.strip():

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from chat_http.auth import AuthError
-from chat_http.runtime import Runtime
+from chat_http.runtime import Rt, Runtime
 from chatcore import ChatError, NotFoundError
 from chatcore.model import MessageType
 from chatcore.uploads import FILE_TYPES
@@ -34,7 +35,7 @@ def safe_headers(key: str) -> tuple[str, dict[str, str]]:
 
 
 @get("/static/chat_files/{key:path}", opt={"exclude_from_auth": True}, include_in_schema=False)
-async def serve_file(request: Request[Any, Any, Any], rt: Runtime, key: str) -> Response[Any]:
+async def serve_file(request: Request[Any, Any, Any], rt: Rt, key: FromPath[str]) -> Response[Any]:
     """A signed link, or a participant's own token (`Authorization: Bearer` or `?token=`), opens the file."""
     key = key.lstrip("/")
     query = request.query_params
@@ -70,7 +71,7 @@ async def _participant(request: Request[Any, Any, Any], rt: Runtime, key: str) -
     if not token:
         return False
     try:
-        identity = rt.verifier.verify(token)
+        identity = await rt.verifier.authenticate(token)
     except AuthError:
         return False
     try:

@@ -45,6 +45,8 @@ class Hub:
         self._by_channel: dict[str, set[Connection]] = {}
         self._unsubscribe: dict[str, Callable[[], Awaitable[None]]] = {}
         self._by_user: dict[UserId, set[Connection]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def connection_count(self) -> int:
@@ -60,6 +62,7 @@ class Hub:
                 del self._by_user[conn.user_id]
             raise TooManyConnections(f"at most {self._max_per_user} connections per user")
         mine.add(conn)
+        self._idle.clear()
         await self._attach(user_channel(conn.user_id), conn)
 
     async def unregister(self, conn: Connection) -> None:
@@ -69,6 +72,16 @@ class Hub:
         if not mine:
             self._by_user.pop(conn.user_id, None)
         await self._detach(user_channel(conn.user_id), conn)
+        if not self._by_user:
+            self._idle.set()
+
+    async def wait_idle(self, grace: float) -> bool:
+        """Until every socket has been cleaned up (their last writes done), at most `grace` seconds; True if idle."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            return False
+        return True
 
     async def join(self, conn: Connection, room_id: RoomId) -> None:
         if conn.room_id == room_id:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from chat_http.runtime import Runtime
+from chat_http.runtime import Rt
 from chat_http.views import (
     EditMessage,
     OnlineUsers,
@@ -63,12 +64,12 @@ class ChatController(Controller):
     tags = ["chat"]
 
     @get("/search-users", summary="Search users by email")
-    async def search_users(self, request: AnyRequest, rt: Runtime, email: str) -> UserSearch:
+    async def search_users(self, request: AnyRequest, rt: Rt, email: FromQuery[str]) -> UserSearch:
         users = await rt.chat.search_users(request.user, email)
         return UserSearch(users=users, total=len(users))
 
     @post("/rooms", summary="Open the direct room with a user (201 when created, 200 when it existed)")
-    async def open_room(self, request: AnyRequest, rt: Runtime) -> Response[RoomView]:
+    async def open_room(self, request: AnyRequest, rt: Rt) -> Response[RoomView]:
         body = structure(await _json_body(request), OpenRoom, where="body")
         if not 1 <= body.receiver_id <= MAX_ID:
             raise NotFoundError("receiver not found", field="receiver_id")
@@ -76,24 +77,24 @@ class ChatController(Controller):
         return Response(room, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @get("/rooms", summary="The caller's rooms, newest activity first")
-    async def list_rooms(self, request: AnyRequest, rt: Runtime) -> RoomList:
+    async def list_rooms(self, request: AnyRequest, rt: Rt) -> RoomList:
         rooms = await rt.chat.list_rooms(request.user)
         return RoomList(rooms=rooms, total=len(rooms))
 
     @get("/rooms/{room_id:int}", summary="A room with its latest messages, oldest first")
-    async def room_detail(self, request: AnyRequest, rt: Runtime, room_id: int) -> RoomDetail:
+    async def room_detail(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> RoomDetail:
         return await rt.chat.room_detail(request.user, _room_id(room_id))
 
     @get("/rooms/{room_id:int}/messages", summary="History: newest first by page or before_id; after_id oldest first")
     async def history(
         self,
         request: AnyRequest,
-        rt: Runtime,
-        room_id: int,
-        page: int = 1,
-        per_page: int = 50,
-        before_id: int | None = None,
-        after_id: int | None = None,
+        rt: Rt,
+        room_id: FromPath[int],
+        page: FromQuery[int] = 1,
+        per_page: FromQuery[int] = 50,
+        before_id: FromQuery[int | None] = None,
+        after_id: FromQuery[int | None] = None,
     ) -> HistoryPage:
         if not 1 <= page <= 1_000_000:
             raise InvalidError("page must be between 1 and 1000000", field="page")
@@ -107,12 +108,12 @@ class ChatController(Controller):
         )
 
     @post("/rooms/{room_id:int}/read", status_code=HTTP_200_OK, summary="Mark every message to the caller read")
-    async def mark_read(self, request: AnyRequest, rt: Runtime, room_id: int) -> StatusReply:
+    async def mark_read(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> StatusReply:
         await rt.chat.mark_read(request.user, _room_id(room_id))
         return StatusReply(status="success", message="Room marked as read")
 
     @put("/messages/{message_id:int}", summary="Edit a text message (form field or JSON `content`)")
-    async def edit_message(self, request: AnyRequest, rt: Runtime, message_id: int) -> MessageView:
+    async def edit_message(self, request: AnyRequest, rt: Rt, message_id: FromPath[int]) -> MessageView:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             form = await request.form()
@@ -125,15 +126,15 @@ class ChatController(Controller):
         return await rt.chat.edit_message(request.user, _message_id(message_id), body.content)
 
     @delete("/messages/{message_id:int}", status_code=HTTP_200_OK, summary="Delete one's own message (soft)")
-    async def delete_message(self, request: AnyRequest, rt: Runtime, message_id: int) -> StatusReply:
+    async def delete_message(self, request: AnyRequest, rt: Rt, message_id: FromPath[int]) -> StatusReply:
         await rt.chat.delete_message(request.user, _message_id(message_id))
         return StatusReply(status="success", message="Message deleted")
 
     @get("/unread-count", summary="Unread messages per room, zeros included")
-    async def unread_count(self, request: AnyRequest, rt: Runtime) -> UnreadCounts:
+    async def unread_count(self, request: AnyRequest, rt: Rt) -> UnreadCounts:
         counts = await rt.chat.unread_counts(request.user)
         return UnreadCounts(unread_counts={str(room): n for room, n in sorted(counts.items())})
 
     @get("/online-users", summary="Users with an open connection on any server process")
-    async def online_users(self, request: AnyRequest, rt: Runtime) -> OnlineUsers:
+    async def online_users(self, request: AnyRequest, rt: Rt) -> OnlineUsers:
         return OnlineUsers(online_users=await rt.chat.online_users(request.user))

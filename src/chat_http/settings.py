@@ -19,6 +19,8 @@ KNOWN_ALGORITHMS = {
 }  # fmt: skip
 USER_COLUMNS = ("id", "name", "email", "avatar_url")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MOUNT_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
 
 
 class SettingsError(ValueError):
@@ -38,7 +40,11 @@ class Settings:
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     users_table: str | None = None
+    # "" for avatar_url: the host table has no picture column.
     users_columns: dict[str, str] = attrs.field(factory=lambda: {c: c for c in USER_COLUMNS})
+    db_schema: str | None = None
+    table_prefix: str = ""
+    mount_path: str = ""  # "/chat" when the service is reached under a path prefix
     file_url_secret: str | None = None
     file_url_ttl: timedelta = timedelta(minutes=15)
     upload_ttl: timedelta = timedelta(hours=1)
@@ -144,13 +150,46 @@ def _columns(raw: str | None) -> dict[str, str]:
         return columns
     for pair in raw.split(","):
         key, sep, value = (part.strip() for part in pair.partition("="))
-        if not sep or key not in columns or not _IDENTIFIER.match(value):
+        no_avatar = key == "avatar_url" and value == ""
+        if not sep or key not in columns or not (_NAME.match(value) or no_avatar):
             raise SettingsError(
-                f"CHAT_USERS_COLUMNS must look like id=emp_id,name=full_name,email=work_email,avatar_url=photo; "
+                f"CHAT_USERS_COLUMNS must look like id=emp_id,name=full_name,email=work_email,avatar_url=photo "
+                f"(avatar_url= for none); "
                 f"bad part {pair.strip()!r}"
             )
         columns[key] = value
     return columns
+
+
+def _table_prefix(raw: str | None) -> str:
+    if not raw:
+        return ""
+    from chat_adapters.sql.tables import MAX_PREFIX, chat_tables
+
+    try:
+        chat_tables(raw)
+    except ValueError:
+        raise SettingsError(
+            f"CHAT_TABLE_PREFIX must be up to {MAX_PREFIX} lowercase letters, digits and _ (e.g. hrchat_), got {raw!r}"
+        ) from None
+    return raw
+
+
+def _db_schema(raw: str | None, database_url: str) -> str | None:
+    if not raw:
+        return None
+    if not _NAME.match(raw):
+        raise SettingsError(f"CHAT_DB_SCHEMA must be a schema name like chat, got {raw!r}")
+    if not database_url.startswith("postgresql"):
+        raise SettingsError("CHAT_DB_SCHEMA needs PostgreSQL (CHAT_DATABASE_URL=postgresql+asyncpg://...)")
+    return raw
+
+
+def _mount_path(raw: str | None) -> str:
+    path = (raw or "").strip().rstrip("/")
+    if not _MOUNT_PATH.match(path):
+        raise SettingsError(f"CHAT_MOUNT_PATH must be a path like /chat, got {raw!r}")
+    return path
 
 
 def _origins(raw: str | None) -> tuple[str, ...]:
@@ -180,8 +219,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         raise SettingsError(
             f"CHAT_USERS_TABLE must be a table name like employees or hr.employees, got {users_table!r}"
         )
+    database_url = _database_url(env.get("CHAT_DATABASE_URL") or DEFAULT_DATABASE_URL)
     return Settings(
-        database_url=_database_url(env.get("CHAT_DATABASE_URL") or DEFAULT_DATABASE_URL),
+        database_url=database_url,
         storage_url=_storage_url(env.get("CHAT_STORAGE_URL") or DEFAULT_STORAGE_URL),
         s3_endpoint_url=env.get("CHAT_S3_ENDPOINT_URL") or None,
         broker_url=_broker_url(env.get("CHAT_BROKER_URL") or DEFAULT_BROKER_URL),
@@ -193,6 +233,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         jwt_issuer=env.get("CHAT_JWT_ISSUER") or None,
         users_table=users_table,
         users_columns=_columns(env.get("CHAT_USERS_COLUMNS")),
+        db_schema=_db_schema(env.get("CHAT_DB_SCHEMA"), database_url),
+        table_prefix=_table_prefix(env.get("CHAT_TABLE_PREFIX")),
+        mount_path=_mount_path(env.get("CHAT_MOUNT_PATH")),
         file_url_secret=env.get("CHAT_FILE_URL_SECRET") or None,
         file_url_ttl=timedelta(seconds=_int(env, "CHAT_FILE_URL_TTL", 900, high=7 * 86400)),
         upload_ttl=timedelta(seconds=_int(env, "CHAT_UPLOAD_TTL", 3600, high=7 * 86400)),

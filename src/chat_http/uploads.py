@@ -9,9 +9,10 @@ from typing import Any
 import attrs
 from litestar import Request, post
 from litestar.exceptions import InternalServerException
+from litestar.params import FromQuery
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
-from chat_http.runtime import Runtime
+from chat_http.runtime import Rt
 from chatcore import InvalidError, MessageType, UserId
 from chatcore.uploads import MB, UploadPolicy
 
@@ -74,7 +75,7 @@ async def _file_bytes(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     summary="Stream a file (multipart field `file`); send_message then carries `upload_id` instead of file_data",
     tags=["chat"],
 )
-async def upload(request: Request[UserId, Any, Any], rt: Runtime, message_type: str | None = None) -> UploadReply:
+async def upload(request: Request[UserId, Any, Any], rt: Rt, message_type: FromQuery[str | None] = None) -> UploadReply:
     media, options = parse_options_header(request.headers.get("content-type", ""))
     if media != "multipart/form-data" or not options.get("boundary"):
         raise InvalidError("send the file as multipart/form-data with a field named 'file'", field="file")

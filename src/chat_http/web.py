@@ -11,13 +11,15 @@ import attrs
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.users import SqlUserDirectory
 from chat_http.auth import AuthError, mint_token
-from chat_http.runtime import Runtime
+from chat_http.runtime import Rt
 from chat_http.settings import Settings
+from chat_http.wiring import chat_layout
 from chatcore import InvalidError, NotFoundError, User, UserId
 from chatcore.codec import loads, structure
 
@@ -98,7 +100,7 @@ def _cached(name: str) -> bytes:
 
 
 @get(["/", "/chat"], opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
-def chat_page(rt: Runtime) -> Response[bytes]:
+def chat_page(rt: Rt) -> Response[bytes]:
     """The page; it learns whether the server runs with --dev from one attribute, nothing else is templated."""
     html = _read("index.html", fresh=rt.settings.dev)
     if rt.settings.dev:
@@ -107,7 +109,7 @@ def chat_page(rt: Runtime) -> Response[bytes]:
 
 
 @get("/web/{name:str}", opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
-def web_asset(rt: Runtime, name: str) -> Response[bytes]:
+def web_asset(rt: Rt, name: FromPath[str]) -> Response[bytes]:
     """Only files that ship in the package folder, by plain name, with a content type from our own table."""
     media_type = ASSET_TYPES.get(name.rpartition(".")[2])
     if media_type is None or name not in _asset_names():
@@ -116,7 +118,7 @@ def web_asset(rt: Runtime, name: str) -> Response[bytes]:
 
 
 @get("/api/v1/chat/me", summary="The signed-in user (the web client shows who it is)", tags=["chat"])
-async def whoami(request: Request[UserId, Any, Any], rt: Runtime) -> WebUser:
+async def whoami(request: Request[UserId, Any, Any], rt: Rt) -> WebUser:
     return WebUser.of(await rt.chat.user(request.user))
 
 
@@ -127,7 +129,7 @@ async def whoami(request: Request[UserId, Any, Any], rt: Runtime) -> WebUser:
     tags=["dev"],
     summary="Only with `chat serve --dev`: a token for the user with this email; `name` creates a missing user",
 )
-async def dev_token(request: Request[Any, Any, Any], rt: Runtime) -> DevToken:
+async def dev_token(request: Request[Any, Any, Any], rt: Rt) -> DevToken:
     if not rt.settings.dev:  # never registered without --dev; this guards a mistaken registration
         raise NotFoundException()
     body = structure(loads(await request.body() or b"null"), DevSignIn, where="body")
@@ -137,10 +139,13 @@ async def dev_token(request: Request[Any, Any, Any], rt: Runtime) -> DevToken:
     name = (body.name or "").strip()
     if len(name) > 100:
         raise InvalidError("name must have at most 100 characters", field="name")
+    if rt.settings.users_table is not None:
+        raise InvalidError("users come from the host's table (CHAT_USERS_TABLE): sign in with a token from the host")
     # Dev only: a short-lived engine rather than a user registry in the composition root for every deployment.
+    layout = chat_layout(rt.settings)
     engine = create_engine(rt.settings.database_url)
     try:
-        directory = SqlUserDirectory(session_factory(engine))
+        directory = SqlUserDirectory(session_factory(engine, layout), layout)
         user = await directory.by_email(email)
         if user is None:
             if not name:

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import attrs
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_adapters.broker.memory import InMemoryBroker, MemoryLiveState
 from chat_adapters.broker.redis import open_redis
+from chat_adapters.host_users import HostTableError, HostUserDirectory, UserColumns
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.store import SqlDatabase
+from chat_adapters.sql.tables import ChatLayout
 from chat_adapters.storage.local import LocalStorage
 from chat_adapters.storage.s3 import S3Storage
 from chat_adapters.storage.signing import UrlSigner
 from chat_adapters.system import SystemClock, UuidIds
 from chat_adapters.users import SqlUserDirectory
+from chat_http.auth import Authenticator
 from chat_http.hub import Hub, LocalFallbackBroker
+from chat_http.runtime import Runtime
 from chat_http.settings import Settings, SettingsError
-from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits, LiveState
+from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits, LiveState, UserDirectory
+
+log = logging.getLogger("chat_http")
+
+UPLOAD_SWEEP_SECONDS = 300
+SHUTDOWN_GRACE = 5.0
 
 
 @attrs.frozen(kw_only=True)
@@ -42,9 +55,35 @@ def storage_root(settings: Settings) -> Path:
 
 
 def check_supported(settings: Settings) -> None:
-    """Backends this build cannot run yet stop start-up with one line, like any bad setting."""
-    if settings.users_table is not None:
-        raise SettingsError("CHAT_USERS_TABLE: host users tables are not available in this version")
+    """Combinations this build cannot run stop start-up with one line, like any bad setting."""
+    if settings.db_schema is not None and not settings.database_url.startswith("postgresql"):
+        raise SettingsError("CHAT_DB_SCHEMA needs PostgreSQL (CHAT_DATABASE_URL=postgresql+asyncpg://...)")
+
+
+def chat_layout(settings: Settings) -> ChatLayout:
+    """Where the chat tables live: CHAT_TABLE_PREFIX, CHAT_DB_SCHEMA; no own users table with CHAT_USERS_TABLE."""
+    return ChatLayout(prefix=settings.table_prefix, schema=settings.db_schema, own_users=settings.users_table is None)
+
+
+def host_directory(settings: Settings, engine: AsyncEngine) -> HostUserDirectory | None:
+    """The host's users table named by CHAT_USERS_TABLE / CHAT_USERS_COLUMNS, if one is configured."""
+    if settings.users_table is None:
+        return None
+    return HostUserDirectory(engine, table=settings.users_table, columns=UserColumns.of(settings.users_columns))
+
+
+async def check_database(settings: Settings) -> None:
+    """Start-up check of what migrations cannot vouch for: the host's users table is readable as configured."""
+    engine = create_engine(settings.database_url)
+    try:
+        directory = host_directory(settings, engine)
+        if directory is not None:
+            try:
+                await directory.check()
+            except HostTableError as exc:
+                raise SettingsError(f"CHAT_USERS_TABLE / CHAT_USERS_COLUMNS: {exc}") from None
+    finally:
+        await engine.dispose()
 
 
 def make_storage(settings: Settings, signer: UrlSigner, clock: Clock) -> FileStorage:
@@ -57,14 +96,29 @@ def make_storage(settings: Settings, signer: UrlSigner, clock: Clock) -> FileSto
     return LocalStorage(storage_root(settings), signer=signer, clock=clock)
 
 
-async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
-    """Everything the core needs, disposed by `stack` in reverse order."""
+async def build_services(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    engine: AsyncEngine | None = None,
+    users: UserDirectory | None = None,
+) -> Services:
+    """Everything the core needs, disposed by `stack` in reverse order.
+
+    A host may hand over its own `engine` (left for the host to dispose; CHAT_DATABASE_URL is then unused; on
+    SQLite made with `enable_sqlite_pragmas`) and its own `users` directory (else CHAT_USERS_TABLE or the chat's
+    own users table decide).
+    """
     check_supported(settings)
     clock = SystemClock()
-    signer = UrlSigner(settings.signing_key)
-    engine = create_engine(settings.database_url)
-    stack.push_async_callback(engine.dispose)
-    sessions = session_factory(engine)
+    signer = UrlSigner(settings.signing_key, base_path=f"{settings.mount_path}/static/chat_files")
+    if engine is None:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+    layout = chat_layout(settings)
+    sessions = session_factory(engine, layout)
+    if users is None:
+        users = host_directory(settings, engine) or SqlUserDirectory(sessions, layout)
     storage = make_storage(settings, signer, clock)
     broker: Broker
     live: LiveState
@@ -75,8 +129,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         broker, live = await stack.enter_async_context(redis)
     hub = Hub(broker, max_per_user=settings.max_connections_per_user)
     chat = ChatService(
-        uow=SqlDatabase(sessions),
-        users=SqlUserDirectory(sessions),
+        uow=SqlDatabase(sessions, layout),
+        users=users,
         storage=storage,
         broker=LocalFallbackBroker(broker, hub),
         live=live,
@@ -90,8 +144,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     )
 
     async def database_probe() -> None:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with sessions() as session:
+            await session.execute(text("SELECT 1"))
 
     async def broker_probe() -> None:
         await broker.publish(["health"], b"{}")
@@ -106,3 +160,50 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         signer=signer,
         probes={"database": database_probe, "broker": broker_probe},
     )
+
+
+async def _expire_uploads(chat: ChatService, settings: Settings) -> None:
+    """Uploads no message claimed within CHAT_UPLOAD_TTL go, with their files."""
+    while True:
+        try:
+            removed = await chat.expire_uploads(settings.upload_ttl)
+            if removed:
+                log.info("expired %d unclaimed uploads", removed)
+        except Exception:
+            log.warning("expiring uploads failed; retrying later", exc_info=True)
+        await asyncio.sleep(UPLOAD_SWEEP_SECONDS)
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    verifier: Authenticator,
+    *,
+    engine: AsyncEngine | None = None,
+    users: UserDirectory | None = None,
+) -> AsyncIterator[Runtime]:
+    """The services plus what the handlers need, and the sweeper of stale uploads, for as long as it is open."""
+    async with AsyncExitStack() as stack:
+        services = await build_services(settings, stack, engine=engine, users=users)
+        sweeper = asyncio.create_task(_expire_uploads(services.chat, settings), name="expire-uploads")
+
+        async def stop_sweeper() -> None:
+            """Cancel and wait: a sweep caught mid-query must end before the engine it uses is disposed."""
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+        stack.push_async_callback(stop_sweeper)
+        # Servers close sockets before the lifespan ends, but a host or test client may not wait for their
+        # handlers: give them a moment to finish their last writes before the engine and broker go.
+        stack.push_async_callback(services.hub.wait_idle, SHUTDOWN_GRACE)
+        yield Runtime(
+            settings=settings,
+            chat=services.chat,
+            hub=services.hub,
+            verifier=verifier,
+            clock=services.clock,
+            signer=services.signer,
+            storage=services.storage,
+            probes=services.probes,
+        )

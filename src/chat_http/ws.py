@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from chat_http.errors import (
     ws_error,
 )
 from chat_http.hub import Connection, TooManyConnections
-from chat_http.runtime import Runtime
+from chat_http.runtime import Rt, Runtime
 from chatcore import (
     ChatError,
     InvalidError,
@@ -67,13 +68,13 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str = "") 
 
 
 @websocket("/api/v1/chat/ws", opt={"exclude_from_auth": True})
-async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Runtime) -> None:
+async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
     if not origin_allowed(socket, rt.settings.allowed_origins):
         await socket.close(code=CLOSE_POLICY, reason="origin not allowed")  # before accept: HTTP 403
         return
     await socket.accept()
     try:
-        identity = rt.verifier.verify(socket.query_params.get("token"))
+        identity = await rt.verifier.authenticate(socket.query_params.get("token"))
         await rt.chat.user(identity.user_id)
     except AuthError as exc:
         metrics.CONNECTS.labels("refused").inc()
@@ -138,6 +139,8 @@ async def _serve(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime
 
 
 async def _expiry(socket: WebSocket[Any, Any, Any], expires_at: float) -> None:
+    if math.isinf(expires_at):  # a host's token without an expiry: the socket lives until closed
+        await asyncio.Event().wait()
     await asyncio.sleep(max(0.0, expires_at - time.time()))
     await _close(socket, CLOSE_AUTH, "token expired")
 

@@ -42,6 +42,12 @@ def test_defaults_are_the_embedded_profile() -> None:
         ({"CHAT_WS_RATE": "fast"}, "CHAT_WS_RATE"),
         ({"CHAT_AUTO_MIGRATE": "maybe"}, "CHAT_AUTO_MIGRATE"),
         ({"CHAT_ALLOWED_ORIGINS": "evil"}, "CHAT_ALLOWED_ORIGINS"),
+        ({"CHAT_TABLE_PREFIX": "Chat-"}, "CHAT_TABLE_PREFIX"),
+        ({"CHAT_TABLE_PREFIX": "a_much_too_long_prefix_"}, "CHAT_TABLE_PREFIX"),
+        ({"CHAT_DB_SCHEMA": "chat"}, "CHAT_DB_SCHEMA"),  # SQLite has no schemas
+        ({"CHAT_DB_SCHEMA": "chat; drop", "CHAT_DATABASE_URL": "postgresql+asyncpg://db/x"}, "CHAT_DB_SCHEMA"),
+        ({"CHAT_MOUNT_PATH": "chat"}, "CHAT_MOUNT_PATH"),
+        ({"CHAT_MOUNT_PATH": "/chat?x=1"}, "CHAT_MOUNT_PATH"),
     ],
 )
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
@@ -62,6 +68,24 @@ def test_host_users_columns_are_parsed() -> None:
     )
     assert settings.users_table == "hr.employees"
     assert settings.users_columns == {"id": "emp_id", "name": "name", "email": "work_email", "avatar_url": "avatar_url"}
+
+
+def test_embedding_variables_are_parsed() -> None:
+    settings = load_settings(
+        {
+            "CHAT_JWT_SECRET": SECRET,
+            "CHAT_DATABASE_URL": "postgresql+asyncpg://hr@db/hrms",
+            "CHAT_USERS_TABLE": "employees",
+            "CHAT_USERS_COLUMNS": "id=emp_id,name=full_name,email=work_email,avatar_url=",
+            "CHAT_DB_SCHEMA": "chat",
+            "CHAT_TABLE_PREFIX": "hrchat_",
+            "CHAT_MOUNT_PATH": "/chat/",
+        }
+    )
+    assert settings.users_columns == {"id": "emp_id", "name": "full_name", "email": "work_email", "avatar_url": ""}
+    assert (settings.db_schema, settings.table_prefix, settings.mount_path) == ("chat", "hrchat_", "/chat")
+    defaults = load_settings({"CHAT_JWT_SECRET": SECRET})
+    assert (defaults.db_schema, defaults.table_prefix, defaults.mount_path) == (None, "", "")
 
 
 def test_dev_mode_may_run_without_a_secret() -> None:

@@ -15,32 +15,32 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
 from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, upgrade
-from chat_adapters.sql.tables import metadata
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT_TABLES = {"users", "chat_rooms", "chat_participants", "chat_messages", "user_presence", "chat_uploads"}
 
 
-def _alembic(url: str, *args: str) -> None:
+def _alembic(url: str, *args: str, env: dict[str, str] | None = None) -> None:
     """The plain `alembic` command from the repository root, as a developer would run it."""
-    env = {**os.environ, "CHAT_DATABASE_URL": url}
+    env = {**os.environ, "CHAT_DATABASE_URL": url, **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "alembic", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
 
 
-def _schema(connection: Connection) -> tuple[set[str], list[Any], str | None]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+def _schema(connection: Connection, layout: ChatLayout = DEFAULT_LAYOUT) -> tuple[set[str], list[Any], str | None]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": layout.version_table})
     tables = set(inspect(connection).get_table_names())
-    return tables, compare_metadata(context, metadata), context.get_current_revision()
+    return tables, compare_metadata(context, layout.tables.metadata), context.get_current_revision()
 
 
-async def _inspect(url: str) -> tuple[set[str], list[Any], str | None]:
+async def _inspect(url: str, layout: ChatLayout = DEFAULT_LAYOUT) -> tuple[set[str], list[Any], str | None]:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(_schema)
+            return await connection.run_sync(_schema, layout)
     finally:
         await engine.dispose()
 
@@ -97,3 +97,29 @@ async def test_every_revision_goes_up_down_and_up_again(empty_url: str) -> None:
         assert (await _inspect(empty_url))[2] == revision
 
     assert (await _inspect(empty_url))[1] == []
+
+
+async def test_a_table_prefix_names_every_table_and_the_version_table(empty_url: str) -> None:
+    """CHAT_TABLE_PREFIX through the plain `alembic` command, then the same layout from Python: no drift."""
+    layout = ChatLayout(prefix="hrchat_")
+    prefixed = {f"hrchat_{name}" for name in CHAT_TABLES} | {"hrchat_alembic_version"}
+
+    _alembic(empty_url, "upgrade", "head", env={"CHAT_TABLE_PREFIX": "hrchat_"})
+    tables, diff, head = await _inspect(empty_url, layout)
+    assert (tables, diff) == (prefixed, [])
+    assert head is not None
+
+    await downgrade(empty_url, "base", layout=layout)
+    assert (await _inspect(empty_url, layout))[0] == {"hrchat_alembic_version"}
+    await upgrade(empty_url, layout=layout)
+    assert await _inspect(empty_url, layout) == (prefixed, [], head)
+
+
+async def test_with_a_host_users_table_no_users_table_of_our_own_is_made(empty_url: str) -> None:
+    layout = ChatLayout(own_users=False)
+
+    await upgrade(empty_url, layout=layout)
+    tables, _, _ = await _inspect(empty_url, layout)
+
+    assert tables == (CHAT_TABLES - {"users"}) | {"alembic_version"}
+    _alembic(empty_url, "check", env={"CHAT_USERS_TABLE": "employees"})  # and no drift is seen either

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, LAYOUT_KEY, ChatLayout
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite+aiosqlite:///./chat.db"
@@ -33,6 +36,17 @@ def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoo
         cursor.close()
 
 
+def enable_sqlite_pragmas(engine: AsyncEngine) -> AsyncEngine:
+    """Give every new SQLite connection of `engine` the pragmas chat needs (foreign keys on above all).
+
+    For a host's own engine: SQLite leaves foreign keys off unless each connection turns them on. Connections
+    already open keep their settings, so call this right after creating the engine. A no-op for other databases.
+    """
+    if engine.dialect.name == "sqlite" and not event.contains(engine.sync_engine, "connect", _sqlite_on_connect):
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    return engine
+
+
 def create_engine(url: str, **kw: Any) -> AsyncEngine:
     """An async engine; on SQLite every new connection gets the pragmas a concurrent server needs.
 
@@ -44,30 +58,69 @@ def create_engine(url: str, **kw: Any) -> AsyncEngine:
         kw.setdefault("pool_pre_ping", True)
         kw.setdefault("pool_timeout", 5)
         kw.setdefault("connect_args", {"timeout": 3, "command_timeout": 30})
-    engine = create_async_engine(url, **kw)
+    return enable_sqlite_pragmas(create_async_engine(url, **kw))
+
+
+def chat_engine(engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> AsyncEngine:
+    """`engine` (sharing its pool) with the chat tables put in the layout's schema by `schema_translate_map`."""
+    translate = layout.schema_translate_map
+    if translate is None:
+        return engine
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-    return engine
+        raise ValueError("a schema for the chat tables needs PostgreSQL; SQLite has none")
+    return engine.execution_options(schema_translate_map=translate)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Objects stay readable after commit: the use cases map rows to attrs objects and publish after committing."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the chat tables of `layout`; objects stay readable after commit, since the use cases map
+    rows to attrs objects and publish after committing."""
+    return async_sessionmaker(chat_engine(engine, layout), expire_on_commit=False)
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config(url: str | None = None, *, layout: ChatLayout | None = None) -> Config:
     """An Alembic config for the migrations shipped inside this package, so an installed wheel can migrate too."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
         config.attributes["url"] = url  # beats CHAT_DATABASE_URL: the caller named this database
+    if layout is not None:
+        config.attributes[LAYOUT_KEY] = layout  # beats CHAT_TABLE_PREFIX, CHAT_DB_SCHEMA and CHAT_USERS_TABLE
     return config
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    """Run in a worker thread: Alembic's env.py starts its own event loop, which cannot nest in a running one."""
-    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+Target = str | AsyncEngine
 
 
-async def downgrade(url: str, revision: str) -> None:
-    await asyncio.to_thread(command.downgrade, alembic_config(url), revision)
+async def upgrade(target: Target, revision: str = "head", *, layout: ChatLayout = DEFAULT_LAYOUT) -> None:
+    """Migrate the chat tables of `layout` in a database given by URL, or on a host's own engine."""
+    await _migrate(target, layout, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(target: Target, revision: str, *, layout: ChatLayout = DEFAULT_LAYOUT) -> None:
+    await _migrate(target, layout, lambda config: command.downgrade(config, revision))
+
+
+async def _migrate(target: Target, layout: ChatLayout, run: Callable[[Config], None]) -> None:
+    if isinstance(target, str):
+        # Alembic's env.py starts its own event loop, which cannot nest in a running one: use a worker thread.
+        await asyncio.to_thread(run, alembic_config(target, layout=layout))
+        return
+    async with target.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        foreign_keys = 0
+        if sqlite:  # batch mode copies tables: with foreign keys on, the copy would cascade-delete child rows
+            foreign_keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+
+            def on(sync_connection: Connection) -> None:
+                config = alembic_config(layout=layout)
+                config.attributes["connection"] = sync_connection
+                run(config)
+
+            await connection.run_sync(on)
+            await connection.commit()
+        finally:
+            if sqlite:
+                await connection.rollback()
+                await connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, false, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from chat_adapters.sql.tables import messages, presence_log, uploads
 from chatcore.errors import NotFoundError
 from chatcore.model import (
     HistoryQuery,
@@ -54,8 +53,10 @@ def message_from_row(row: Mapping[Any, Any]) -> Message:
 class SqlMessages:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._tables = uow.tables
 
     async def add(self, draft: MessageDraft) -> Message:
+        messages = self._tables.messages
         file = draft.file
         values = {
             "room_id": draft.room_id,
@@ -82,16 +83,20 @@ class SqlMessages:
         return message_from_row({**values, "id": result.scalar_one()})
 
     async def _one(self, *where: Any) -> Message | None:
+        messages = self._tables.messages
         row = (await self._uow.execute(select(messages).where(*where))).mappings().first()
         return message_from_row(row) if row is not None else None
 
     async def get(self, message_id: MessageId) -> Message | None:
+        messages = self._tables.messages
         return await self._one(messages.c.id == message_id)
 
     async def by_client_msg_id(self, sender: UserId, client_msg_id: str) -> Message | None:
+        messages = self._tables.messages
         return await self._one(messages.c.sender_id == sender, messages.c.client_msg_id == client_msg_id)
 
     async def save(self, message: Message) -> None:
+        messages = self._tables.messages
         statement = (
             update(messages)
             .where(messages.c.id == message.id)
@@ -113,6 +118,7 @@ class SqlMessages:
 
     async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
         """One page plus one row: the extra row says whether more lie beyond, without a second count."""
+        messages = self._tables.messages
         statement = select(messages).where(messages.c.room_id == room_id)
         if query.after_id is not None:
             statement = statement.where(messages.c.id > query.after_id).order_by(messages.c.id.asc())
@@ -124,6 +130,7 @@ class SqlMessages:
         return [message_from_row(row) for row in rows[: query.per_page]], len(rows) > query.per_page
 
     async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
+        messages = self._tables.messages
         if limit <= 0:
             return []
         statement = select(messages).where(messages.c.room_id == room_id).order_by(messages.c.id.desc()).limit(limit)
@@ -131,14 +138,17 @@ class SqlMessages:
         return [message_from_row(row) for row in reversed(rows)]
 
     async def count(self, room_id: RoomId) -> int:
+        messages = self._tables.messages
         statement = select(func.count()).select_from(messages).where(messages.c.room_id == room_id)
         return int((await self._uow.execute(statement)).scalar_one())
 
     async def with_file(self, key: str) -> Message | None:
+        messages = self._tables.messages
         return await self._one(messages.c.file_path == f"chat_files/{key}", messages.c.is_deleted == false())
 
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
         """Matches `file_path` ('chat_files/<key>') over the partial file_path index, in chunks."""
+        messages = self._tables.messages
         paths = sorted({f"chat_files/{key}" for key in keys})
         found: set[str] = set()
         for start in range(0, len(paths), IN_CHUNK):
@@ -152,8 +162,10 @@ class SqlMessages:
 class SqlUploads:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._tables = uow.tables
 
     async def add(self, upload: Upload) -> None:
+        uploads = self._tables.uploads
         values = {
             "id": upload.id,
             "user_id": upload.user_id,
@@ -168,20 +180,24 @@ class SqlUploads:
 
     async def take(self, upload_id: str, user: UserId) -> Upload | None:
         """DELETE ... RETURNING: two racing sends cannot both claim one upload."""
+        uploads = self._tables.uploads
         statement = delete(uploads).where(uploads.c.id == upload_id, uploads.c.user_id == user).returning(*uploads.c)
         row = (await self._uow.execute(statement)).mappings().first()
         return None if row is None else _upload(row)
 
     async def older_than(self, when: datetime, limit: int) -> list[Upload]:
+        uploads = self._tables.uploads
         statement = select(uploads).where(uploads.c.created_at < when).order_by(uploads.c.created_at).limit(limit)
         return [_upload(row) for row in (await self._uow.execute(statement)).mappings()]
 
     async def remove(self, upload_ids: Collection[str]) -> None:
+        uploads = self._tables.uploads
         ids = sorted(upload_ids)
         for start in range(0, len(ids), IN_CHUNK):
             await self._uow.execute(delete(uploads).where(uploads.c.id.in_(ids[start : start + IN_CHUNK])))
 
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
+        uploads = self._tables.uploads
         wanted = sorted(set(keys))
         found: set[str] = set()
         for start in range(0, len(wanted), IN_CHUNK):
@@ -205,9 +221,11 @@ def _upload(row: Mapping[Any, Any]) -> Upload:
 class SqlPresenceLog:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._tables = uow.tables
 
     async def save(self, presence: Presence) -> None:
         """One upsert statement (both supported dialects, SQLite and PostgreSQL, have ON CONFLICT)."""
+        presence_log = self._tables.presence_log
         values = {"user_id": presence.user_id, "is_online": presence.is_online, "last_seen": presence.last_seen}
         dialect_insert = postgresql.insert if self._uow.dialect == "postgresql" else sqlite.insert
         upsert = dialect_insert(presence_log).values(values)
@@ -215,6 +233,7 @@ class SqlPresenceLog:
         await self._uow.execute(upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes))
 
     async def get_many(self, ids: Collection[UserId]) -> dict[UserId, Presence]:
+        presence_log = self._tables.presence_log
         if not ids:
             return {}
         statement = select(presence_log).where(presence_log.c.user_id.in_(list(ids)))

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, false, func, insert, select, update
 
 from chat_adapters.sql.messages import message_from_row
-from chat_adapters.sql.tables import messages, participants, rooms
 from chatcore.errors import NotFoundError
 from chatcore.model import Membership, Message, MessageId, Room, RoomId, RoomSummary, RoomType, UserId
 
@@ -38,13 +37,16 @@ def room_from_row(row: Mapping[Any, Any]) -> Room:
 class SqlRooms:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._tables = uow.tables
 
     async def direct_between(self, a: UserId, b: UserId) -> Room | None:
+        rooms = self._tables.rooms
         statement = select(rooms).where(rooms.c.direct_key == direct_key(a, b), rooms.c.room_type == RoomType.DIRECT)
         row = (await self._uow.execute(statement)).mappings().first()
         return room_from_row(row) if row is not None else None
 
     async def create_direct(self, *, created_by: UserId, other: UserId, name: str, at: datetime) -> Room:
+        rooms, participants = self._tables.rooms, self._tables.participants
         values = {
             "name": name,
             "room_type": RoomType.DIRECT.value,
@@ -64,6 +66,7 @@ class SqlRooms:
         return room_from_row({**values, "id": room_id})
 
     async def membership(self, user: UserId, room_id: RoomId) -> Membership:
+        rooms, participants = self._tables.rooms, self._tables.participants
         me, other = participants.alias("me"), participants.alias("other")
         statement = (
             select(rooms, other.c.user_id.label("other_user_id"))
@@ -91,6 +94,7 @@ class SqlRooms:
         Both subqueries are correlated index seeks: (room_id, id) for the last message, and the partial
         unread index for the count, so the cost grows with the user's rooms, not with the history.
         """
+        rooms, participants, messages = self._tables.rooms, self._tables.participants, self._tables.messages
         if room_ids is not None and not room_ids:
             return []
         me, other, last, unread = (
@@ -143,9 +147,11 @@ class SqlRooms:
         ]
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
+        rooms = self._tables.rooms
         await self._uow.execute(update(rooms).where(rooms.c.id == room_id).values(updated_at=at))
 
     async def co_participants(self, user: UserId) -> set[UserId]:
+        participants = self._tables.participants
         me, other = participants.alias("me"), participants.alias("other")
         statement = (
             select(other.c.user_id)
@@ -158,6 +164,7 @@ class SqlRooms:
 
     async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
         """Two statements: flag the unread messages to `user`, then move the read marker to the newest message."""
+        participants, messages = self._tables.participants, self._tables.messages
         await self._uow.execute(
             update(messages)
             .where(messages.c.room_id == room_id, messages.c.receiver_id == user, messages.c.is_read == false())
@@ -179,6 +186,7 @@ class SqlRooms:
 
     async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
         """One statement: every room of the user with a correlated count over the partial unread index."""
+        participants, messages = self._tables.participants, self._tables.messages
         me, unread = participants.alias("me"), messages.alias("unread")
         count = (
             select(func.count())

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chat_adapters.sql.errors import is_foreign_key_violation, translated
 from chat_adapters.sql.messages import SqlMessages, SqlPresenceLog, SqlUploads
 from chat_adapters.sql.rooms import SqlRooms
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout, ChatTables
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.ports import Messages, PresenceLog, Rooms, Uploads
 
@@ -25,13 +26,18 @@ log = logging.getLogger("chat_adapters.sql")
 
 
 class SqlDatabase:
-    """Call it for a fresh unit of work, like `MemoryDatabase`."""
+    """Call it for a fresh unit of work, like `MemoryDatabase`: the `UnitOfWorkFactory` of `ChatService`.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    `sessions` should come from `session_factory(engine, layout)`, which puts the tables in the layout's schema;
+    `layout` names the tables (prefix) this database works on.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], layout: ChatLayout = DEFAULT_LAYOUT) -> None:
         self.sessions = sessions
+        self.layout = layout
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.sessions, self.layout.tables)
 
 
 class SqlUnitOfWork:
@@ -41,9 +47,10 @@ class SqlUnitOfWork:
     cannot go on after a failed statement, and SQLite is made to behave the same.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], tables: ChatTables) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self.tables = tables
         # Typed as the ports: the protocol's attributes are mutable, so mypy wants the exact types.
         self.rooms: Rooms = SqlRooms(self)
         self.messages: Messages = SqlMessages(self)

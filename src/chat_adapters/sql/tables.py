@@ -1,16 +1,22 @@
 """The chat schema: our own MetaData, so a host application's models (advanced-alchemy or not) never clash with it.
 
 Chat tables point at users by id only, without a foreign key: the user directory may be a host's table elsewhere.
+The tables are built per name prefix (`chat_tables("hrchat_")`), so a host can keep them apart from its own in one
+database; `ChatLayout` adds where they live (a PostgreSQL schema) and whether the chat keeps its own `users` table.
+The module-level names (`metadata`, `users`, `rooms` ...) are the unprefixed tables of the standalone service.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+import re
 
+import attrs
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +27,6 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -34,125 +39,196 @@ NAMING_CONVENTION = {
 # BIGINT with a sequence on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid and autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class UserRow(Base):
-    """The service's own user directory; `email_normalized` (casefolded) makes emails unique case-insensitively."""
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(255))
-    email: Mapped[str] = mapped_column(String(320))
-    email_normalized: Mapped[str] = mapped_column(String(320), unique=True)
-    avatar_url: Mapped[str | None] = mapped_column(String(2048))
+# Long enough for 'hrchat_', short enough that every constraint name stays within PostgreSQL's 63 characters.
+MAX_PREFIX = 12
+_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*)?$")
+_SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class RoomRow(Base):
-    """`direct_key` ('3:7', smaller id first) is unique: the database, not a check, keeps one room per pair."""
+@attrs.frozen(kw_only=True)
+class ChatTables:
+    """Core handles on the chat tables: the adapters select columns, never entities, so no identity map can
+    hand back a row that an UPDATE statement has changed meanwhile."""
 
-    __tablename__ = "chat_rooms"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(255))
-    room_type: Mapped[str] = mapped_column(String(20))
-    created_by: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    direct_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    prefix: str
+    metadata: MetaData
+    users: Table
+    rooms: Table
+    participants: Table
+    messages: Table
+    presence_log: Table
+    uploads: Table
 
 
-class ParticipantRow(Base):
-    __tablename__ = "chat_participants"
-    __table_args__ = (
+@functools.cache
+def chat_tables(prefix: str = "") -> ChatTables:
+    """The chat tables with every table, index and constraint name starting with `prefix` (built once per prefix)."""
+    if len(prefix) > MAX_PREFIX or not _PREFIX.match(prefix):
+        raise ValueError(f"a table prefix is up to {MAX_PREFIX} lowercase letters, digits and _, got {prefix!r}")
+    md = MetaData(naming_convention=NAMING_CONVENTION)
+    utc = DateTimeUTC(timezone=True)
+    rooms_id = f"{prefix}chat_rooms.id"
+
+    # The service's own user directory; `email_normalized` (casefolded) makes emails unique case-insensitively.
+    users = Table(
+        f"{prefix}users",
+        md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("name", String(255), nullable=False),
+        Column("email", String(320), nullable=False),
+        Column("email_normalized", String(320), nullable=False, unique=True),
+        Column("avatar_url", String(2048)),
+    )
+    # `direct_key` ('3:7', smaller id first) is unique: the database, not a check, keeps one room per pair.
+    rooms = Table(
+        f"{prefix}chat_rooms",
+        md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("name", String(255), nullable=False),
+        Column("room_type", String(20), nullable=False),
+        Column("created_by", BigInteger, nullable=False),
+        Column("created_at", utc, nullable=False),
+        Column("updated_at", utc, nullable=False),
+        Column("is_active", Boolean, nullable=False, default=True),
+        Column("direct_key", String(64), unique=True),
+    )
+    participants = Table(
+        f"{prefix}chat_participants",
+        md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("room_id", BigInteger, ForeignKey(rooms_id, ondelete="CASCADE"), nullable=False),
+        Column("user_id", BigInteger, nullable=False),
+        Column("joined_at", utc, nullable=False),
+        Column("last_read_message_id", BigInteger),
         UniqueConstraint("room_id", "user_id"),
         Index(None, "user_id", "room_id"),
     )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    room_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chat_rooms.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    joined_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    last_read_message_id: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class MessageRow(Base):
-    """Indexes serve the hot paths: history by (room, id), unread counts, client_msg_id dedupe, file cleanup."""
-
-    __tablename__ = "chat_messages"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    room_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chat_rooms.id", ondelete="CASCADE"))
-    sender_id: Mapped[int] = mapped_column(BigInteger)
-    receiver_id: Mapped[int] = mapped_column(BigInteger)
-    message_type: Mapped[str] = mapped_column(String(20))
-    content: Mapped[str | None] = mapped_column(Text)
-    file_name: Mapped[str | None] = mapped_column(String(255))
-    file_path: Mapped[str | None] = mapped_column(String(1024))
-    file_size: Mapped[int | None] = mapped_column(BigInteger)
-    mime_type: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    updated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
-    is_read: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_edited: Mapped[bool] = mapped_column(Boolean, default=False)
-    client_msg_id: Mapped[str | None] = mapped_column(String(64))
-
-    __table_args__ = (
+    # Indexes serve the hot paths: history by (room, id), unread counts, client_msg_id dedupe, file cleanup.
+    messages = Table(
+        f"{prefix}chat_messages",
+        md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("room_id", BigInteger, ForeignKey(rooms_id, ondelete="CASCADE"), nullable=False),
+        Column("sender_id", BigInteger, nullable=False),
+        Column("receiver_id", BigInteger, nullable=False),
+        Column("message_type", String(20), nullable=False),
+        Column("content", Text),
+        Column("file_name", String(255)),
+        Column("file_path", String(1024)),
+        Column("file_size", BigInteger),
+        Column("mime_type", String(255)),
+        Column("created_at", utc, nullable=False),
+        Column("updated_at", utc),
+        Column("is_read", Boolean, nullable=False, default=False),
+        Column("is_deleted", Boolean, nullable=False, default=False),
+        Column("is_edited", Boolean, nullable=False, default=False),
+        Column("client_msg_id", String(64)),
         Index(None, "room_id", "id"),
-        # Only unread rows: small however long the history, and exactly what unread counts and mark_read touch.
-        Index(
-            "ix_chat_messages_unread",
-            "receiver_id",
-            "room_id",
-            postgresql_where=is_read == false(),
-            sqlite_where=is_read == false(),
-        ),
-        Index(
-            "ix_chat_messages_file_path",
-            "file_path",
-            postgresql_where=file_path.isnot(None),
-            sqlite_where=file_path.isnot(None),
-        ),
         UniqueConstraint("sender_id", "client_msg_id"),
+    )
+    # Only unread rows: small however long the history, and exactly what unread counts and mark_read touch.
+    unread = messages.c.is_read == false()
+    Index(
+        f"ix_{prefix}chat_messages_unread",
+        messages.c.receiver_id,
+        messages.c.room_id,
+        postgresql_where=unread,
+        sqlite_where=unread,
+    )
+    with_file = messages.c.file_path.isnot(None)
+    Index(
+        f"ix_{prefix}chat_messages_file_path",
+        messages.c.file_path,
+        postgresql_where=with_file,
+        sqlite_where=with_file,
+    )
+    presence_log = Table(
+        f"{prefix}user_presence",
+        md,
+        Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("is_online", Boolean, nullable=False, default=False),
+        Column("last_seen", utc),
+    )
+    # A streamed upload waiting for the message that claims it; stale ones are expired with their files.
+    uploads = Table(
+        f"{prefix}chat_uploads",
+        md,
+        Column("id", String(32), primary_key=True),
+        Column("user_id", BigInteger, nullable=False),
+        Column("kind", String(20), nullable=False),
+        Column("storage_key", String(1024), nullable=False),
+        Column("file_name", String(255), nullable=False),
+        Column("file_size", BigInteger, nullable=False),
+        Column("mime_type", String(255), nullable=False),
+        Column("created_at", utc, nullable=False),
+        Index(None, "created_at"),
+        Index(None, "storage_key"),
+    )
+    return ChatTables(
+        prefix=prefix,
+        metadata=md,
+        users=users,
+        rooms=rooms,
+        participants=participants,
+        messages=messages,
+        presence_log=presence_log,
+        uploads=uploads,
     )
 
 
-class PresenceRow(Base):
-    __tablename__ = "user_presence"
-
-    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    is_online: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_seen: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+def _check_schema(_: object, __: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and not _SCHEMA.match(value):
+        raise ValueError(f"a schema name is letters, digits and _, got {value!r}")
 
 
-class UploadRow(Base):
-    """A streamed upload waiting for the message that claims it; stale ones are expired with their files."""
-
-    __tablename__ = "chat_uploads"
-    __table_args__ = (Index(None, "created_at"), Index(None, "storage_key"))
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(20))
-    storage_key: Mapped[str] = mapped_column(String(1024))
-    file_name: Mapped[str] = mapped_column(String(255))
-    file_size: Mapped[int] = mapped_column(BigInteger)
-    mime_type: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+def _check_prefix(_: object, __: attrs.Attribute[str], value: str) -> None:
+    chat_tables(value)  # validates, and builds the tables once
 
 
-metadata = Base.metadata
+@attrs.frozen(kw_only=True)
+class ChatLayout:
+    """Where the chat tables live: a name prefix, a PostgreSQL schema (None: the connection's default), and
+    whether the chat keeps its own `users` table (False when a host's table is the user directory)."""
 
-# Core handles on the same tables: the adapters select columns, never entities, so no identity map can
-# hand back a row that an UPDATE statement has changed meanwhile.
-users: Table = UserRow.__table__  # type: ignore[assignment]
-rooms: Table = RoomRow.__table__  # type: ignore[assignment]
-participants: Table = ParticipantRow.__table__  # type: ignore[assignment]
-messages: Table = MessageRow.__table__  # type: ignore[assignment]
-presence_log: Table = PresenceRow.__table__  # type: ignore[assignment]
-uploads: Table = UploadRow.__table__  # type: ignore[assignment]
+    prefix: str = attrs.field(default="", validator=_check_prefix)
+    schema: str | None = attrs.field(default=None, validator=_check_schema)
+    own_users: bool = True
+
+    @property
+    def tables(self) -> ChatTables:
+        return chat_tables(self.prefix)
+
+    @property
+    def version_table(self) -> str:
+        """Alembic's bookkeeping table, prefixed too: a host using Alembic keeps its own `alembic_version`."""
+        return f"{self.prefix}alembic_version"
+
+    @property
+    def schema_translate_map(self) -> dict[str | None, str] | None:
+        """For `execution_options`: the tables carry no schema, the engine puts them in ours."""
+        return None if self.schema is None else {None: self.schema}
+
+    def chat_table_names(self) -> set[str]:
+        tables = self.tables
+        return {table.name for table in tables.metadata.sorted_tables if self.own_users or table is not tables.users}
+
+
+DEFAULT_LAYOUT = ChatLayout()
+_default = chat_tables("")
+metadata = _default.metadata
+users = _default.users
+rooms = _default.rooms
+participants = _default.participants
+messages = _default.messages
+presence_log = _default.presence_log
+uploads = _default.uploads
+
+LAYOUT_KEY = "chat_layout"  # where alembic_config() leaves the layout for env.py and the revisions
+
+
+def migrating_layout() -> ChatLayout:
+    """The layout the running Alembic migration works on (revisions call this for their table names)."""
+    from alembic import context
+
+    found = context.config.attributes.get(LAYOUT_KEY)
+    return found if isinstance(found, ChatLayout) else DEFAULT_LAYOUT

@@ -105,7 +105,7 @@ export async function devToken(email, name) {
 }
 
 const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 10000;
+const BACKOFF_CAP_MS = 5000;
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 8000;
 // 4001: the token is bad or expired, so trying again cannot help; everything else is worth a retry.
@@ -119,6 +119,7 @@ export class ChatSocket {
     this.ws = null;
     this.attempts = 0;
     this.opened = false;
+    this.ready = false;
     this.stopped = false;
     this.retryTimer = null;
     this.pingTimer = null;
@@ -126,7 +127,7 @@ export class ChatSocket {
   }
 
   get isOpen() {
-    return this.ws?.readyState === WebSocket.OPEN;
+    return this.ready && this.ws?.readyState === WebSocket.OPEN;
   }
 
   start() {
@@ -141,18 +142,17 @@ export class ChatSocket {
     const ws = new WebSocket(`${scheme}//${location.host}${BASE}/ws?token=${encodeURIComponent(this.token)}`);
     this.ws = ws;
     this.handlers.onStatus?.(this.opened ? "reconnecting" : "connecting");
+    // The server accepts first and subscribes the socket after checking the token: it is ready, and a catch-up
+    // cannot miss anything, only once a first frame (the answer to this ping) comes back.
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
-      this.attempts = 0;
-      const again = this.opened;
-      this.opened = true;
-      this.handlers.onStatus?.("online");
-      this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
-      this.handlers.onOpen?.(again);
+      ws.send(JSON.stringify({ type: "ping", data: {} }));
+      this.pongTimer = setTimeout(() => this.drop(), PONG_WITHIN_MS);
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;
       clearTimeout(this.pongTimer);
+      if (!this.ready) this.becameReady();
       let frame;
       try {
         frame = JSON.parse(event.data);
@@ -166,7 +166,18 @@ export class ChatSocket {
     });
   }
 
+  becameReady() {
+    this.ready = true;
+    this.attempts = 0;
+    const again = this.opened;
+    this.opened = true;
+    this.handlers.onStatus?.("online");
+    this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
+    this.handlers.onOpen?.(again);
+  }
+
   closed(code, reason) {
+    this.ready = false;
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
     this.ws = null;

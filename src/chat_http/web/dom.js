@@ -55,7 +55,10 @@ export function reconcile(container, nodes) {
 }
 
 export function initials(name) {
-  const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);
+  const parts = String(name || "?")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
   const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || "?")[0];
   return letters.toUpperCase();
 }
@@ -125,4 +128,16 @@ export function newId() {
   if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+let toastTimer = null;
+
+export function toast(message) {
+  const box = $("toast");
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    box.hidden = true;
+  }, 5000);
 }

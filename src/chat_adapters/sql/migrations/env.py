@@ -2,7 +2,11 @@
 
 The database is, first match wins: the URL a caller put in `config.attributes["url"]` (see engine.upgrade),
 `CHAT_DATABASE_URL`, `sqlalchemy.url` of the ini file, then the service's default. A host can also hand over
-its own sync connection in `config.attributes["connection"]`.
+its own sync connection in `config.attributes["connection"]` (see engine.upgrade with an engine).
+
+Where the tables go (a `ChatLayout`): `config.attributes["chat_layout"]`, else `CHAT_TABLE_PREFIX`,
+`CHAT_DB_SCHEMA` and `CHAT_USERS_TABLE` (set: the host owns the users, so no `users` table of our own).
+The revisions take their table names from it (`migrating_layout()`).
 """
 
 from __future__ import annotations
@@ -13,16 +17,32 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chat_adapters.sql.engine import DEFAULT_URL
-from chat_adapters.sql.tables import metadata
+from chat_adapters.sql.tables import LAYOUT_KEY, ChatLayout
 
 config = context.config
 if config.config_file_name is not None:  # the alembic CLI: log what runs; never reset a host's loggers
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def chat_layout() -> ChatLayout:
+    given = config.attributes.get(LAYOUT_KEY)
+    if isinstance(given, ChatLayout):
+        return given
+    return ChatLayout(
+        prefix=os.environ.get("CHAT_TABLE_PREFIX", ""),
+        schema=os.environ.get("CHAT_DB_SCHEMA") or None,
+        own_users=not os.environ.get("CHAT_USERS_TABLE"),
+    )
+
+
+layout = chat_layout()
+config.attributes[LAYOUT_KEY] = layout  # the revisions read their table names from it
+metadata = layout.tables.metadata
 
 
 def database_url() -> str:
@@ -35,16 +55,23 @@ def database_url() -> str:
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Look at our tables only, so autogenerate in a host's database never proposes dropping the host's."""
     if type_ == "table":
-        return name in metadata.tables
+        return name in layout.chat_table_names()
     return True
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Without our own users table (a host's is the directory), the model's `users` is not expected."""
+    return type_ != "table" or name in layout.chat_table_names()
 
 
 def configure(**kw: Any) -> None:
     context.configure(
         target_metadata=metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
-        version_table=config.get_main_option("version_table") or "alembic_version",
+        version_table=config.get_main_option("version_table") or layout.version_table,
+        version_table_schema=layout.schema,
         include_name=include_name,
+        include_object=include_object,
         compare_type=True,
         **kw,
     )
@@ -57,6 +84,12 @@ def run_offline() -> None:
 
 
 def run_on(connection: Connection) -> None:
+    if layout.schema is not None:
+        if connection.dialect.name != "postgresql":
+            raise ValueError("CHAT_DB_SCHEMA: a schema for the chat tables needs PostgreSQL")
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{layout.schema}"'))
+        # The tables carry no schema; the connection puts them (not the version table, named explicitly) in ours.
+        connection = connection.execution_options(schema_translate_map=layout.schema_translate_map)
     configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
@@ -68,6 +101,7 @@ async def run_async(url: str) -> None:
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_on)
+            await connection.commit()  # when CREATE SCHEMA began the transaction, Alembic leaves it to us
     finally:
         await engine.dispose()
 

@@ -3,6 +3,10 @@
 Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
+
+Names take the layout's prefix (CHAT_TABLE_PREFIX): rewrite what autogenerate wrote as
+`p = migrating_layout().prefix` (from chat_adapters.sql.tables), then `p + "chat_rooms"`, `op.f(f"ix_{p}...")`;
+skip the `users` table unless `migrating_layout().own_users`. See 0001_initial_schema.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Initial schema: users, chat_rooms, chat_participants, chat_messages, user_presence.
 
+Every name takes the layout's prefix; `users` is made only when the chat keeps its own (no host table).
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-02
@@ -13,6 +15,8 @@ import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
+from chat_adapters.sql.tables import migrating_layout
+
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -22,18 +26,21 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    layout = migrating_layout()
+    p = layout.prefix
+    if layout.own_users:
+        op.create_table(
+            p + "users",
+            sa.Column("id", BigId, primary_key=True, autoincrement=True),
+            sa.Column("name", sa.String(255), nullable=False),
+            sa.Column("email", sa.String(320), nullable=False),
+            sa.Column("email_normalized", sa.String(320), nullable=False),
+            sa.Column("avatar_url", sa.String(2048), nullable=True),
+            sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{p}users")),
+            sa.UniqueConstraint("email_normalized", name=op.f(f"uq_{p}users_email_normalized")),
+        )
     op.create_table(
-        "users",
-        sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("name", sa.String(255), nullable=False),
-        sa.Column("email", sa.String(320), nullable=False),
-        sa.Column("email_normalized", sa.String(320), nullable=False),
-        sa.Column("avatar_url", sa.String(2048), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
-        sa.UniqueConstraint("email_normalized", name=op.f("uq_users_email_normalized")),
-    )
-    op.create_table(
-        "chat_rooms",
+        p + "chat_rooms",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("room_type", sa.String(20), nullable=False),
@@ -42,11 +49,11 @@ def upgrade() -> None:
         sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("direct_key", sa.String(64), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_rooms")),
-        sa.UniqueConstraint("direct_key", name=op.f("uq_chat_rooms_direct_key")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{p}chat_rooms")),
+        sa.UniqueConstraint("direct_key", name=op.f(f"uq_{p}chat_rooms_direct_key")),
     )
     op.create_table(
-        "chat_participants",
+        p + "chat_participants",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("room_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
@@ -54,18 +61,18 @@ def upgrade() -> None:
         sa.Column("last_read_message_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["room_id"],
-            ["chat_rooms.id"],
-            name=op.f("fk_chat_participants_room_id_chat_rooms"),
+            [p + "chat_rooms.id"],
+            name=op.f(f"fk_{p}chat_participants_room_id_{p}chat_rooms"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_participants")),
-        sa.UniqueConstraint("room_id", "user_id", name=op.f("uq_chat_participants_room_id_user_id")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{p}chat_participants")),
+        sa.UniqueConstraint("room_id", "user_id", name=op.f(f"uq_{p}chat_participants_room_id_user_id")),
     )
     op.create_index(
-        op.f("ix_chat_participants_user_id_room_id"), "chat_participants", ["user_id", "room_id"], unique=False
+        op.f(f"ix_{p}chat_participants_user_id_room_id"), p + "chat_participants", ["user_id", "room_id"], unique=False
     )
     op.create_table(
-        "chat_messages",
+        p + "chat_messages",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("room_id", sa.BigInteger(), nullable=False),
         sa.Column("sender_id", sa.BigInteger(), nullable=False),
@@ -84,47 +91,50 @@ def upgrade() -> None:
         sa.Column("client_msg_id", sa.String(64), nullable=True),
         sa.ForeignKeyConstraint(
             ["room_id"],
-            ["chat_rooms.id"],
-            name=op.f("fk_chat_messages_room_id_chat_rooms"),
+            [p + "chat_rooms.id"],
+            name=op.f(f"fk_{p}chat_messages_room_id_{p}chat_rooms"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_messages")),
-        sa.UniqueConstraint("sender_id", "client_msg_id", name=op.f("uq_chat_messages_sender_id_client_msg_id")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{p}chat_messages")),
+        sa.UniqueConstraint("sender_id", "client_msg_id", name=op.f(f"uq_{p}chat_messages_sender_id_client_msg_id")),
     )
-    op.create_index(op.f("ix_chat_messages_room_id_id"), "chat_messages", ["room_id", "id"], unique=False)
+    op.create_index(op.f(f"ix_{p}chat_messages_room_id_id"), p + "chat_messages", ["room_id", "id"], unique=False)
     is_read, file_path = sa.column("is_read", sa.Boolean()), sa.column("file_path", sa.String())
     op.create_index(
-        "ix_chat_messages_unread",
-        "chat_messages",
+        f"ix_{p}chat_messages_unread",
+        p + "chat_messages",
         ["receiver_id", "room_id"],
         unique=False,
         postgresql_where=is_read == sa.false(),
         sqlite_where=is_read == sa.false(),
     )
     op.create_index(
-        "ix_chat_messages_file_path",
-        "chat_messages",
+        f"ix_{p}chat_messages_file_path",
+        p + "chat_messages",
         ["file_path"],
         unique=False,
         postgresql_where=file_path.isnot(None),
         sqlite_where=file_path.isnot(None),
     )
     op.create_table(
-        "user_presence",
+        p + "user_presence",
         sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("is_online", sa.Boolean(), nullable=False),
         sa.Column("last_seen", DateTimeUTC(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_user_presence")),
+        sa.PrimaryKeyConstraint("user_id", name=op.f(f"pk_{p}user_presence")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("user_presence")
-    op.drop_index("ix_chat_messages_file_path", table_name="chat_messages")
-    op.drop_index("ix_chat_messages_unread", table_name="chat_messages")
-    op.drop_index(op.f("ix_chat_messages_room_id_id"), table_name="chat_messages")
-    op.drop_table("chat_messages")
-    op.drop_index(op.f("ix_chat_participants_user_id_room_id"), table_name="chat_participants")
-    op.drop_table("chat_participants")
-    op.drop_table("chat_rooms")
-    op.drop_table("users")
+    layout = migrating_layout()
+    p = layout.prefix
+    op.drop_table(p + "user_presence")
+    op.drop_index(f"ix_{p}chat_messages_file_path", table_name=p + "chat_messages")
+    op.drop_index(f"ix_{p}chat_messages_unread", table_name=p + "chat_messages")
+    op.drop_index(op.f(f"ix_{p}chat_messages_room_id_id"), table_name=p + "chat_messages")
+    op.drop_table(p + "chat_messages")
+    op.drop_index(op.f(f"ix_{p}chat_participants_user_id_room_id"), table_name=p + "chat_participants")
+    op.drop_table(p + "chat_participants")
+    op.drop_table(p + "chat_rooms")
+    if layout.own_users:
+        op.drop_table(p + "users")

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
+from chat_adapters.sql.tables import migrating_layout
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -20,8 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    p = migrating_layout().prefix
     op.create_table(
-        "chat_uploads",
+        p + "chat_uploads",
         sa.Column("id", sa.String(32), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
@@ -30,13 +33,14 @@ def upgrade() -> None:
         sa.Column("file_size", sa.BigInteger(), nullable=False),
         sa.Column("mime_type", sa.String(255), nullable=False),
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_uploads")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{p}chat_uploads")),
     )
-    op.create_index(op.f("ix_chat_uploads_created_at"), "chat_uploads", ["created_at"])
-    op.create_index(op.f("ix_chat_uploads_storage_key"), "chat_uploads", ["storage_key"])
+    op.create_index(op.f(f"ix_{p}chat_uploads_created_at"), p + "chat_uploads", ["created_at"])
+    op.create_index(op.f(f"ix_{p}chat_uploads_storage_key"), p + "chat_uploads", ["storage_key"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_chat_uploads_storage_key"), table_name="chat_uploads")
-    op.drop_index(op.f("ix_chat_uploads_created_at"), table_name="chat_uploads")
-    op.drop_table("chat_uploads")
+    p = migrating_layout().prefix
+    op.drop_index(op.f(f"ix_{p}chat_uploads_storage_key"), table_name=p + "chat_uploads")
+    op.drop_index(op.f(f"ix_{p}chat_uploads_created_at"), table_name=p + "chat_uploads")
+    op.drop_table(p + "chat_uploads")

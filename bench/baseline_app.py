@@ -1,0 +1,76 @@
+"""The floor to measure chat against: a bare WebSocket broadcast server on the same stack (Litestar + uvicorn).
+
+No auth, no database, no queue: a socket joins the room named in `?room_id=`, and every text frame it sends
+is parsed, wrapped as `{"type": "new_message", "data": ...}` and sent to every socket in that room, the
+sender included, as chat does. Served the way `chat serve` serves (uvloop, httptools, the same uvicorn
+options and log configuration), so the difference to chat is what chat itself costs.
+
+    python bench/baseline_app.py --port 8001
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from typing import Any
+
+from litestar import Litestar, WebSocket, get, websocket
+
+ROOMS: dict[str, set[WebSocket[Any, Any, Any]]] = {}
+
+
+@websocket("/ws")
+async def relay(socket: WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    members = ROOMS.setdefault(socket.query_params.get("room_id", "0"), set())
+    members.add(socket)
+    try:
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            try:
+                event = json.loads(message.get("text") or "")
+            except ValueError:
+                continue
+            frame = json.dumps({"type": "new_message", "data": event.get("data")})
+            for peer in list(members):
+                with contextlib.suppress(Exception):  # a peer that is gone
+                    await peer.send_text(frame)
+    finally:
+        members.discard(socket)
+
+
+@get("/health", sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+app = Litestar([relay, health])
+
+
+def main() -> int:
+    import uvicorn
+
+    from chat_http.cli import log_config
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        ws_ping_interval=20.0,
+        log_config=log_config(),
+        timeout_graceful_shutdown=10,
+        proxy_headers=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

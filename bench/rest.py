@@ -1,0 +1,87 @@
+"""REST reads on a big history: the room list and history pages, one request at a time, at growing sizes.
+
+One user has `rooms` direct rooms; the database is seeded to each size in turn (messages spread evenly over
+the rooms) and the same requests are timed at every size, so a cost that grows with the message count shows.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from bench.seed import Seeder
+from bench.servers import Meter, Target
+from bench.sockets import percentiles
+
+from tests.e2e.conftest import token_for
+
+API = "/api/v1/chat"
+
+
+async def _timed(client: httpx.AsyncClient, paths: Sequence[str]) -> tuple[list[float], int]:
+    took: list[float] = []
+    size = 0
+    for path in paths:
+        started = time.perf_counter()
+        response = await client.get(path)
+        took.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:200]}")
+        size = len(response.content)
+    return took, size
+
+
+async def rest(
+    target: Target, *, sizes: Sequence[int], rooms: int, requests: int, list_requests: int, seed: int = 8
+) -> list[dict[str, Any]]:
+    seeder = Seeder(target.env["CHAT_DATABASE_URL"])
+    rng = random.Random(seed)
+    results: list[dict[str, Any]] = []
+    try:
+        me = (await seeder.users(1, "owner"))[0]
+        others = await seeder.users(rooms, "peer")
+        room_ids = await seeder.rooms([(me, other) for other in others])
+        headers = {"Authorization": f"Bearer {token_for(me)}"}
+        async with httpx.AsyncClient(base_url=target.base_url + API, headers=headers, timeout=60) as client:
+            seeded = 0
+            for size in sizes:
+                started = time.perf_counter()
+                await seeder.messages(
+                    me=me,
+                    first_room=room_ids[0],
+                    first_other=others[0],
+                    rooms=rooms,
+                    start=seeded + 1,
+                    end=size,
+                    unread=5 * rooms,
+                )
+                seed_seconds = time.perf_counter() - started
+                seeded = size
+                history = [f"/rooms/{rng.choice(room_ids)}/messages?per_page=50" for _ in range(requests)]
+                cursor = [
+                    f"/rooms/{rng.choice(room_ids)}/messages?per_page=50&before_id={rng.randint(1, size)}"
+                    for _ in range(requests)
+                ]
+                await _timed(client, ["/rooms"] * 3 + history[:20] + cursor[:20])  # warm-up
+                meter = Meter(target)
+                list_took, list_bytes = await _timed(client, ["/rooms"] * list_requests)
+                history_took, history_bytes = await _timed(client, history)
+                cursor_took, _ = await _timed(client, cursor)
+                results.append(
+                    {
+                        "messages": await seeder.message_count(),
+                        "rooms": rooms,
+                        "database_mb": await seeder.database_mb(),
+                        "seed_seconds": round(seed_seconds, 1),
+                        "room_list": {**percentiles(list_took), "bytes": list_bytes},
+                        "history_page": {**percentiles(history_took), "bytes": history_bytes},
+                        "history_before_id": percentiles(cursor_took),
+                        **meter.read(),
+                    }
+                )
+    finally:
+        await seeder.close()
+    return results

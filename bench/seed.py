@@ -1,0 +1,211 @@
+"""Rows written straight into the chat tables (src/chat_adapters/sql/tables.py), not through the API.
+
+Users, rooms and participants are multi-row inserts with ids we choose (contiguous, so message rows can be
+computed from them); messages are one INSERT ... SELECT over a generated series per batch, so a million rows
+take seconds on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, String, TableClause, column, func, insert, select, table, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chat_adapters.sql.engine import create_engine
+
+# The columns of src/chat_adapters/sql/tables.py that the seed fills, spelled out here rather than imported,
+# so the bench can seed the schema of another revision (run.py --rev) than the one in this checkout.
+users = table(
+    "users",
+    column("id", BigInteger),
+    column("name", String),
+    column("email", String),
+    column("email_normalized", String),
+    column("avatar_url", String),
+)
+rooms = table(
+    "chat_rooms",
+    column("id", BigInteger),
+    column("name", String),
+    column("room_type", String),
+    column("created_by", BigInteger),
+    column("created_at", DateTime(timezone=True)),
+    column("updated_at", DateTime(timezone=True)),
+    column("is_active", Boolean),
+    column("direct_key", String),
+)
+participants = table(
+    "chat_participants",
+    column("room_id", BigInteger),
+    column("user_id", BigInteger),
+    column("joined_at", DateTime(timezone=True)),
+)
+messages = table("chat_messages", column("id", BigInteger))
+DIRECT_ROOM_NAME = "Direct Chat"  # chatcore.service.DIRECT_ROOM_NAME
+
+CHUNK = 1000  # rows per multi-row insert: well under SQLite's and asyncpg's bind-parameter limits
+TEXT = "': an ordinary line of chat text, about as long as most messages are.'"
+
+_COLUMNS = "room_id, sender_id, receiver_id, message_type, content, created_at, is_read, is_deleted, is_edited"
+# Message i goes to room (i mod R); each room's senders alternate between `me` and the other participant
+# every R messages; the newest `unread` messages stay unread, all older ones are read.
+_SELECT = (
+    ":first_room + i % :rooms,"
+    " CASE WHEN (i / :rooms) % 2 = 0 THEN :me ELSE :first_other + i % :rooms END,"
+    " CASE WHEN (i / :rooms) % 2 = 0 THEN :first_other + i % :rooms ELSE :me END,"
+    " 'text', 'Message ' || i || " + TEXT + ", {created}, i <= :read_upto, {false}, {false}"
+)
+SQLITE_MESSAGES = text(
+    "WITH RECURSIVE seq(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM seq WHERE i < :end) "
+    f"INSERT INTO chat_messages ({_COLUMNS}) SELECT "
+    + _SELECT.format(created="strftime('%Y-%m-%d %H:%M:%S', :epoch + i, 'unixepoch') || '.000000'", false="0")
+    + " FROM seq"
+)
+POSTGRES_MESSAGES = text(
+    f"INSERT INTO chat_messages ({_COLUMNS}) SELECT "
+    + _SELECT.format(created="to_timestamp(:epoch + i)", false="false")
+    + " FROM generate_series(CAST(:start AS bigint), CAST(:end AS bigint)) AS g(i)"
+)
+MARK_READ = "UPDATE chat_messages SET is_read = {true} WHERE is_read = {false} AND room_id BETWEEN :low AND :high"
+ROOM_UPDATED_AT = text(
+    "UPDATE chat_rooms SET updated_at = (SELECT m.created_at FROM chat_messages m"
+    " WHERE m.room_id = chat_rooms.id ORDER BY m.id DESC LIMIT 1) WHERE id BETWEEN :low AND :high"
+)
+
+
+EPOCH = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+
+
+def _epoch() -> datetime:
+    return datetime.fromtimestamp(EPOCH, UTC)
+
+
+class Seeder:
+    """Bulk rows for one database; `close()` disposes the engine (an undisposed aiosqlite engine hangs exit)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = create_engine(url)
+        self.postgres = self.engine.dialect.name == "postgresql"
+        self._true, self._false = ("true", "false") if self.postgres else ("1", "0")
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def _next_id(self, into: TableClause) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.coalesce(func.max(into.c.id), 0)))).scalar_one()) + 1
+
+    async def users(self, count: int, label: str) -> list[int]:
+        first = await self._next_id(users)
+        ids = list(range(first, first + count))
+        rows = [
+            {
+                "id": i,
+                "name": f"{label.title()} {i}",
+                "email": f"{label}.{i}@bench.example",
+                "email_normalized": f"{label}.{i}@bench.example",
+                "avatar_url": None,
+            }
+            for i in ids
+        ]
+        await self._insert_many(users, rows)
+        return ids
+
+    async def rooms(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
+        """Direct rooms with both participants, as `POST /rooms` would make them; contiguous ids."""
+        first = await self._next_id(rooms)
+        now = _epoch()
+        ids = list(range(first, first + len(pairs)))
+        room_rows = [
+            {
+                "id": room_id,
+                "name": DIRECT_ROOM_NAME,
+                "room_type": "direct",
+                "created_by": a,
+                "created_at": now,
+                "updated_at": now,
+                "is_active": True,
+                "direct_key": f"{min(a, b)}:{max(a, b)}",  # chat_adapters.sql.rooms.direct_key
+            }
+            for room_id, (a, b) in zip(ids, pairs, strict=True)
+        ]
+        member_rows = [
+            {"room_id": room_id, "user_id": user, "joined_at": now}
+            for room_id, pair in zip(ids, pairs, strict=True)
+            for user in pair
+        ]
+        await self._insert_many(rooms, room_rows)
+        await self._insert_many(participants, member_rows)
+        return ids
+
+    async def _insert_many(self, into: TableClause, rows: list[dict[str, object]]) -> None:
+        async with self.engine.begin() as conn:
+            for start in range(0, len(rows), CHUNK):
+                await conn.execute(insert(into).values(rows[start : start + CHUNK]))
+        await self._sync_sequences()
+
+    async def messages(
+        self, *, me: int, first_room: int, first_other: int, rooms: int, start: int, end: int, unread: int
+    ) -> None:
+        """Messages number `start`..`end` (inclusive) of the history `me` has with `rooms` others."""
+        params = {
+            "me": me,
+            "first_room": first_room,
+            "first_other": first_other,
+            "rooms": rooms,
+            "read_upto": end - unread,
+            "epoch": EPOCH,  # message i was sent i seconds after it
+        }
+        statement = POSTGRES_MESSAGES if self.postgres else SQLITE_MESSAGES
+        batch = 250_000  # bounded transactions: WAL and memory stay small
+        async with self.engine.begin() as conn:  # what was unread so far has been read meanwhile
+            mark_read = MARK_READ.format(true=self._true, false=self._false)
+            await conn.execute(text(mark_read), {"low": first_room, "high": first_room + rooms - 1})
+        for low in range(start, end + 1, batch):
+            async with self.engine.begin() as conn:
+                if not self.postgres:  # the (room_id, id) index is written all over: keep it in memory
+                    await conn.execute(text("PRAGMA cache_size = -262144"))
+                await conn.execute(statement, {**params, "start": low, "end": min(end, low + batch - 1)})
+        async with self.engine.begin() as conn:
+            await conn.execute(ROOM_UPDATED_AT, {"low": first_room, "high": first_room + rooms - 1})
+        await self._sync_sequences()
+        await self.analyze()
+
+    async def _sync_sequences(self) -> None:
+        """Explicit ids leave PostgreSQL's sequences behind: move them on, so the app's own inserts still work."""
+        if not self.postgres:
+            return
+        async with self.engine.begin() as conn:
+            for table in ("users", "chat_rooms", "chat_participants", "chat_messages"):
+                await conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" GREATEST((SELECT max(id) FROM {table}), 1))"
+                    )
+                )
+
+    async def analyze(self) -> None:
+        """PostgreSQL: VACUUM ANALYZE, as autovacuum soon would after a bulk load. SQLite: nothing (the app
+        never runs ANALYZE, so the planner works without statistics there, as it would in production)."""
+        if not self.postgres:
+            return
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("users", "chat_rooms", "chat_participants", "chat_messages"):
+                await conn.execute(text(f"VACUUM ANALYZE {table}"))
+
+    async def message_count(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(messages))).scalar_one())
+
+    async def database_mb(self) -> float:
+        async with self.engine.connect() as conn:
+            if self.postgres:
+                size = (await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar_one()
+            else:
+                pages = (await conn.execute(text("PRAGMA page_count"))).scalar_one()
+                page_size = (await conn.execute(text("PRAGMA page_size"))).scalar_one()
+                size = pages * page_size
+        return round(int(size) / 2**20, 1)

@@ -1,0 +1,276 @@
+// The open room's messages as DOM: built once per change and reused, pending ones last. Text is always text.
+
+import { $, dayKey, formatDay, formatSize, formatTime, h, reconcile, safeUrl } from "./dom.js";
+import { deleteMessage, discardPending, retryPending, startEdit } from "./compose.js";
+import { store } from "./state.js";
+
+export function renderMessages({ keepOffset = false } = {}) {
+  const s = store.session;
+  if (!s) return;
+  const box = $("messages");
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  const nodes = [];
+  let lastDay = null;
+  const sorted = [...s.messages.values()].sort((a, b) => a.id - b.id);
+  let previous = null;
+  for (const message of sorted) {
+    const day = dayKey(message.created_at);
+    if (day !== lastDay) {
+      nodes.push(dayNode(message.created_at));
+      lastDay = day;
+      previous = null;
+    }
+    nodes.push(messageNode(message, previous));
+    previous = message;
+  }
+  const now = new Date().toISOString();
+  for (const [id, pending] of s.pending) {
+    if (pending.roomId !== s.roomId) continue;
+    if (dayKey(now) !== lastDay) {
+      nodes.push(dayNode(now));
+      lastDay = dayKey(now);
+    }
+    nodes.push(pendingNode(id, pending));
+  }
+  reconcile($("message-list"), nodes);
+  $("load-older").hidden = !s.hasOlder;
+  if (keepOffset) box.scrollTop = box.scrollHeight - fromBottom;
+  else if (s.pinned) box.scrollTop = box.scrollHeight;
+}
+
+function cachedNode(id, key, build) {
+  const s = store.session;
+  const cached = s.nodes.get(id);
+  if (cached && cached.key === key) return cached.el;
+  const el = build();
+  s.nodes.set(id, { key, el });
+  return el;
+}
+
+function dayNode(iso) {
+  const label = formatDay(iso);
+  return cachedNode(`day:${dayKey(iso)}`, label, () => h("li", { class: "day" }, h("span", { text: label })));
+}
+
+export function isMine(message) {
+  return message.sender_id === store.session.me.id;
+}
+
+function isReadByPeer(message) {
+  return message.is_read || (store.session.peerRead.get(message.room_id) || 0) >= message.id;
+}
+
+function messageNode(message, previous) {
+  const s = store.session;
+  const mine = isMine(message);
+  const read = mine && isReadByPeer(message);
+  const grouped = Boolean(
+    previous &&
+    previous.sender_id === message.sender_id &&
+    !previous.is_deleted &&
+    Date.parse(message.created_at) - Date.parse(previous.created_at) < 5 * 60 * 1000,
+  );
+  const key = JSON.stringify([
+    message.is_deleted,
+    message.content,
+    message.is_edited,
+    message.file_name,
+    read,
+    grouped,
+    s.editing === message.id,
+    s.confirmDelete === message.id,
+  ]);
+  return cachedNode(`m:${message.id}`, key, () => buildMessage(message, { mine, read, grouped }));
+}
+
+function buildMessage(message, { mine, read, grouped }) {
+  const s = store.session;
+  const classes = ["msg", mine ? "mine" : "theirs", `kind-${message.message_type}`];
+  if (grouped) classes.push("grouped");
+  if (message.is_deleted) classes.push("deleted");
+  if (s.editing === message.id) classes.push("editing");
+  const bubble = h("div", { class: "bubble" });
+  if (message.is_deleted) {
+    bubble.append(h("span", { class: "deleted-text", text: "This message was deleted" }));
+  } else {
+    const media = mediaOf(message);
+    if (media) bubble.append(media);
+    if (message.content) bubble.append(h("p", { class: "text", text: message.content }));
+  }
+  bubble.append(metaOf(message, { mine, read }));
+  const item = h("li", {
+    class: classes.join(" "),
+    dataset: { id: message.id, state: mine ? (read ? "read" : "sent") : "" },
+  });
+  item.append(bubble);
+  if (mine && !message.is_deleted) item.append(actionsOf(message));
+  return item;
+}
+
+function mediaOf(message) {
+  const url = safeUrl(message.file_url);
+  const name = message.file_name || "file";
+  if (message.message_type === "image" && url) {
+    const img = h("img", { class: "image", src: url, alt: name, loading: "lazy", decoding: "async" });
+    img.addEventListener("load", keepPinned);
+    return h("a", { class: "image-link", href: url, target: "_blank", rel: "noopener noreferrer", title: name }, img);
+  }
+  if (message.message_type === "voice" && url) {
+    return h(
+      "div",
+      { class: "voice" },
+      h("audio", { controls: true, preload: "metadata", src: url }),
+      h("a", { class: "voice-name", href: url, download: name, rel: "noopener noreferrer", text: name }),
+    );
+  }
+  if (message.message_type !== "text") {
+    return h(
+      "a",
+      { class: "file-card", href: url || null, download: name, target: "_blank", rel: "noopener noreferrer" },
+      h("span", { class: "file-icon", "aria-hidden": "true" }, h("span", { class: "icon i-file" })),
+      h(
+        "span",
+        { class: "file-text" },
+        h("span", { class: "file-name", text: name }),
+        h("span", { class: "file-size", text: formatSize(message.file_size) }),
+      ),
+    );
+  }
+  return null;
+}
+
+function metaOf(message, { mine, read }) {
+  const meta = h("span", { class: "meta" });
+  if (message.is_edited && !message.is_deleted) meta.append(h("span", { class: "edited", text: "edited" }));
+  meta.append(h("time", { datetime: message.created_at, text: formatTime(message.created_at) }));
+  if (mine && !message.is_deleted) {
+    meta.append(
+      h(
+        "span",
+        {
+          class: `status ${read ? "read" : "sent"}`,
+          title: read ? "Read" : "Sent",
+          "aria-label": read ? "Read" : "Sent",
+        },
+        h("span", { class: `icon ${read ? "i-checks" : "i-check"}`, "aria-hidden": "true" }),
+      ),
+    );
+  }
+  return meta;
+}
+
+function actionsOf(message) {
+  const actions = h("div", { class: "actions" });
+  if (message.message_type === "text") {
+    actions.append(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "action edit",
+          title: "Edit",
+          "aria-label": "Edit message",
+          onclick: () => startEdit(message.id),
+        },
+        h("span", { class: "icon i-edit", "aria-hidden": "true" }),
+      ),
+    );
+  }
+  const armed = store.session.confirmDelete === message.id;
+  actions.append(
+    h(
+      "button",
+      {
+        type: "button",
+        class: `action delete${armed ? " armed" : ""}`,
+        title: armed ? "Click again to delete" : "Delete",
+        "aria-label": armed ? "Confirm delete" : "Delete message",
+        onclick: () => onDeleteClick(message.id),
+      },
+      h("span", { class: "icon i-trash", "aria-hidden": "true" }),
+      h("span", { class: "confirm-text", text: "Delete?" }),
+    ),
+  );
+  return actions;
+}
+
+/** Delete asks once more: the first click arms the button for a few seconds, the second deletes. */
+function onDeleteClick(messageId) {
+  const s = store.session;
+  clearTimeout(s.confirmDeleteTimer);
+  if (s.confirmDelete !== messageId) {
+    s.confirmDelete = messageId;
+    s.confirmDeleteTimer = setTimeout(() => {
+      s.confirmDelete = null;
+      if (store.session === s) renderMessages();
+    }, 4000);
+    renderMessages();
+    return;
+  }
+  s.confirmDelete = null;
+  deleteMessage(messageId);
+}
+
+function pendingNode(id, pending) {
+  const progress = pending.progress === null ? null : Math.round(pending.progress * 50) * 2;
+  const key = JSON.stringify([pending.state, pending.error, progress, pending.view.content]);
+  return cachedNode(`p:${id}`, key, () => {
+    const view = pending.view;
+    const bubble = h("div", { class: "bubble" });
+    if (view.message_type === "image" && view.preview) {
+      const img = h("img", { class: "image", src: view.preview, alt: view.file_name });
+      img.addEventListener("load", keepPinned);
+      bubble.append(h("span", { class: "image-link" }, img));
+    } else if (view.message_type !== "text") {
+      bubble.append(
+        h(
+          "span",
+          { class: "file-card" },
+          h(
+            "span",
+            { class: "file-icon", "aria-hidden": "true" },
+            h("span", { class: `icon ${view.message_type === "voice" ? "i-mic" : "i-file"}` }),
+          ),
+          h(
+            "span",
+            { class: "file-text" },
+            h("span", { class: "file-name", text: view.file_name }),
+            h("span", { class: "file-size", text: formatSize(view.file_size) }),
+          ),
+        ),
+      );
+    }
+    if (view.content) bubble.append(h("p", { class: "text", text: view.content }));
+    const meta = h("span", { class: "meta" });
+    if (pending.state === "failed") {
+      meta.append(
+        h("span", { class: "failed", text: pending.error || "Not sent" }),
+        h("button", { type: "button", class: "link retry", onclick: () => retryPending(id), text: "Retry" }),
+        h("button", { type: "button", class: "link discard", onclick: () => discardPending(id), text: "Discard" }),
+      );
+    } else if (pending.state === "uploading") {
+      meta.append(
+        h("progress", { max: 100, value: progress ?? 0 }),
+        h("span", { text: `Uploading ${progress ?? 0}%` }),
+      );
+    } else {
+      meta.append(
+        h(
+          "span",
+          { class: "status sending", title: "Sending", "aria-label": "Sending" },
+          h("span", { class: "icon i-clock", "aria-hidden": "true" }),
+        ),
+      );
+    }
+    bubble.append(meta);
+    return h(
+      "li",
+      { class: `msg mine pending kind-${view.message_type}`, dataset: { cmid: id, state: pending.state } },
+      bubble,
+    );
+  });
+}
+
+function keepPinned() {
+  if (store.session?.pinned) $("messages").scrollTop = $("messages").scrollHeight;
+}
