@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from chatcore import ChatService
 from chatcore.model import Message, MessageDraft, MessageType, Room, RoomId, StoredFile, UserId
+from chatcore.testing import FakeClock, MemoryBroker, MemoryLiveState, MemoryStorage, SequentialIds
 from tests.contract.backends import Backend
 
 T0 = datetime(2024, 1, 21, 12, 0, tzinfo=UTC)
@@ -58,3 +60,17 @@ async def send(backend: Backend, room_id: RoomId, sender: UserId, receiver: User
 
 def photo(name: str = "a.png") -> StoredFile:
     return StoredFile(key=f"images/{name}", file_name=name, file_size=3, mime_type="image/png")
+
+
+def service_on(backend: Backend) -> ChatService:
+    """A ChatService on this backend's database and directory, with in-memory everything else."""
+    clock = FakeClock()
+    return ChatService(
+        uow=backend.database,  # type: ignore[arg-type]
+        users=backend.users,
+        storage=MemoryStorage(clock),
+        broker=MemoryBroker(),
+        live=MemoryLiveState(clock),
+        clock=clock,
+        ids=SequentialIds(),
+    )

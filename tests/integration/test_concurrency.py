@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from chat_adapters.sql.tables import participants, rooms
-from chatcore import ChatService, MessageId, SendMessage
+from chatcore import MessageId, SendMessage
 from chatcore.errors import ConflictError
 from chatcore.model import Room, UserId
-from chatcore.testing import FakeClock, MemoryBroker, MemoryLiveState, MemoryStorage, SequentialIds
 from tests.contract.backends import Backend
-from tests.contract.builders import ALICE, BOB, T0, draft
+from tests.contract.builders import ALICE, BOB, T0, draft, service_on
 
 RACERS = 8
 DEADLINE = 30.0
@@ -31,16 +30,7 @@ async def _row_counts(backend: Backend) -> tuple[int, int]:
 async def test_racing_open_direct_room_ends_with_one_room(sql_backend: Backend, attempt: int) -> None:
     alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
     bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
-    clock = FakeClock()
-    chat = ChatService(
-        uow=sql_backend.database,  # type: ignore[arg-type]
-        users=sql_backend.users,
-        storage=MemoryStorage(clock),
-        broker=MemoryBroker(),
-        live=MemoryLiveState(clock),
-        clock=clock,
-        ids=SequentialIds(),
-    )
+    chat = service_on(sql_backend)
     pairs = [(alice.id, bob.id) if i % 2 else (bob.id, alice.id) for i in range(RACERS)]
 
     results = await asyncio.wait_for(
@@ -79,16 +69,7 @@ async def test_a_send_waits_for_an_earlier_uncommitted_send_in_the_same_room(sql
     """Ids in a room grow in commit order, so `after_id` catch-up cannot skip a message committed late."""
     alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
     bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
-    clock = FakeClock()
-    chat = ChatService(
-        uow=sql_backend.database,  # type: ignore[arg-type]
-        users=sql_backend.users,
-        storage=MemoryStorage(clock),
-        broker=MemoryBroker(),
-        live=MemoryLiveState(clock),
-        clock=clock,
-        ids=SequentialIds(),
-    )
+    chat = service_on(sql_backend)
     room, _ = await chat.open_direct_room(alice.id, bob.id)
     async with sql_backend.uow() as slow:  # what send_message does, held open before its commit
         await slow.rooms.touch(room.id, T0)

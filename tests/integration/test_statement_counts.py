@@ -9,9 +9,8 @@ from sqlalchemy import event
 
 from chatcore import ChatService
 from chatcore.model import RoomId, User, UserId
-from chatcore.testing import FakeClock, MemoryBroker, MemoryLiveState, MemoryStorage, SequentialIds
 from tests.contract.backends import Backend
-from tests.contract.builders import at, draft
+from tests.contract.builders import at, draft, service_on
 
 
 class StatementCounter:
@@ -74,16 +73,7 @@ async def test_statement_count_does_not_grow_with_rooms_or_messages(sql_backend:
     partners = [await add(name=f"P{i}", email=f"p{i}@example.com") for i in range(30)]
     small_rooms = await _seed(sql_backend, small_owner, partners[:3], messages=10)
     large_rooms = await _seed(sql_backend, large_owner, partners, messages=300)
-    clock = FakeClock()
-    chat = ChatService(
-        uow=sql_backend.database,  # type: ignore[arg-type]
-        users=sql_backend.users,
-        storage=MemoryStorage(clock),
-        broker=MemoryBroker(),
-        live=MemoryLiveState(clock),
-        clock=clock,
-        ids=SequentialIds(),
-    )
+    chat = service_on(sql_backend)
     counter = StatementCounter(sql_backend)
     try:
         small = await _measure(sql_backend, counter, chat, small_owner.id, small_rooms[0])
