@@ -59,12 +59,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--deflate", action="store_true", help="accept permessage-deflate (chat serve does not)")
     args = parser.parse_args()
-    uvicorn.run(
+    uvicorn.run(  # the options `chat serve` passes (src/chat_http/cli.py), but for ws_max_size
         app,
         host=args.host,
         port=args.port,
         ws_ping_interval=20.0,
+        ws_per_message_deflate=args.deflate,
         log_config=log_config(),
         timeout_graceful_shutdown=10,
         proxy_headers=True,

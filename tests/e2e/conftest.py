@@ -195,7 +195,12 @@ class Api:
         token = person.token if isinstance(person, Person) else person
         url = f"{self.server.ws_url}?token={token}" + (f"&room_id={room_id}" if room_id else "")
         async with connect(url, max_size=None, open_timeout=WAIT) as ws:
-            yield Socket(ws)
+            sock = Socket(ws)
+            # The server accepts before it authenticates and subscribes; its first answer means it is
+            # listening, so no event sent after this can miss the socket (the web client does the same).
+            await sock.send("ping")
+            await sock.next("pong")
+            yield sock
 
     async def aclose(self) -> None:
         for client in self._clients:

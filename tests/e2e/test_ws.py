@@ -213,7 +213,7 @@ async def test_rate_limit_gives_rate_limited_errors(api: Api) -> None:
         for _ in range(60):
             await sock.send("ping")
         kinds = [(await sock.next())["type"] for _ in range(60)]
-    assert kinds.count("pong") >= 50
+    assert kinds.count("pong") >= 49  # the burst of 50, less the ping that opened the socket
     assert "error" in kinds
 
 

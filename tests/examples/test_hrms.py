@@ -87,6 +87,13 @@ async def _login(http: httpx.AsyncClient, email: str, password: str = "demo") ->
     return body["employee"]["emp_id"], {"Authorization": f"Bearer {body['token']}"}
 
 
+async def _ready(*sockets: ClientConnection) -> None:
+    """A socket answers ping only once the server has registered it: after this, no broadcast can miss it."""
+    for ws in sockets:
+        await ws.send(json.dumps({"type": "ping"}))
+        await _next(ws, "pong")
+
+
 async def _next(ws: ClientConnection, kind: str, **fields: Any) -> dict[str, Any]:
     """The next event of `kind` whose data has these `fields` (sockets also hear their own messages echoed)."""
     async with asyncio.timeout(5):
@@ -118,6 +125,7 @@ async def test_two_employees_log_in_through_the_hrms_and_chat(hrms: Hrms) -> Non
             connect(f"{hrms.ws_url}?token={alice_token}&room_id={room}") as a,
             connect(f"{hrms.ws_url}?token={john_token}&room_id={room}") as j,
         ):
+            await _ready(a, j)
             await a.send(
                 json.dumps({"type": "send_message", "data": {"content": "Payslips are out", "client_msg_id": "m1"}})
             )

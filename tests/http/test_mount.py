@@ -134,6 +134,9 @@ async def test_the_app_mounted_in_a_plain_asgi_host_uses_the_hosts_tokens_everyw
             connect(f"{ws_url}?token=tok-{chat.alice.id}&room_id={room['id']}") as a,
             connect(f"{ws_url}?token=tok-{chat.john.id}&room_id={room['id']}") as j,
         ):
+            for ws in (a, j):  # answered once the server has registered the socket: no broadcast can miss it
+                await ws.send(json.dumps({"type": "ping"}))
+                await _event(ws, "pong")
             data = base64.b64encode(PNG).decode()
             await a.send(json.dumps({"type": "send_message", "data": {"content": "hi"}}))
             await a.send(
