@@ -58,9 +58,11 @@ def plot(report: dict[str, Any], out: Path) -> None:
     right.legend(fontsize=8)
     meta = report.get("meta", {})
     machine = meta.get("machine", {})
+    source = str(meta.get("server_src", "?"))  # "git REV = SHA" or "working tree ./src"
+    source = f"src of {source.rsplit('= ', 1)[1][:7]}" if "= " in source else source
     fig.suptitle(
-        f"chat serve, {meta.get('mode', '?')} run {meta.get('started', '')[:10]}, commit {machine.get('commit', '?')}, "
-        f"{machine.get('cores', '?')} cores shared by client and server",
+        f"chat serve ({source}), {meta.get('mode', '?')} run {meta.get('started', '')[:10]}, "
+        f"{machine.get('cores', '?')} cores shared by client and server; one sender, its receiver in the room",
         fontsize=10,
     )
     fig.tight_layout()

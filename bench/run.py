@@ -5,7 +5,8 @@ a real single-process `chat serve` (SQLite by default; PostgreSQL too with --pos
 cluster). Each scenario prints one JSON line and a table; everything is also written to --out.
 Every loop is bounded in count and time.
 
-    python bench/run.py [--quick] [--postgres] [--out bench/results/latest.json] [--profile DIR]
+    python bench/run.py [--quick] [--postgres] [--rev HEAD] [--out bench/results/latest.json]
+                        [--only SCENARIO ...] [--profile DIR] [--no-baseline] [--window N] [--wait-quiet S]
 """
 
 from __future__ import annotations
@@ -429,8 +430,8 @@ def machine() -> dict[str, Any]:
         "memory_gb": round(int(memory) / 2**20, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "commit": commit.stdout.strip(),
-        "src_uncommitted_changes": len(dirty.stdout.splitlines()),
+        "checkout_commit": commit.stdout.strip(),  # of this checkout; what was served is meta.server_src
+        "checkout_src_changes": len(dirty.stdout.splitlines()),
     }
 
 
@@ -514,7 +515,12 @@ def main() -> int:
             ],
         }
     )
-    print(f"chat bench ({report.meta['mode']}): server env {BENCH_ENV}\n", flush=True)
+    raised = " ".join(f"{k}={v}" for k, v in BENCH_ENV.items())
+    print(
+        f"chat bench ({report.meta['mode']}), chat serve from {source}: {raised} (raised from the defaults"
+        " 20/50 so the per-socket rate limit does not throttle the load; every other setting is the default)\n",
+        flush=True,
+    )
     started = time.perf_counter()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run_all(args, report, plan))
