@@ -106,16 +106,7 @@ class SqlRooms:
         last_id = (
             select(last.c.id).where(last.c.room_id == me.c.room_id).order_by(last.c.id.desc()).limit(1)
         ).scalar_subquery()
-        unread_count = (
-            select(func.count())
-            .select_from(unread)
-            .where(
-                unread.c.room_id == me.c.room_id,
-                unread.c.receiver_id == user,
-                unread.c.is_read == false(),
-                unread.c.is_deleted == false(),
-            )
-        ).scalar_subquery()
+        unread_count = _unread_count(unread, me, user)
         statement = (
             select(
                 rooms,
@@ -188,15 +179,19 @@ class SqlRooms:
         """One statement: every room of the user with a correlated count over the partial unread index."""
         participants, messages = self._tables.participants, self._tables.messages
         me, unread = participants.alias("me"), messages.alias("unread")
-        count = (
-            select(func.count())
-            .select_from(unread)
-            .where(
-                unread.c.room_id == me.c.room_id,
-                unread.c.receiver_id == user,
-                unread.c.is_read == false(),
-                unread.c.is_deleted == false(),
-            )
-        ).scalar_subquery()
-        statement = select(me.c.room_id, count).where(me.c.user_id == user)
+        statement = select(me.c.room_id, _unread_count(unread, me, user)).where(me.c.user_id == user)
         return {RoomId(room_id): n for room_id, n in (await self._uow.execute(statement)).tuples()}
+
+
+def _unread_count(unread: Any, me: Any, user: UserId) -> Any:
+    """Live messages to `user` not yet read, in the room of the participant row `me` (the partial index's shape)."""
+    return (
+        select(func.count())
+        .select_from(unread)
+        .where(
+            unread.c.room_id == me.c.room_id,
+            unread.c.receiver_id == user,
+            unread.c.is_read == false(),
+            unread.c.is_deleted == false(),
+        )
+    ).scalar_subquery()
