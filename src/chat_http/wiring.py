@@ -20,6 +20,7 @@ from chat_adapters.host_users import HostTableError, HostUserDirectory, UserColu
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import ChatLayout
+from chat_adapters.sql.writer import SqlMessageWriter
 from chat_adapters.storage.local import LocalStorage
 from chat_adapters.storage.s3 import S3Storage
 from chat_adapters.storage.signing import UrlSigner
@@ -128,6 +129,9 @@ async def build_services(
         redis = open_redis(settings.broker_url, presence_ttl=settings.presence_ttl)
         broker, live = await stack.enter_async_context(redis)
     hub = Hub(broker, max_per_user=settings.max_connections_per_user)
+    writer = SqlMessageWriter.for_engine(engine, layout)
+    if writer is not None:
+        stack.push_async_callback(writer.close)  # before the engine's disposal: it holds a connection
     chat = ChatService(
         uow=SqlDatabase(sessions, layout),
         users=users,
@@ -141,6 +145,7 @@ async def build_services(
             search_per_minute=settings.search_per_minute,
             file_url_ttl=settings.file_url_ttl,
         ),
+        writer=writer,
     )
 
     async def database_probe() -> None:

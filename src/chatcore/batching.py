@@ -10,6 +10,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from chatcore.model import Message, MessageDraft
+from chatcore.ports import UnitOfWorkFactory
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -53,3 +56,18 @@ class GroupCommit(Generic[In, Out]):
             leftovers, self._pending = batch + self._pending, []
             for _, future in leftovers:  # cancelled mid-batch: nobody may wait forever
                 future.cancel()
+
+
+class UnitOfWorkWriter:
+    """The MessageWriter over any unit of work: the in-memory fakes use it, SQL has a leaner one of its own."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def add_batch(self, drafts: Sequence[MessageDraft]) -> list[Message]:
+        async with self._uow() as uow:
+            for room_id in sorted({d.room_id for d in drafts}):
+                await uow.rooms.touch(room_id, max(d.created_at for d in drafts if d.room_id == room_id))
+            messages = [await uow.messages.add(d) for d in drafts]
+            await uow.commit()
+        return messages

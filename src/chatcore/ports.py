@@ -125,6 +125,17 @@ class Messages(Protocol):
         ...
 
 
+class MessageWriter(Protocol):
+    """The send path's one write: new messages stored and their rooms touched, in one transaction.
+
+    Rooms are touched first, in id order, so their row locks order concurrent sends (ids grow in commit
+    order per room) and two batches cannot deadlock. All or nothing: ConflictError for a used
+    (sender, client_msg_id), NotFoundError for a room that is gone, UnavailableError for a lost database.
+    """
+
+    async def add_batch(self, drafts: Sequence[MessageDraft]) -> list[Message]: ...
+
+
 class Uploads(Protocol):
     async def add(self, upload: Upload) -> None: ...
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from chatcore.batching import GroupCommit
+from chatcore.batching import GroupCommit, UnitOfWorkWriter
 from chatcore.caching import CachedUserDirectory, Lru
 from chatcore.codec import encode_event
 from chatcore.commands import SendMessage
@@ -46,6 +46,7 @@ from chatcore.ports import (
     FileStorage,
     IdSource,
     LiveState,
+    MessageWriter,
     UnitOfWork,
     UnitOfWorkFactory,
     UserDirectory,
@@ -105,8 +106,10 @@ class ChatService:
         ids: IdSource,
         policy: UploadPolicy | None = None,
         limits: Limits | None = None,
+        writer: MessageWriter | None = None,
     ) -> None:
         self._uow = uow
+        self._writer: MessageWriter = writer or UnitOfWorkWriter(uow)
         self._users: UserDirectory = CachedUserDirectory(users, clock) if limits is None or limits.cache else users
         self._storage = storage
         self._broker = broker
@@ -283,23 +286,16 @@ class ChatService:
         return earlier
 
     async def _insert_batch(self, drafts: Sequence[MessageDraft]) -> list[Message | BaseException]:
-        """One transaction for every send that queued meanwhile; if one fails, each goes alone."""
+        """One transaction for every send that queued meanwhile; if it fails, each goes alone."""
         try:
-            async with self._uow() as uow:
-                # Rooms first, in a fixed order: each room's row lock orders its sends (ids grow in commit
-                # order, so `after_id` catch-up never skips a late commit) and two batches cannot deadlock.
-                for room_id in sorted({d.room_id for d in drafts}):
-                    await uow.rooms.touch(room_id, max(d.created_at for d in drafts if d.room_id == room_id))
-                messages: list[Message | BaseException] = [await uow.messages.add(d) for d in drafts]
-                await uow.commit()
-            return messages
+            return list(await self._writer.add_batch(drafts))
         except Exception:
             if len(drafts) == 1:
                 raise
         outcomes: list[Message | BaseException] = []
         for draft in drafts:
             try:
-                outcomes.extend(await self._insert_batch([draft]))
+                outcomes.extend(await self._writer.add_batch([draft]))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
@@ -373,9 +369,6 @@ class ChatService:
         accepted = self.policy.accept(kind, command.file_name, data[:HEAD_SIZE], uuid=self._ids.uuid4())
         await self._storage.put(accepted.key, data, accepted.mime_type)
         return accepted.stored(len(data))
-        return StoredFile(
-            key=accepted.key, file_name=accepted.file_name, file_size=len(data), mime_type=accepted.mime_type
-        )
 
     async def upload_file(
         self, me: UserId, file_name: str, chunks: AsyncIterable[bytes], *, kind: MessageType | None = None

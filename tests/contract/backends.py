@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import metadata
+from chat_adapters.sql.writer import SqlMessageWriter
 from chat_adapters.users import SqlUserDirectory
-from chatcore.ports import UnitOfWork
+from chatcore.batching import UnitOfWorkWriter
+from chatcore.ports import MessageWriter, UnitOfWork
 from chatcore.testing import MemoryDatabase, MemoryUserDirectory
 from tests.pg import PgServer, fresh_database
 
@@ -27,6 +29,7 @@ class Backend:
     name: str
     database: MemoryDatabase | SqlDatabase
     users: MemoryUserDirectory | SqlUserDirectory
+    writer: MessageWriter
     engine: AsyncEngine | None = None
 
     def uow(self) -> UnitOfWork:
@@ -53,11 +56,22 @@ async def database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path
 @asynccontextmanager
 async def open_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     if kind == "memory":
-        yield Backend(name=kind, database=MemoryDatabase(), users=MemoryUserDirectory())
+        database = MemoryDatabase()
+        yield Backend(name=kind, database=database, users=MemoryUserDirectory(), writer=UnitOfWorkWriter(database))
         return
     engine = create_engine(await database_url(kind, request, tmp_path))
     try:
         sessions = session_factory(engine)
-        yield Backend(name=kind, database=SqlDatabase(sessions), users=SqlUserDirectory(sessions), engine=engine)
+        writer = SqlMessageWriter(engine)
+        try:
+            yield Backend(
+                name=kind,
+                database=SqlDatabase(sessions),
+                users=SqlUserDirectory(sessions),
+                writer=writer,
+                engine=engine,
+            )
+        finally:
+            await writer.close()
     finally:
         await engine.dispose()

@@ -73,4 +73,5 @@ def service_on(backend: Backend) -> ChatService:
         live=MemoryLiveState(clock),
         clock=clock,
         ids=SequentialIds(),
+        writer=backend.writer,
     )

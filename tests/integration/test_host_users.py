@@ -14,8 +14,16 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_adapters import HostTableError, HostUserDirectory, UserColumns
-from chat_adapters.sql import ChatLayout, SqlDatabase, create_engine, downgrade, session_factory, upgrade
-from chatcore import ChatService, SendMessage, UserId
+from chat_adapters.sql import (
+    ChatLayout,
+    SqlDatabase,
+    SqlMessageWriter,
+    create_engine,
+    downgrade,
+    session_factory,
+    upgrade,
+)
+from chatcore import ChatService, MessageWriter, SendMessage, UserId
 from chatcore.testing import FakeClock, MemoryBroker, MemoryLiveState, MemoryStorage, SequentialIds
 from tests.pg import PgServer, create_database
 
@@ -93,7 +101,7 @@ async def host(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         await engine.dispose()
 
 
-def _service(db: HostDb) -> ChatService:
+def _service(db: HostDb, writer: MessageWriter | None = None) -> ChatService:
     clock = FakeClock()
     return ChatService(
         uow=SqlDatabase(session_factory(db.engine, db.layout), db.layout),
@@ -103,6 +111,7 @@ def _service(db: HostDb) -> ChatService:
         live=MemoryLiveState(clock),
         clock=clock,
         ids=SequentialIds(),
+        writer=writer,
     )
 
 
@@ -126,11 +135,15 @@ async def test_the_host_table_is_searched_and_read_with_its_own_column_names(hos
 async def test_chat_runs_beside_the_host_table_and_never_writes_to_it(host: HostDb) -> None:
     before = await host.rows()
     await upgrade(host.engine, layout=host.layout)
-    chat = _service(host)
+    writer = SqlMessageWriter(host.engine, host.layout)  # the send path's own SQL, in the prefix and schema
+    chat = _service(host, writer)
 
     found = await chat.search_users(UserId(101), "john.doe")
     room, created = await chat.open_direct_room(UserId(101), found[0].id)
-    sent, _ = await chat.send_message(UserId(101), SendMessage(room_id=room.id, content="Hi John"))
+    try:
+        sent, _ = await chat.send_message(UserId(101), SendMessage(room_id=room.id, content="Hi John"))
+    finally:
+        await writer.close()
     await chat.mark_read(UserId(102), room.id)
     page = await chat.history(UserId(102), room.id)
 

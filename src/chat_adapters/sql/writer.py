@@ -1,0 +1,264 @@
+"""The send path's write straight through the driver: SQL text built once, one held connection, a batch per call.
+
+Measured on SQLite (aiosqlite, one message): ~2 ms per send through the session and Core statements built
+per message, ~1.1 ms with prebuilt Core statements on a pooled connection, ~0.3 ms here; 20 messages per
+batch cost ~1.5 ms, ~0.3 ms and ~0.06 ms each. Everything else keeps going through SQLAlchemy.
+
+Only this process's sends use the connection, one batch at a time; other writers (SQLAlchemy sessions, other
+processes) meet it in the database's own locking: SQLite's single writer lock (BEGIN IMMEDIATE, which waits
+`busy_timeout`), PostgreSQL's row locks on the rooms, taken in id order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.schema import Table
+
+from chat_adapters.sql.errors import UNAVAILABLE, translated
+from chat_adapters.sql.messages import message_from_row
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
+from chatcore.errors import ConflictError, NotFoundError, UnavailableError
+from chatcore.model import Message, MessageDraft, RoomId
+
+log = logging.getLogger("chat_adapters.sql")
+
+# Every column a new message gets from its draft, in the order both dialects bind them.
+DRAFT_COLUMNS = (
+    "room_id",
+    "sender_id",
+    "receiver_id",
+    "message_type",
+    "content",
+    "file_name",
+    "file_path",
+    "file_size",
+    "mime_type",
+    "created_at",
+    "client_msg_id",
+)
+CONFLICT = "client_msg_id was already used"
+
+
+def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    file = draft.file
+    return (
+        draft.room_id,
+        draft.sender_id,
+        draft.receiver_id,
+        draft.message_type.value,
+        draft.content,
+        file.file_name if file else None,
+        file.file_path if file else None,
+        file.file_size if file else None,
+        file.mime_type if file else None,
+        stamp(draft.created_at),
+        draft.client_msg_id,
+    )
+
+
+def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
+    """Each room once, with its newest message's time, in id order (the lock order)."""
+    newest: dict[RoomId, datetime] = {}
+    for draft in drafts:
+        if draft.room_id not in newest or draft.created_at > newest[draft.room_id]:
+            newest[draft.room_id] = draft.created_at
+    return sorted(newest.items())
+
+
+def _stored(draft: MessageDraft, message_id: int) -> Message:
+    file = draft.file
+    return message_from_row(
+        {
+            "id": message_id,
+            "room_id": draft.room_id,
+            "sender_id": draft.sender_id,
+            "receiver_id": draft.receiver_id,
+            "message_type": draft.message_type.value,
+            "content": draft.content,
+            "file_name": file.file_name if file else None,
+            "file_path": file.file_path if file else None,
+            "file_size": file.file_size if file else None,
+            "mime_type": file.mime_type if file else None,
+            "created_at": draft.created_at,
+            "updated_at": None,
+            "is_read": False,
+            "is_deleted": False,
+            "is_edited": False,
+            "client_msg_id": draft.client_msg_id,
+        }
+    )
+
+
+class _Sqlite:
+    """aiosqlite: BEGIN IMMEDIATE, the touches in one executemany, one multi-row INSERT ... RETURNING, COMMIT."""
+
+    def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
+        self.stamp = stamp
+        self._touch = f"UPDATE {rooms} SET updated_at = ? WHERE id = ?"
+        self._insert = f"INSERT INTO {messages} ({', '.join(DRAFT_COLUMNS)}, is_read, is_deleted, is_edited) VALUES "
+        self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0, 0)"
+
+    async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
+        if driver.in_transaction:  # a batch cancelled midway left its transaction open
+            await driver.rollback()
+        await driver.execute_fetchall("BEGIN IMMEDIATE")
+        try:
+            await driver.executemany(self._touch, [(self.stamp(at), room) for room, at in _touches(drafts)])
+            params = [value for draft in drafts for value in _row(draft, self.stamp)]
+            sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
+            rows = await driver.execute_fetchall(sql, params)
+            await driver.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error matters; a broken connection is dropped
+                await driver.rollback()
+            raise
+        # One statement's new rowids grow in row order (INTEGER PRIMARY KEY: max + 1 each).
+        return sorted(row[0] for row in rows)
+
+    @staticmethod
+    def failure(exc: BaseException) -> Exception | None:
+        if isinstance(exc, sqlite3.IntegrityError):
+            if "foreign key" in str(exc).lower():
+                return NotFoundError("room not found", field="room_id")
+            return ConflictError(CONFLICT, field="client_msg_id")
+        if isinstance(exc, sqlite3.OperationalError):  # locked past busy_timeout, disk I/O
+            return UnavailableError(UNAVAILABLE)
+        return None
+
+
+class _Postgres:
+    """asyncpg: BEGIN, the touches pipelined in id order, one INSERT ... SELECT FROM unnest(...) RETURNING, COMMIT."""
+
+    TYPES = ("bigint", "bigint", "bigint", "text", "text", "text", "text", "bigint", "text", "timestamptz", "text")
+
+    def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
+        self.stamp = stamp
+        self._touch = f"UPDATE {rooms} SET updated_at = $1 WHERE id = $2"
+        arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(self.TYPES, start=1))
+        names = ", ".join(DRAFT_COLUMNS)
+        # WITH ORDINALITY + ORDER BY: the sequence hands out ids in row order, so sorted ids match the drafts.
+        self._insert = (
+            f"INSERT INTO {messages} ({names}, is_read, is_deleted, is_edited) "
+            f"SELECT {names}, false, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
+            "ORDER BY n RETURNING id"
+        )
+
+    async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
+        if driver.is_in_transaction():
+            await driver.execute("ROLLBACK")
+        columns = list(zip(*(_row(draft, self.stamp) for draft in drafts), strict=True))
+        async with driver.transaction():
+            await driver.executemany(self._touch, [(self.stamp(at), room) for room, at in _touches(drafts)])
+            rows = await driver.fetch(self._insert, *[list(column) for column in columns])
+        return sorted(row[0] for row in rows)
+
+    @staticmethod
+    def failure(exc: BaseException) -> Exception | None:
+        import asyncpg  # only installed deployments on PostgreSQL get here
+
+        if isinstance(exc, asyncpg.ForeignKeyViolationError):
+            return NotFoundError("room not found", field="room_id")
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            return ConflictError(CONFLICT, field="client_msg_id")
+        if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+            return UnavailableError(UNAVAILABLE)
+        if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate is not None and exc.sqlstate[:2] in {"08", "57"}:
+            return UnavailableError(UNAVAILABLE)  # connection exceptions, operator intervention (shutdown)
+        return None
+
+
+class SqlMessageWriter:
+    """The `MessageWriter` for SQLite (aiosqlite) and PostgreSQL (asyncpg); `for_engine` says None for others.
+
+    Holds one connection of the engine's pool from the first send until `close()` (call it before disposing of
+    the engine); a connection that failed is dropped and the next batch takes a fresh one.
+    """
+
+    def __init__(self, engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> None:
+        dialect = engine.dialect
+        tables = layout.tables
+        quote = dialect.identifier_preparer.quote
+
+        def name(table: Table) -> str:
+            if layout.schema is None:
+                return quote(table.name)
+            return f"{dialect.identifier_preparer.quote_schema(layout.schema)}.{quote(table.name)}"
+
+        created_at = tables.messages.c.created_at.type.dialect_impl(dialect)
+        stamp = created_at.bind_processor(dialect) or (lambda value: value)
+        backend: type[_Sqlite | _Postgres]
+        if dialect.driver == "aiosqlite":
+            backend = _Sqlite
+        elif dialect.driver == "asyncpg":
+            backend = _Postgres
+        else:
+            raise ValueError(f"no SqlMessageWriter for the {dialect.name}+{dialect.driver} driver")
+        self._backend = backend(name(tables.rooms), name(tables.messages), stamp)
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._driver: Any = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> SqlMessageWriter | None:
+        """None for a driver this writer does not speak: the service then writes through its unit of work."""
+        if engine.dialect.driver not in {"aiosqlite", "asyncpg"}:
+            return None
+        return cls(engine, layout)
+
+    async def add_batch(self, drafts: Sequence[MessageDraft]) -> list[Message]:
+        if not drafts:
+            return []
+        async with self._lock:
+            driver = await self._checkout()
+            try:
+                ids = await self._backend.write(driver, drafts)
+            except Exception as exc:
+                failure = self._backend.failure(exc)
+                if not isinstance(failure, ConflictError | NotFoundError):  # the connection may be broken
+                    await self._drop()
+                if failure is None:
+                    raise
+                raise failure from exc
+            except BaseException:  # cancelled mid-batch: the connection's state is unknown
+                await asyncio.shield(self._drop())
+                raise
+        if len(ids) != len(drafts):
+            raise RuntimeError(f"{len(drafts)} messages inserted, {len(ids)} ids returned")
+        return [_stored(draft, message_id) for draft, message_id in zip(drafts, ids, strict=True)]
+
+    async def close(self) -> None:
+        async with self._lock:
+            connection, self._connection, self._driver = self._connection, None, None
+            if connection is not None:
+                await connection.close()
+
+    async def _checkout(self) -> Any:
+        if self._driver is None:
+            with translated():
+                connection = await self._engine.connect()
+                try:
+                    raw = await connection.get_raw_connection()
+                except BaseException:
+                    await connection.close()
+                    raise
+            self._connection, self._driver = connection, raw.driver_connection
+        return self._driver
+
+    async def _drop(self) -> None:
+        connection, self._connection, self._driver = self._connection, None, None
+        if connection is None:
+            return
+        try:
+            await connection.invalidate()
+            await connection.close()
+        except Exception:
+            log.debug("dropping the writer's connection failed", exc_info=True)

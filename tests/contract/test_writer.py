@@ -1,0 +1,151 @@
+"""The MessageWriter port on every backend: the fake's unit-of-work writer and SQL's driver-level one agree.
+
+The SQL writer bypasses SQLAlchemy for speed, so these tests read its rows back through the repositories:
+every field, the rooms' `updated_at` and ids in draft order must come out as the ordinary `add` stores them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from chatcore.errors import ConflictError, NotFoundError
+from chatcore.model import HistoryQuery, RoomId, UserId
+from tests.contract.backends import Backend
+from tests.contract.builders import ALICE, BOB, CAROL, at, draft, photo, room
+
+
+async def test_a_batch_stores_every_field_with_ids_in_draft_order(backend: Backend) -> None:
+    first, second = await room(backend, ALICE, BOB), await room(backend, ALICE, CAROL)
+    drafts = [
+        draft(first.id, ALICE, BOB, "héllo ✓ 'quoted'", when=at(1), client_msg_id="c-1"),
+        draft(second.id, CAROL, ALICE, None, when=at(2), file=photo("b.png")),
+        draft(first.id, BOB, ALICE, "back", when=at(3)),
+        draft(first.id, ALICE, BOB, "older clock", when=at(0.5)),
+    ]
+
+    stored = await backend.writer.add_batch(drafts)
+
+    assert [m.id for m in stored] == sorted(m.id for m in stored)
+    assert len({m.id for m in stored}) == 4
+    assert [(m.room_id, m.sender_id, m.receiver_id, m.content) for m in stored] == [
+        (d.room_id, d.sender_id, d.receiver_id, d.content) for d in drafts
+    ]
+    async with backend.uow() as uow:
+        for message in stored:
+            assert await uow.messages.get(message.id) == message
+        assert (await uow.messages.history(first.id, _newest(10)))[0] == [stored[3], stored[2], stored[0]]
+        assert (await uow.rooms.membership(ALICE, first.id)).room.updated_at == at(3)  # its newest, not its last
+        assert (await uow.rooms.membership(ALICE, second.id)).room.updated_at == at(2)
+    image = stored[1]
+    assert (image.file_name, image.file_path, image.file_size, image.mime_type) == (
+        "b.png",
+        "chat_files/images/b.png",
+        3,
+        "image/png",
+    )
+    assert (image.created_at, image.updated_at, image.is_read, image.is_deleted) == (at(2), None, False, False)
+
+
+async def test_batches_keep_growing_ids_and_unread_counts(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+    ids = []
+    for n in range(5):
+        batch = await backend.writer.add_batch([draft(created.id, ALICE, BOB, f"m{n}.{i}") for i in range(n + 1)])
+        ids += [m.id for m in batch]
+
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 15
+    async with backend.uow() as uow:
+        assert await uow.rooms.unread_counts(BOB) == {created.id: 15}
+        assert await uow.messages.count(created.id) == 15
+
+
+async def test_an_empty_batch_stores_nothing(backend: Backend) -> None:
+    assert await backend.writer.add_batch([]) == []
+
+
+async def test_a_used_client_msg_id_fails_the_whole_batch(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+    (kept,) = await backend.writer.add_batch([draft(created.id, ALICE, BOB, "kept", when=at(1), client_msg_id="x")])
+
+    with pytest.raises(ConflictError) as raised:
+        await backend.writer.add_batch(
+            [
+                draft(created.id, BOB, ALICE, "fine alone", when=at(5)),
+                draft(created.id, ALICE, BOB, "again", when=at(5), client_msg_id="x"),
+            ]
+        )
+
+    assert raised.value.field == "client_msg_id"
+    async with backend.uow() as uow:
+        assert await uow.messages.count(created.id) == 1
+        assert (await uow.rooms.membership(ALICE, created.id)).room.updated_at == at(1)  # the touch rolled back
+        assert await uow.messages.by_client_msg_id(ALICE, "x") == kept
+
+
+async def test_the_same_client_msg_id_twice_in_one_batch_conflicts(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+
+    with pytest.raises(ConflictError):
+        await backend.writer.add_batch([draft(created.id, ALICE, BOB, client_msg_id="twin")] * 2)
+
+    async with backend.uow() as uow:
+        assert await uow.messages.count(created.id) == 0
+
+
+async def test_a_missing_room_fails_the_batch_and_the_next_one_works(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+
+    with pytest.raises(NotFoundError) as raised:
+        await backend.writer.add_batch([draft(created.id, ALICE, BOB), draft(RoomId(987_654), ALICE, BOB)])
+    stored = await backend.writer.add_batch([draft(created.id, ALICE, BOB, "after")])
+
+    assert raised.value.field == "room_id"
+    async with backend.uow() as uow:
+        assert (await uow.messages.history(created.id, _newest(10)))[0] == stored
+
+
+async def test_a_cancelled_batch_leaves_the_writer_usable(backend: Backend) -> None:
+    """Cancelled at any point (after 0..7 loop turns), a batch is all in or all out, and the next one works."""
+    created = await room(backend, ALICE, BOB)
+    cancelled = []
+    for turns in range(8):
+        batch = [draft(created.id, ALICE, BOB, f"{turns}") for _ in "abc"]
+        task = asyncio.create_task(backend.writer.add_batch(batch))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        cancelled.append(task.cancelled())
+    stored = await backend.writer.add_batch([draft(created.id, BOB, ALICE, "next")])
+
+    if backend.name != "memory":  # the fake never yields, so it cannot be caught midway
+        assert any(cancelled)
+    async with backend.uow() as uow:
+        kept, _ = await uow.messages.history(created.id, _newest(100))
+    assert kept[0] == stored[0]
+    for turns, was_cancelled in enumerate(cancelled):  # a batch cancelled during its commit may still be in
+        copies = sum(message.content == f"{turns}" for message in kept)
+        assert copies in ({0, 3} if was_cancelled else {3})
+
+
+async def test_a_large_batch_is_one_transaction(backend: Backend) -> None:
+    """128 drafts (GroupCommit's largest batch) over 16 rooms: far below every bind-parameter limit."""
+    rooms = [await room(backend, ALICE, UserId(100 + n)) for n in range(16)]
+    drafts = [draft(rooms[n % 16].id, ALICE, BOB, f"n{n}", when=at(n)) for n in range(128)]
+
+    stored = await backend.writer.add_batch(drafts)
+
+    assert [m.content for m in stored] == [f"n{n}" for n in range(128)]
+    async with backend.uow() as uow:
+        for n, created in enumerate(rooms):
+            assert (await uow.rooms.membership(ALICE, created.id)).room.updated_at == at(112 + n)
+            assert await uow.messages.count(created.id) == 8
+
+
+def _newest(per_page: int) -> HistoryQuery:
+    return HistoryQuery(page=1, per_page=per_page)
