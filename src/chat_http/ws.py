@@ -157,29 +157,24 @@ async def _heartbeat(conn: Connection, rt: Runtime) -> None:
 
 async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime) -> None:
     """Drain the outbox; a reader too slow to keep up is dropped with 1008 instead of growing memory."""
-    overflow = asyncio.create_task(conn.overflowed.wait())
-    try:
-        while True:
-            get = asyncio.create_task(conn.outbox.get())
-            await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-            if overflow.done():
-                get.cancel()
-                log.warning("dropping a slow reader (user %s): outgoing queue full", conn.user_id)
-                metrics.DROPPED.inc()
-                await _close(socket, CLOSE_POLICY, "too slow: outgoing queue full")
-                return
-            payload = get.result()
-            try:
-                await asyncio.wait_for(socket.send_text(payload.decode()), rt.settings.ws_send_timeout)
-            except TimeoutError:
-                log.warning("dropping a slow reader (user %s): send timed out", conn.user_id)
-                metrics.DROPPED.inc()
-                await _close(socket, CLOSE_POLICY, "too slow: send timed out")
-                return
-            except (WebSocketDisconnect, OSError, RuntimeError):
-                return  # the peer is gone
-    finally:
-        overflow.cancel()
+    timeout = rt.settings.ws_send_timeout
+    while True:
+        payload = await conn.next()
+        if payload is None:
+            log.warning("dropping a slow reader (user %s): outgoing queue full", conn.user_id)
+            metrics.DROPPED.inc()
+            await _close(socket, CLOSE_POLICY, "too slow: outgoing queue full")
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await socket.send_text(payload.decode())
+        except TimeoutError:
+            log.warning("dropping a slow reader (user %s): send timed out", conn.user_id)
+            metrics.DROPPED.inc()
+            await _close(socket, CLOSE_POLICY, "too slow: send timed out")
+            return
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            return  # the peer is gone
 
 
 async def _reader(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime) -> None:
@@ -250,6 +245,6 @@ async def _send(command: SendMessage, conn: Connection, rt: Runtime) -> None:
         command = attrs.evolve(command, room_id=conn.room_id)
     view, created = await rt.chat.send_message(conn.user_id, command)
     if created:
-        metrics.MESSAGES.labels(view.message_type.value).inc()
+        metrics.sent(view.message_type.value).inc()
     else:  # a retry: the original went out already; echo it to this socket alone
         conn.offer(dumps(event_frame(NewMessage(message=view))))

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 
+from chat_adapters.sql.tables import chat_tables
+from chat_adapters.sql.writer import sqlite_timestamp
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.model import HistoryQuery, RoomId, UserId
 from tests.contract.backends import Backend
@@ -149,3 +153,20 @@ async def test_a_large_batch_is_one_transaction(backend: Backend) -> None:
 
 def _newest(per_page: int) -> HistoryQuery:
     return HistoryQuery(page=1, per_page=per_page)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(1999, 3, 4, 0, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ],
+)
+def test_the_sqlite_timestamp_is_what_sqlalchemy_stores(when: datetime) -> None:
+    """The writer formats times itself; reading them back through SQLAlchemy needs the very same text."""
+    dialect = sqlite_aiosqlite.dialect()
+    processor = chat_tables().messages.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    assert sqlite_timestamp(when) == processor(when)

@@ -16,17 +16,16 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
 from chat_adapters.sql.errors import UNAVAILABLE, translated
-from chat_adapters.sql.messages import message_from_row
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, UnavailableError
-from chatcore.model import Message, MessageDraft, RoomId
+from chatcore.model import Message, MessageDraft, MessageId, RoomId
 
 log = logging.getLogger("chat_adapters.sql")
 
@@ -75,26 +74,25 @@ def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
 
 def _stored(draft: MessageDraft, message_id: int) -> Message:
     file = draft.file
-    return message_from_row(
-        {
-            "id": message_id,
-            "room_id": draft.room_id,
-            "sender_id": draft.sender_id,
-            "receiver_id": draft.receiver_id,
-            "message_type": draft.message_type.value,
-            "content": draft.content,
-            "file_name": file.file_name if file else None,
-            "file_path": file.file_path if file else None,
-            "file_size": file.file_size if file else None,
-            "mime_type": file.mime_type if file else None,
-            "created_at": draft.created_at,
-            "updated_at": None,
-            "is_read": False,
-            "is_deleted": False,
-            "is_edited": False,
-            "client_msg_id": draft.client_msg_id,
-        }
+    return Message(
+        id=MessageId(message_id),
+        room_id=draft.room_id,
+        sender_id=draft.sender_id,
+        receiver_id=draft.receiver_id,
+        message_type=draft.message_type,
+        content=draft.content,
+        file_name=file.file_name if file else None,
+        file_path=file.file_path if file else None,
+        file_size=file.file_size if file else None,
+        mime_type=file.mime_type if file else None,
+        created_at=draft.created_at,
+        client_msg_id=draft.client_msg_id,
     )
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """DateTimeUTC's text on SQLite ('2026-01-02 01:04:05.006789', in UTC), without its processor chain."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class _Sqlite:
@@ -192,16 +190,13 @@ class SqlMessageWriter:
                 return quote(table.name)
             return f"{dialect.identifier_preparer.quote_schema(layout.schema)}.{quote(table.name)}"
 
-        created_at = tables.messages.c.created_at.type.dialect_impl(dialect)
-        stamp = created_at.bind_processor(dialect) or (lambda value: value)
-        backend: type[_Sqlite | _Postgres]
+        self._backend: _Sqlite | _Postgres
         if dialect.driver == "aiosqlite":
-            backend = _Sqlite
-        elif dialect.driver == "asyncpg":
-            backend = _Postgres
+            self._backend = _Sqlite(name(tables.rooms), name(tables.messages), sqlite_timestamp)
+        elif dialect.driver == "asyncpg":  # takes aware datetimes as they are
+            self._backend = _Postgres(name(tables.rooms), name(tables.messages), lambda value: value)
         else:
             raise ValueError(f"no SqlMessageWriter for the {dialect.name}+{dialect.driver} driver")
-        self._backend = backend(name(tables.rooms), name(tables.messages), stamp)
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
