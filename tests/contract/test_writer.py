@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 
+from chat_adapters.sql.engine import create_engine, session_factory
+from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import chat_tables
-from chat_adapters.sql.writer import sqlite_timestamp
+from chat_adapters.sql.writer import SqlMessageWriter, sqlite_timestamp
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.model import HistoryQuery, RoomId, UserId
-from tests.contract.backends import Backend
-from tests.contract.builders import ALICE, BOB, CAROL, at, draft, photo, room
+from tests.contract.backends import Backend, database_url
+from tests.contract.builders import ALICE, BOB, CAROL, T0, at, draft, photo, room
 
 
 async def test_a_batch_stores_every_field_with_ids_in_draft_order(backend: Backend) -> None:
@@ -170,3 +174,27 @@ def test_the_sqlite_timestamp_is_what_sqlalchemy_stores(when: datetime) -> None:
     processor = chat_tables().messages.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
     assert processor is not None
     assert sqlite_timestamp(when) == processor(when)
+
+
+async def test_on_an_autocommit_sqlite_engine_the_writer_begins_itself(tmp_path: Path) -> None:
+    """A host may hand over an engine whose connections autocommit: a batch must still be all or nothing."""
+    url = await database_url("sqlite", cast(pytest.FixtureRequest, None), tmp_path)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    writer = SqlMessageWriter(engine)
+    backend = Backend(name="sqlite", database=SqlDatabase(session_factory(engine)), users=None, writer=writer)  # type: ignore[arg-type]
+    try:
+        created = await room(backend, ALICE, BOB)
+        await writer.add_batch([draft(created.id, ALICE, BOB, client_msg_id="x")])
+        with pytest.raises(ConflictError):
+            await writer.add_batch(
+                [
+                    draft(created.id, BOB, ALICE, "rolled back", when=at(9)),
+                    draft(created.id, ALICE, BOB, client_msg_id="x"),
+                ]
+            )
+        async with backend.uow() as uow:
+            assert await uow.messages.count(created.id) == 1
+            assert (await uow.rooms.membership(ALICE, created.id)).room.updated_at == T0  # the touch too
+    finally:
+        await writer.close()
+        await engine.dispose()
