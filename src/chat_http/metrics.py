@@ -7,9 +7,6 @@ socket side is counted here. With `--workers N`, set PROMETHEUS_MULTIPROC_DIR so
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -54,12 +51,7 @@ def sent(message_type: str) -> Counter:
     return MESSAGES.labels(message_type)
 
 
-@contextmanager
-def timed(event_type: str) -> Iterator[None]:
-    seconds, events = _event_series(event_type)
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        seconds.observe(time.perf_counter() - started)
-        events.inc()
+def handled(event_type: str, seconds: float) -> None:
+    histogram, counter = _event_series(event_type)
+    histogram.observe(seconds)
+    counter.inc()

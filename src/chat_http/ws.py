@@ -10,7 +10,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import attrs
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -219,8 +218,11 @@ async def _handle(raw: str, conn: Connection, rt: Runtime, bucket: TokenBucket) 
     try:
         bucket.take("messages")
         kind, command = parse_client_event(raw)
-        with metrics.timed(kind):
+        started = time.perf_counter()
+        try:
             await _dispatch(command, conn, rt)
+        finally:
+            metrics.handled(kind, time.perf_counter() - started)
     except ChatError as exc:
         metrics.ERRORS.labels(exc.code).inc()
         conn.offer(dumps(ws_error(exc.code, exc.detail, _client_msg_id(command))))
@@ -260,9 +262,7 @@ def _joined(conn: Connection) -> RoomId:
 
 
 async def _send(command: SendMessage, conn: Connection, rt: Runtime) -> None:
-    if command.room_id is None and conn.room_id is not None:
-        command = attrs.evolve(command, room_id=conn.room_id)
-    view, created = await rt.chat.send_message(conn.user_id, command)
+    view, created = await rt.chat.send_message(conn.user_id, command, joined=conn.room_id)
     if created:
         metrics.sent(view.message_type.value).inc()
     else:  # a retry: the original went out already; echo it to this socket alone

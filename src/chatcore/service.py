@@ -230,9 +230,14 @@ class ChatService:
 
     # -- messages ---------------------------------------------------------------------------------
 
-    async def send_message(self, me: UserId, command: SendMessage) -> tuple[MessageView, bool]:
-        """The stored message and True, or the original and False when `client_msg_id` was seen before."""
-        room_id = command.room_id
+    async def send_message(
+        self, me: UserId, command: SendMessage, *, joined: RoomId | None = None
+    ) -> tuple[MessageView, bool]:
+        """The stored message and True, or the original and False when `client_msg_id` was seen before.
+
+        `joined` is the socket's joined room, for a command that names none.
+        """
+        room_id = command.room_id if command.room_id is not None else joined
         if room_id is None:
             raise InvalidError("room_id is required: give it in the event, the URL or join_room first", field="room_id")
         self._check_command(command)

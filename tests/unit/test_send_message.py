@@ -339,3 +339,14 @@ async def test_a_file_message_keeps_its_caption(chat: Chat, room: RoomId) -> Non
     view = await chat.send_file(ALICE, room, MessageType.IMAGE, "a.png", png(), content="the org chart")
 
     assert view.content == "the org chart"
+
+
+async def test_a_socket_s_joined_room_is_used_when_the_command_names_none(chat: Chat) -> None:
+    room = await chat.room(ALICE, BOB)
+    other = await chat.room(ALICE, CAROL)
+
+    joined, _ = await chat.service.send_message(ALICE, SendMessage(content="to the joined room"), joined=room)
+    named, _ = await chat.service.send_message(ALICE, SendMessage(room_id=other, content="named"), joined=room)
+
+    assert (joined.room_id, joined.receiver_id) == (room, BOB)
+    assert (named.room_id, named.receiver_id) == (other, CAROL)
