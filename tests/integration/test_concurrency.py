@@ -82,3 +82,23 @@ async def test_a_send_waits_for_an_earlier_uncommitted_send_in_the_same_room(sql
     assert second.id > first.id
     page = await chat.history(bob.id, room.id, after_id=MessageId(0))
     assert [m.content for m in page.messages] == ["first", "second"]
+
+
+async def test_a_send_takes_its_id_only_once_it_holds_the_room(sql_backend: Backend) -> None:
+    """The other order: the waiting send must not draw its id before the lock, or the holder's later insert
+    would commit with a larger id first and a reader at `after_id` would never see the waiting one."""
+    alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
+    bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
+    chat = service_on(sql_backend)
+    room, _ = await chat.open_direct_room(alice.id, bob.id)
+    async with sql_backend.uow() as slow:
+        await slow.rooms.touch(room.id, T0)  # holds the room, nothing inserted yet
+        waiting = asyncio.create_task(chat.send_message(bob.id, SendMessage(room_id=room.id, content="waiting")))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        holder = await slow.messages.add(draft(room.id, alice.id, bob.id, content="holder"))
+        await slow.commit()
+    sent, _ = await asyncio.wait_for(waiting, DEADLINE)
+    assert sent.id > holder.id
+    page = await chat.history(bob.id, room.id, after_id=MessageId(0))
+    assert [m.content for m in page.messages] == ["holder", "waiting"]

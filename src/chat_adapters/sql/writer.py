@@ -147,29 +147,39 @@ class _Sqlite:
 
 
 class _Postgres:
-    """asyncpg: BEGIN, the touches pipelined in id order, one INSERT ... SELECT FROM unnest(...) RETURNING, COMMIT."""
+    """asyncpg: the whole batch in one statement, so one round trip (it commits on its own).
+
+    `locked` takes the rooms' row locks in id order (no deadlock between batches of several processes);
+    the INSERT reads `touched`, whose UPDATE reads `locked`, so the locks are held before the sequence
+    hands out ids: a room's ids grow in commit order, which `after_id` catch-up relies on.
+    """
 
     TYPES = ("bigint", "bigint", "bigint", "text", "text", "text", "text", "bigint", "text", "timestamptz", "text")
 
     def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
         self.stamp = stamp
-        self._touch = f"UPDATE {rooms} SET updated_at = $1 WHERE id = $2"
-        arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(self.TYPES, start=1))
+        arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(self.TYPES, start=3))
         names = ", ".join(DRAFT_COLUMNS)
         # WITH ORDINALITY + ORDER BY: the sequence hands out ids in row order, so sorted ids match the drafts.
-        self._insert = (
+        self._sql = (
+            "WITH locked AS MATERIALIZED ("
+            f"SELECT id FROM {rooms} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE), "
+            f"touched AS (UPDATE {rooms} AS r SET updated_at = t.at "
+            "FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) "
+            "WHERE r.id = t.id AND r.id IN (SELECT id FROM locked) RETURNING r.id) "
             f"INSERT INTO {messages} ({names}, is_read, is_deleted, is_edited) "
             f"SELECT {names}, false, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
-            "ORDER BY n RETURNING id"
+            "WHERE (SELECT count(*) FROM touched) >= 0 ORDER BY n RETURNING id"
         )
 
     async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
         if driver.is_in_transaction():
             await driver.execute("ROLLBACK")
-        columns = list(zip(*(_row(draft, self.stamp) for draft in drafts), strict=True))
-        async with driver.transaction():
-            await driver.executemany(self._touch, [(self.stamp(at), room) for room, at in _touches(drafts)])
-            rows = await driver.fetch(self._insert, *[list(column) for column in columns])
+        touches = _touches(drafts)
+        columns = zip(*(_row(draft, self.stamp) for draft in drafts), strict=True)
+        rows = await driver.fetch(
+            self._sql, [room for room, _ in touches], [self.stamp(at) for _, at in touches], *map(list, columns)
+        )
         return sorted(row[0] for row in rows)
 
     @staticmethod
