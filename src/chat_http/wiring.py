@@ -129,9 +129,8 @@ async def build_services(
         redis = open_redis(settings.broker_url, presence_ttl=settings.presence_ttl)
         broker, live = await stack.enter_async_context(redis)
     hub = Hub(broker, max_per_user=settings.max_connections_per_user)
-    writer = SqlMessageWriter.for_engine(engine, layout)
-    if writer is not None:
-        stack.push_async_callback(writer.close)  # before the engine's disposal: it holds a connection
+    writer = SqlMessageWriter(engine, layout)
+    stack.push_async_callback(writer.close)  # before the engine's disposal: it holds a connection
     chat = ChatService(
         uow=SqlDatabase(sessions, layout),
         users=users,

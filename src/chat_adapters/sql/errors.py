@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,3 +36,27 @@ def translated() -> Iterator[None]:
 def is_foreign_key_violation(exc: IntegrityError) -> bool:
     """SQLite says 'FOREIGN KEY constraint failed', PostgreSQL '... violates foreign key constraint ...'."""
     return "foreign key" in str(exc.orig).lower()
+
+
+def driver_unavailable(exc: BaseException) -> bool:
+    """An error of the driver itself (the raw sqlite3 / asyncpg calls of the fast paths) that means the
+    database is away, shutting down, or locked past busy_timeout."""
+    if isinstance(exc, sqlite3.OperationalError | OSError | TimeoutError):
+        return True
+    asyncpg = sys.modules.get("asyncpg")  # loaded once a PostgreSQL engine connected
+    if asyncpg is None:
+        return False
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
+    return sqlstate is not None and sqlstate[:2] in {"08", "57"}  # connection exceptions, operator intervention
+
+
+@contextmanager
+def driver_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        if driver_unavailable(exc):
+            raise UnavailableError(UNAVAILABLE) from exc
+        raise

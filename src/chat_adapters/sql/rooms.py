@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, false, func, insert, select, update
 
-from chat_adapters.sql.messages import message_from_row
+from chat_adapters.sql.errors import driver_errors
 from chatcore.errors import NotFoundError
-from chatcore.model import Membership, Message, MessageId, Room, RoomId, RoomSummary, RoomType, UserId
+from chatcore.model import Membership, MessageId, Room, RoomId, RoomSummary, RoomType, UserId
 
 if TYPE_CHECKING:
     from chat_adapters.sql.store import SqlUnitOfWork
@@ -89,53 +89,18 @@ class SqlRooms:
         )
 
     async def summaries(self, user: UserId, room_ids: Collection[RoomId] | None = None) -> list[RoomSummary]:
-        """Two statements: the rooms with the id of their last message and an unread count, then those messages.
+        """One statement: the rooms with the other participant, their last message and an unread count.
 
-        Both subqueries are correlated index seeks: (room_id, id) for the last message, and the partial
-        unread index for the count, so the cost grows with the user's rooms, not with the history.
+        Both subqueries are correlated index seeks: max(id) over (room_id, id) for the last message, and the
+        partial unread index for the count, so the cost grows with the user's rooms, not with the history.
+        Through the driver (room_list.py): SQLAlchemy's result layer cost four times the query itself.
         """
-        rooms, participants, messages = self._tables.rooms, self._tables.participants, self._tables.messages
         if room_ids is not None and not room_ids:
             return []
-        me, other, last, unread = (
-            participants.alias("me"),
-            participants.alias("other"),
-            messages.alias("last"),
-            messages.alias("unread"),
-        )
-        last_id = (
-            select(last.c.id).where(last.c.room_id == me.c.room_id).order_by(last.c.id.desc()).limit(1)
-        ).scalar_subquery()
-        unread_count = _unread_count(unread, me, user)
-        statement = (
-            select(
-                rooms,
-                other.c.user_id.label("other_user_id"),
-                last_id.label("last_message_id"),
-                unread_count.label("unread_count"),
-            )
-            .select_from(me)
-            .join(rooms, rooms.c.id == me.c.room_id)
-            .outerjoin(other, and_(other.c.room_id == me.c.room_id, other.c.user_id != me.c.user_id))
-            .where(me.c.user_id == user)
-            .order_by(rooms.c.updated_at.desc(), rooms.c.id.desc())
-        )
-        if room_ids is not None:
-            statement = statement.where(me.c.room_id.in_(list(room_ids)))
-        rows = (await self._uow.execute(statement)).mappings().all()
-        wanted = [row["last_message_id"] for row in rows if row["last_message_id"] is not None]
-        last_messages: dict[int, Message] = {}
-        if wanted:
-            found = await self._uow.execute(select(messages).where(messages.c.id.in_(wanted)))
-            last_messages = {row["id"]: message_from_row(row) for row in found.mappings()}
-        return [
-            RoomSummary(
-                membership=self._membership(user, row),
-                last_message=last_messages.get(row["last_message_id"]),
-                unread_count=row["unread_count"],
-            )
-            for row in rows
-        ]
+        query = self._uow.room_list_query()
+        driver = await self._uow.driver()
+        with driver_errors():
+            return await query.run(driver, user, room_ids)
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         rooms = self._tables.rooms

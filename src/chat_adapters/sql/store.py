@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chat_adapters.sql.errors import is_foreign_key_violation, translated
 from chat_adapters.sql.messages import SqlMessages, SqlPresenceLog, SqlUploads
+from chat_adapters.sql.room_list import RoomListQuery
 from chat_adapters.sql.rooms import SqlRooms
-from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout, ChatTables
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.ports import Messages, PresenceLog, Rooms, Uploads
 
@@ -35,9 +36,10 @@ class SqlDatabase:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], layout: ChatLayout = DEFAULT_LAYOUT) -> None:
         self.sessions = sessions
         self.layout = layout
+        self._room_lists: dict[str, RoomListQuery] = {}  # by driver: SQL text built once
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, self.layout.tables)
+        return SqlUnitOfWork(self.sessions, self.layout, self._room_lists)
 
 
 class SqlUnitOfWork:
@@ -47,10 +49,17 @@ class SqlUnitOfWork:
     cannot go on after a failed statement, and SQLite is made to behave the same.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], tables: ChatTables) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        layout: ChatLayout = DEFAULT_LAYOUT,
+        room_lists: dict[str, RoomListQuery] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
-        self.tables = tables
+        self.layout = layout
+        self.tables = layout.tables
+        self._room_lists = {} if room_lists is None else room_lists
         # Typed as the ports: the protocol's attributes are mutable, so mypy wants the exact types.
         self.rooms: Rooms = SqlRooms(self)
         self.messages: Messages = SqlMessages(self)
@@ -110,6 +119,21 @@ class SqlUnitOfWork:
             if is_foreign_key_violation(exc):
                 raise NotFoundError("room not found", field="room_id") from exc
             raise ConflictError(conflict, field=field) from exc
+
+    def room_list_query(self) -> RoomListQuery:
+        """The driver-level room list for this session's driver (aiosqlite or asyncpg)."""
+        dialect = self.session.get_bind().dialect
+        query = self._room_lists.get(dialect.driver)
+        if query is None:
+            query = self._room_lists[dialect.driver] = RoomListQuery(self.layout, dialect)
+        return query
+
+    async def driver(self) -> Any:
+        """The driver's own connection under this unit's session (aiosqlite or asyncpg), for the fast paths."""
+        with translated():
+            connection = await self.session.connection()
+            raw = await connection.get_raw_connection()
+        return raw.driver_connection
 
     @property
     def dialect(self) -> str:

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
-from chat_adapters.sql.errors import UNAVAILABLE, translated
+from chat_adapters.sql.errors import UNAVAILABLE, driver_unavailable, translated
+from chat_adapters.sql.room_list import qualified
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId
@@ -141,9 +142,7 @@ class _Sqlite:
             if "foreign key" in str(exc).lower():
                 return NotFoundError("room not found", field="room_id")
             return ConflictError(CONFLICT, field="client_msg_id")
-        if isinstance(exc, sqlite3.OperationalError):  # locked past busy_timeout, disk I/O
-            return UnavailableError(UNAVAILABLE)
-        return None
+        return UnavailableError(UNAVAILABLE) if driver_unavailable(exc) else None
 
 
 class _Postgres:
@@ -190,15 +189,11 @@ class _Postgres:
             return NotFoundError("room not found", field="room_id")
         if isinstance(exc, asyncpg.UniqueViolationError):
             return ConflictError(CONFLICT, field="client_msg_id")
-        if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
-            return UnavailableError(UNAVAILABLE)
-        if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate is not None and exc.sqlstate[:2] in {"08", "57"}:
-            return UnavailableError(UNAVAILABLE)  # connection exceptions, operator intervention (shutdown)
-        return None
+        return UnavailableError(UNAVAILABLE) if driver_unavailable(exc) else None
 
 
 class SqlMessageWriter:
-    """The `MessageWriter` for SQLite (aiosqlite) and PostgreSQL (asyncpg); `for_engine` says None for others.
+    """The `MessageWriter` for SQLite (aiosqlite) and PostgreSQL (asyncpg), the two drivers chat runs on.
 
     Holds one connection of the engine's pool from the first send until `close()` (call it before disposing of
     the engine); a connection that failed is dropped and the next batch takes a fresh one.
@@ -207,12 +202,9 @@ class SqlMessageWriter:
     def __init__(self, engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> None:
         dialect = engine.dialect
         tables = layout.tables
-        quote = dialect.identifier_preparer.quote
 
         def name(table: Table) -> str:
-            if layout.schema is None:
-                return quote(table.name)
-            return f"{dialect.identifier_preparer.quote_schema(layout.schema)}.{quote(table.name)}"
+            return qualified(layout, dialect, table.name)
 
         self._backend: _Sqlite | _Postgres
         if dialect.driver == "aiosqlite":
@@ -225,13 +217,6 @@ class SqlMessageWriter:
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
         self._lock = asyncio.Lock()
-
-    @classmethod
-    def for_engine(cls, engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> SqlMessageWriter | None:
-        """None for a driver this writer does not speak: the service then writes through its unit of work."""
-        if engine.dialect.driver not in {"aiosqlite", "asyncpg"}:
-            return None
-        return cls(engine, layout)
 
     async def add_batch(self, drafts: Sequence[MessageDraft]) -> list[Message]:
         if not drafts:

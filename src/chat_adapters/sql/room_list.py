@@ -1,0 +1,155 @@
+"""The room list straight through the driver: one statement, rows mapped without SQLAlchemy's result layer.
+
+A user with 1,000 rooms: ~59 ms for the two Core statements through the session (most of it row and
+DateTimeUTC processing, ~1 ms per 100 rows), ~14 ms for the same rows through the driver. The statement is
+the one `summaries` always ran: rooms with the other participant, the newest message by a correlated
+max(id) over (room_id, id), and the unread count over the partial unread index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+
+from chat_adapters.sql.tables import ChatLayout
+from chatcore.model import (
+    Membership,
+    Message,
+    MessageId,
+    MessageType,
+    Room,
+    RoomId,
+    RoomSummary,
+    RoomType,
+    UserId,
+)
+
+ROOM = ("id", "name", "room_type", "created_by", "created_at", "updated_at", "is_active")
+MESSAGE = (
+    "id",
+    "room_id",
+    "sender_id",
+    "receiver_id",
+    "message_type",
+    "content",
+    "file_name",
+    "file_path",
+    "file_size",
+    "mime_type",
+    "created_at",
+    "updated_at",
+    "is_read",
+    "is_deleted",
+    "is_edited",
+    "client_msg_id",
+)
+
+
+def qualified(layout: ChatLayout, dialect: Dialect, table: str) -> str:
+    """A chat table's name as SQL text, quoted, in the layout's schema if it has one."""
+    preparer = dialect.identifier_preparer
+    if layout.schema is None:
+        return str(preparer.quote(table))
+    return f"{preparer.quote_schema(layout.schema)}.{preparer.quote(table)}"
+
+
+def _sqlite_time(value: str | None) -> datetime | None:
+    """DateTimeUTC's SQLite text ('2026-01-02 01:04:05.006789', UTC) back to an aware datetime.
+
+    Parsing the offset is ~7x faster than datetime.replace(tzinfo=...) (0.3 against 2.3 us here).
+    """
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value  # asyncpg reads timestamptz as aware datetimes
+
+
+# Enum lookups by value through a dict: calling the Enum class costs ~35x more.
+MESSAGE_TYPES = {kind.value: kind for kind in MessageType}
+ROOM_TYPES = {kind.value: kind for kind in RoomType}
+
+
+class RoomListQuery:
+    """The SQL text for one dialect and layout, built once; `run` takes the driver connection."""
+
+    def __init__(self, layout: ChatLayout, dialect: Dialect) -> None:
+        tables = layout.tables
+        rooms, participants, messages = (
+            qualified(layout, dialect, t.name) for t in (tables.rooms, tables.participants, tables.messages)
+        )
+        self._postgres = dialect.driver == "asyncpg"
+        if not self._postgres and dialect.driver != "aiosqlite":
+            raise ValueError(f"no RoomListQuery for the {dialect.name}+{dialect.driver} driver")
+        self._time: Callable[[Any], datetime | None] = _aware if self._postgres else _sqlite_time
+        user = "$1" if self._postgres else "?"
+        false = "false" if self._postgres else "0"  # as the partial unread index says it
+        columns = ", ".join([*(f"r.{c}" for c in ROOM), "o.user_id", *(f"l.{c}" for c in MESSAGE)])
+        self._select = (
+            f"SELECT {columns}, (SELECT count(*) FROM {messages} AS u WHERE u.room_id = me.room_id"
+            f" AND u.receiver_id = {user} AND u.is_read = {false} AND u.is_deleted = {false})"
+            f" FROM {participants} AS me JOIN {rooms} AS r ON r.id = me.room_id"
+            f" LEFT OUTER JOIN {participants} AS o ON o.room_id = me.room_id AND o.user_id != me.user_id"
+            f" LEFT OUTER JOIN {messages} AS l ON l.id ="
+            f" (SELECT max(m.id) FROM {messages} AS m WHERE m.room_id = me.room_id)"
+            f" WHERE me.user_id = {user}"
+        )
+        self._order = " ORDER BY r.updated_at DESC, r.id DESC"
+
+    def sql(self, room_count: int | None) -> str:
+        """All the user's rooms, or (for `room_count` ids after the user) only those."""
+        if room_count is None:
+            return self._select + self._order
+        if self._postgres:
+            return self._select + " AND me.room_id = ANY($2::bigint[])" + self._order
+        return self._select + f" AND me.room_id IN ({', '.join('?' * room_count)})" + self._order
+
+    async def run(self, driver: Any, user: UserId, room_ids: Collection[RoomId] | None) -> list[RoomSummary]:
+        wanted = None if room_ids is None else sorted(set(room_ids))
+        sql = self.sql(None if wanted is None else len(wanted))
+        if self._postgres:
+            rows = await driver.fetch(sql, user, *([] if wanted is None else [wanted]))
+        else:
+            rows = await driver.execute_fetchall(sql, [user, user, *(wanted or ())])
+        return [self._summary(user, row) for row in rows]
+
+    def _summary(self, user: UserId, row: Sequence[Any]) -> RoomSummary:
+        time = self._time
+        room = Room(
+            id=RoomId(row[0]),
+            name=row[1],
+            room_type=ROOM_TYPES[row[2]],
+            created_by=UserId(row[3]),
+            created_at=time(row[4]),  # type: ignore[arg-type]
+            updated_at=time(row[5]),  # type: ignore[arg-type]
+            is_active=bool(row[6]),
+        )
+        other = row[7]
+        last = None
+        if row[8] is not None:
+            last = Message(
+                id=MessageId(row[8]),
+                room_id=RoomId(row[9]),
+                sender_id=UserId(row[10]),
+                receiver_id=UserId(row[11]),
+                message_type=MESSAGE_TYPES[row[12]],
+                content=row[13],
+                file_name=row[14],
+                file_path=row[15],
+                file_size=row[16],
+                mime_type=row[17],
+                created_at=time(row[18]),  # type: ignore[arg-type]
+                updated_at=time(row[19]),
+                is_read=bool(row[20]),
+                is_deleted=bool(row[21]),
+                is_edited=bool(row[22]),
+                client_msg_id=row[23],
+            )
+        return RoomSummary(
+            membership=Membership(room=room, user_id=user, other_user_id=UserId(other) if other is not None else user),
+            last_message=last,
+            unread_count=int(row[24]),
+        )
