@@ -20,6 +20,7 @@ from chat_http.errors import (
     CLOSE_AUTH_OTHER,
     CLOSE_NOT_IN_ROOM,
     CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
     ws_error,
 )
 from chat_http.hub import Connection, TooManyConnections
@@ -35,6 +36,7 @@ from chatcore import (
     RoomId,
     SendMessage,
     SetTyping,
+    UnavailableError,
 )
 from chatcore.codec import dumps, event_frame, parse_client_event
 from chatcore.commands import ClientCommand
@@ -82,6 +84,10 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
     except NotFoundError:
         await _close(socket, CLOSE_AUTH, "user not found")
         return
+    except UnavailableError:  # e.g. every pooled connection busy past the pool timeout
+        metrics.CONNECTS.labels("unavailable").inc()
+        await _close(socket, CLOSE_TRY_AGAIN, "the service is busy; try again")
+        return
     except Exception:
         log.exception("authentication failed")
         await _close(socket, CLOSE_AUTH_OTHER, "authentication error")
@@ -106,8 +112,15 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
             except NotFoundError:
                 await _close(socket, CLOSE_NOT_IN_ROOM, "not a room of yours")
                 return
+            except UnavailableError:
+                metrics.CONNECTS.labels("unavailable").inc()
+                await _close(socket, CLOSE_TRY_AGAIN, "the service is busy; try again")
+                return
             await rt.hub.join(conn, RoomId(int(raw_room)))
-        await rt.chat.connect(conn.user_id, conn.id)
+        try:
+            await rt.chat.connect(conn.user_id, conn.id)
+        except Exception:  # not worth refusing the socket for: the live state was set, the presence log or event failed
+            log.warning("could not record user %s as online", conn.user_id, exc_info=True)
         try:
             await _serve(socket, conn, rt, identity.expires_at)
         finally:

@@ -262,9 +262,16 @@ async def test_postgres_restart_gives_503s_and_errors_then_recovers(pair: Pair) 
     sender = Sender(alice, room, [pair.a.server.ws_url])
     statuses: list[int] = []
     recovered_after: list[float] = []
+    refused: list[int | None] = []
+
+    newcomer = await pair.api.person("Carol")  # in the database, never looked up by the server yet
 
     async def outage() -> None:
         await asyncio.to_thread(stop_cluster)
+        async with connect(f"{pair.a.server.ws_url}?token={newcomer.token}", open_timeout=10) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 20)  # the user lookup waits for the pool, then gives up
+            refused.append(closed.value.rcvd.code if closed.value.rcvd else None)
         for _ in range(3):
             statuses.append((await alice.http.get(f"{pair.a.server.base_url}/api/v1/chat/rooms")).status_code)
         ready = await pair.api.http.get(f"{pair.a.server.base_url}/ready")
@@ -297,6 +304,7 @@ async def test_postgres_restart_gives_503s_and_errors_then_recovers(pair: Pair) 
         await sender.close()
     assert 503 in statuses
     assert 500 not in statuses
+    assert refused == [1013]  # try again later: not 4000 (a bad token) nor 4500 (a crash)
     assert recovered_after
     assert recovered_after[0] < 5
     assert_nothing_lost(sender, await stored(pair.database_url, room))
