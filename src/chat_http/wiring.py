@@ -27,6 +27,7 @@ from chat_adapters.storage.signing import UrlSigner
 from chat_adapters.system import SystemClock, UuidIds
 from chat_adapters.users import SqlUserDirectory
 from chat_http.auth import Authenticator
+from chat_http.encoding import encode_event
 from chat_http.hub import Hub, LocalFallbackBroker
 from chat_http.runtime import Runtime
 from chat_http.settings import Settings, SettingsError
@@ -145,6 +146,7 @@ async def build_services(
             file_url_ttl=settings.file_url_ttl,
         ),
         writer=writer,
+        encode=encode_event,
     )
 
     async def database_probe() -> None:

@@ -75,10 +75,13 @@ def to_wire(obj: Any) -> Any:
     return make_converter().unstructure(obj)
 
 
-def event_frame(event: Event) -> dict[str, Any]:
+def event_payload(event: Event) -> Any:
     """Message events carry the message itself as `data`, as the seed shows."""
-    payload = event.message if isinstance(event, NewMessage | MessageUpdated) else event
-    return {"type": event.type, "data": make_converter().unstructure(payload)}
+    return event.message if isinstance(event, NewMessage | MessageUpdated) else event
+
+
+def event_frame(event: Event) -> dict[str, Any]:
+    return {"type": event.type, "data": make_converter().unstructure(event_payload(event))}
 
 
 def dumps(obj: Any) -> bytes:

@@ -107,9 +107,12 @@ class ChatService:
         policy: UploadPolicy | None = None,
         limits: Limits | None = None,
         writer: MessageWriter | None = None,
+        encode: Callable[[Event], bytes] = encode_event,
     ) -> None:
+        """`encode` turns events into broker payloads; an adapter may give a faster one writing the same bytes."""
         self._uow = uow
         self._writer: MessageWriter = writer or UnitOfWorkWriter(uow)
+        self._encode = encode
         self._users: UserDirectory = CachedUserDirectory(users, clock) if limits is None or limits.cache else users
         self._storage = storage
         self._broker = broker
@@ -608,6 +611,6 @@ class ChatService:
         if not channels:
             return
         try:
-            await self._broker.publish(channels, encode_event(event))
+            await self._broker.publish(channels, self._encode(event))
         except Exception:
             log.warning("could not publish %s; clients catch up from history", event.type, exc_info=True)

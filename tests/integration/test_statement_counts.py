@@ -15,7 +15,6 @@ from chatcore.model import RoomId, User, UserId
 from tests.contract.backends import Backend
 from tests.contract.builders import at, draft, service_on
 
-
 TABLES = [table.name for table in DEFAULT_LAYOUT.tables.metadata.sorted_tables]
 
 

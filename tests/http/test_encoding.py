@@ -1,0 +1,82 @@
+"""The socket's msgspec event encoder writes exactly the bytes of the core's cattrs + json encoder."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from chat_http.encoding import encode_event as fast
+from chatcore.codec import encode_event as reference
+from chatcore.events import (
+    Event,
+    MessageDeleted,
+    MessagesRead,
+    MessageUpdated,
+    NewMessage,
+    PresenceChanged,
+    Typing,
+)
+from chatcore.model import MessageId, MessageType, RoomId, UserId
+from chatcore.views import MessageView
+
+TEXTS = ["", "hi", 'quote " back \\ slash', "héllo ✓ 日本語 😀", "line\nbreak\ttab \u2028 \u0001", "<b>&amp;</b>"]
+TIMES = [
+    datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5, 123, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-8))),
+    datetime(2026, 6, 1, 12, 0),  # naive: taken as UTC by both
+]
+
+
+def _view(rng: random.Random) -> MessageView:
+    text, maybe = rng.choice(TEXTS), (lambda value: value if rng.random() < 0.5 else None)
+    return MessageView(
+        id=MessageId(rng.randrange(1, 2**63)),
+        room_id=RoomId(rng.randrange(1, 10**6)),
+        sender_id=UserId(rng.randrange(1, 10**6)),
+        receiver_id=UserId(rng.randrange(1, 10**6)),
+        sender_name=rng.choice(TEXTS),
+        receiver_name=rng.choice(TEXTS),
+        sender_avatar=maybe("https://hr.test/a.png?x=1&y=2"),
+        receiver_avatar=maybe(text),
+        message_type=rng.choice(list(MessageType)),
+        content=maybe(text),
+        file_name=maybe("report ✓.pdf"),
+        file_path=maybe("chat_files/files/x.pdf"),
+        file_size=maybe(rng.randrange(0, 50 * 2**20)),
+        mime_type=maybe("application/pdf"),
+        file_url=maybe("/static/chat_files/files/x.pdf?expires=1&sig=abc"),
+        created_at=rng.choice(TIMES),
+        updated_at=maybe(rng.choice(TIMES)),
+        is_read=rng.random() < 0.5,
+        is_deleted=rng.random() < 0.5,
+        is_edited=rng.random() < 0.5,
+        client_msg_id=maybe(text),
+    )
+
+
+def _events(rng: random.Random) -> list[Event]:
+    view = _view(rng)
+    return [
+        NewMessage(message=view),
+        MessageUpdated(message=view),
+        MessageDeleted(id=view.id, room_id=view.room_id),
+        MessagesRead(room_id=view.room_id, user_id=view.sender_id, last_read_message_id=rng.choice([None, view.id])),
+        PresenceChanged(user_id=view.sender_id, user_name=view.sender_name, is_online=True, last_seen=view.created_at),
+        Typing(
+            room_id=view.room_id,
+            user_id=view.sender_id,
+            user_name=view.sender_name,
+            is_typing=rng.random() < 0.5,
+            typing_users=sorted({view.sender_id, view.receiver_id}),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_every_event_encodes_to_the_same_bytes(seed: int) -> None:
+    for event in _events(random.Random(seed)):
+        assert fast(event) == reference(event)
