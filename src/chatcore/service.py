@@ -70,6 +70,14 @@ log = logging.getLogger("chatcore")
 DIRECT_ROOM_NAME = "Direct Chat"
 
 
+class _Committed(Exception):
+    """A send's message committed, but what came after failed: the error to report, with nothing to undo."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @attrs.frozen(kw_only=True)
 class Limits:
     max_text_length: int = 10_000
@@ -122,7 +130,7 @@ class ChatService:
         self.policy = policy or UploadPolicy()
         self.limits = limits or Limits()
         self._members: Lru[tuple[UserId, RoomId], Membership] = Lru(100_000)  # direct rooms never change hands
-        self._inserts: GroupCommit[MessageDraft, Message] = GroupCommit(self._insert_batch)
+        self._inserts: GroupCommit[MessageDraft, MessageView] = GroupCommit(self._store_and_publish)
         self._search_limiter = KeyedLimiter(
             clock, rate=self.limits.search_per_minute / 60, burst=self.limits.search_per_minute
         )
@@ -254,10 +262,11 @@ class ChatService:
         stored = await self._store_file(command) if command.file_data is not None else None
         now = self._clock.now()
         try:
-            if command.upload_id is not None:
-                message = await self._insert_claiming(me, command, membership, now)
-            else:
-                message = await self._inserts.submit(self._draft(me, command, membership, stored, now))
+            if command.upload_id is None:  # stored with whatever else was sent meanwhile, and published
+                return await self._inserts.submit(self._draft(me, command, membership, stored, now)), True
+            message = await self._insert_claiming(me, command, membership, now)
+        except _Committed as committed:  # the message and its file stay
+            raise committed.error from None
         except ConflictError:
             await self._discard(stored)
             earlier = await self._earlier(me, command.client_msg_id, room_id) if command.client_msg_id else None
@@ -292,6 +301,25 @@ class ChatService:
         if earlier is not None and earlier.room_id != room_id:
             raise ConflictError("client_msg_id was already used in another room", field="client_msg_id")
         return earlier
+
+    async def _store_and_publish(self, drafts: Sequence[MessageDraft]) -> list[MessageView | BaseException]:
+        """The batch's transaction, then each message published from here, in order, as soon as it committed:
+        its recipients need not wait for the sender's coroutine to be resumed first."""
+        outcomes: list[MessageView | BaseException] = []
+        for draft, stored in zip(drafts, await self._insert_batch(drafts), strict=True):
+            if isinstance(stored, BaseException):
+                outcomes.append(stored)
+                continue
+            try:
+                view = await self._view(stored)
+            except Exception as exc:  # stored all the same: a retry with its client_msg_id gets it back
+                outcomes.append(_Committed(exc))
+                continue
+            await self._publish(
+                NewMessage(message=view), [user_channel(draft.sender_id), user_channel(draft.receiver_id)]
+            )
+            outcomes.append(view)
+        return outcomes
 
     async def _insert_batch(self, drafts: Sequence[MessageDraft]) -> list[Message | BaseException]:
         """One transaction for every send that queued meanwhile; if it fails, each goes alone."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import pytest
 
-from chatcore import InvalidError, MessageType, RoomId, SendMessage, UploadPolicy
+from chatcore import (
+    InvalidError,
+    Limits,
+    MessageType,
+    RoomId,
+    SendMessage,
+    UnavailableError,
+    UploadPolicy,
+    User,
+    UserId,
+)
 from tests.unit.helpers import (
     ALICE,
     BOB,
@@ -300,3 +310,30 @@ async def test_an_over_long_name_is_shortened_keeping_its_extension(chat: Chat, 
     assert stored_name.endswith("aaa.pdf")
     assert view.file_name is not None
     assert len(view.file_name) == 255
+
+
+async def test_a_file_message_stored_but_not_published_keeps_its_file() -> None:
+    """The directory fails after the commit (names for the event): the sender gets the error, but the message
+    and its file stay, and the retry with the same client_msg_id gets the stored message back."""
+    chat = make_chat(limits=Limits(cache=False))
+    room = await chat.room(ALICE, BOB)
+    command = SendMessage(
+        room_id=room, message_type=MessageType.IMAGE, file_data=b64(png()), file_name="a.png", client_msg_id="pic"
+    )
+    real_get_many = chat.users.get_many
+
+    async def directory_down(ids: Collection[UserId]) -> dict[UserId, User]:
+        raise UnavailableError("the directory is away")
+
+    bob_hears = await chat.listen("user:2")
+    chat.users.get_many = directory_down  # type: ignore[method-assign]
+    with pytest.raises(UnavailableError):
+        await chat.service.send_message(ALICE, command)
+    stored_keys = [key async for key in chat.storage.keys()]  # noqa: SIM118 (an async iterator, not a dict)
+    chat.users.get_many = real_get_many  # type: ignore[method-assign]
+    again, created = await chat.service.send_message(ALICE, command)
+
+    assert not created
+    assert again.file_path is not None
+    assert stored_keys == [again.file_path.removeprefix("chat_files/")]
+    assert bob_hears.frames == []  # nothing was announced: the retry's echo goes to the sender alone
