@@ -119,8 +119,10 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
             await rt.hub.join(conn, RoomId(int(raw_room)))
         try:
             await rt.chat.connect(conn.user_id, conn.id)
-        except Exception:  # not worth refusing the socket for: the live state was set, the presence log or event failed
-            log.warning("could not record user %s as online", conn.user_id, exc_info=True)
+        except UnavailableError:  # not worth refusing the socket for: the live state was set, the log or event failed
+            log.warning("could not record user %s as online: the database did not answer in time", conn.user_id)
+        except Exception:
+            log.exception("could not record user %s as online", conn.user_id)
         try:
             await _serve(socket, conn, rt, identity.expires_at)
         finally:
