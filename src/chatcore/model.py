@@ -108,6 +108,24 @@ class MessageDraft:
     created_at: datetime
     client_msg_id: str | None = None
 
+    def stored(self, message_id: MessageId) -> Message:
+        """The message this draft becomes once the store gave it an id: unread, unedited, not deleted."""
+        file = self.file
+        return Message(
+            id=message_id,
+            room_id=self.room_id,
+            sender_id=self.sender_id,
+            receiver_id=self.receiver_id,
+            message_type=self.message_type,
+            content=self.content,
+            file_name=file.file_name if file else None,
+            file_path=file.file_path if file else None,
+            file_size=file.file_size if file else None,
+            mime_type=file.mime_type if file else None,
+            created_at=self.created_at,
+            client_msg_id=self.client_msg_id,
+        )
+
 
 @attrs.frozen(kw_only=True)
 class Message:

@@ -324,21 +324,7 @@ class _MemoryMessages:
         if draft.room_id not in tables.rooms:
             await self._uow.rollback()
             raise NotFoundError("room not found", field="room_id")
-        file = draft.file
-        message = Message(
-            id=MessageId(self._uow.next_id("messages")),
-            room_id=draft.room_id,
-            sender_id=draft.sender_id,
-            receiver_id=draft.receiver_id,
-            message_type=draft.message_type,
-            content=draft.content,
-            file_name=file.file_name if file else None,
-            file_path=file.file_path if file else None,
-            file_size=file.file_size if file else None,
-            mime_type=file.mime_type if file else None,
-            created_at=draft.created_at,
-            client_msg_id=draft.client_msg_id,
-        )
+        message = draft.stored(MessageId(self._uow.next_id("messages")))
         tables.messages[message.id] = message
         return message
 

@@ -80,7 +80,7 @@ class SqlMessages:
             conflict="client_msg_id was already used",
             field="client_msg_id",
         )
-        return message_from_row({**values, "id": result.scalar_one()})
+        return draft.stored(MessageId(result.scalar_one()))
 
     async def _one(self, *where: Any) -> Message | None:
         messages = self._tables.messages

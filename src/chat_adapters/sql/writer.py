@@ -73,24 +73,6 @@ def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
     return sorted(newest.items())
 
 
-def _stored(draft: MessageDraft, message_id: int) -> Message:
-    file = draft.file
-    return Message(
-        id=MessageId(message_id),
-        room_id=draft.room_id,
-        sender_id=draft.sender_id,
-        receiver_id=draft.receiver_id,
-        message_type=draft.message_type,
-        content=draft.content,
-        file_name=file.file_name if file else None,
-        file_path=file.file_path if file else None,
-        file_size=file.file_size if file else None,
-        mime_type=file.mime_type if file else None,
-        created_at=draft.created_at,
-        client_msg_id=draft.client_msg_id,
-    )
-
-
 def sqlite_timestamp(value: datetime) -> str:
     """DateTimeUTC's text on SQLite ('2026-01-02 01:04:05.006789', in UTC), without its processor chain."""
     if value.tzinfo is not UTC:
@@ -253,7 +235,7 @@ class SqlMessageWriter:
             raise RuntimeError(f"{len(drafts)} messages inserted, {len(ids)} ids returned")
         if isinstance(self._backend, _Sqlite):
             self._checkpoint_soon()
-        return [_stored(draft, message_id) for draft, message_id in zip(drafts, ids, strict=True)]
+        return [draft.stored(MessageId(message_id)) for draft, message_id in zip(drafts, ids, strict=True)]
 
     def _checkpoint_soon(self) -> None:
         """SQLite's automatic checkpoint would run inside a send's commit every 1,000 pages, fsync included:
