@@ -149,7 +149,13 @@ async def _serve(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Bounded: a task that swallows its cancellation must not hold the handler, nor a graceful shutdown.
+        finished, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+        for task in finished:
+            if not task.cancelled():
+                task.exception()  # retrieved: the first failure was logged above
+        for task in stuck:
+            log.warning("socket task %s did not stop within %s s of its cancellation", task.get_name(), CLOSE_TIMEOUT)
 
 
 async def _expiry(socket: WebSocket[Any, Any, Any], expires_at: float) -> None:
