@@ -14,10 +14,8 @@ import attrs
 import pytest
 import pytest_asyncio
 
-from chat_adapters.sql.engine import create_engine, session_factory
-from chat_adapters.users import SqlUserDirectory
 from tests.conftest import IN_CI, skip_or_fail
-from tests.e2e.conftest import Api, Person, Server, start_server, stop_server, token_for
+from tests.e2e.conftest import Api, Person, Server, start_server, stop_server
 
 if IN_CI:  # the test extra has it: missing in CI is an error, not a skip
     import importlib
@@ -82,14 +80,7 @@ async def api(server: Server) -> AsyncIterator[Api]:
 
 async def employee(api: Api, name: str, *, email: str | None = None) -> Person:
     """Like `Api.person`, with a full name and a name-based email (or the given one)."""
-    email = email or f"{name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:6]}@example.com"
-    engine = create_engine(api.server.env["CHAT_DATABASE_URL"])
-    try:
-        user = await SqlUserDirectory(session_factory(engine)).add(name=name, email=email)
-    finally:
-        await engine.dispose()
-    token = token_for(user.id)
-    return Person(id=user.id, name=name, email=email, token=token, http=api.client(token))
+    return await api.person(name, email=email or f"{name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:6]}@example.com")
 
 
 @pytest.fixture(scope="module")

@@ -173,9 +173,9 @@ class Api:
         self._clients.append(client)
         return client
 
-    async def person(self, name: str = "Alice") -> Person:
+    async def person(self, name: str = "Alice", *, email: str | None = None) -> Person:
         """A fresh user in the server's database, with a token and an authenticated client."""
-        email = f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.com"
+        email = email or f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.com"
         engine = create_engine(self.server.env["CHAT_DATABASE_URL"])
         try:
             user = await SqlUserDirectory(session_factory(engine)).add(name=name, email=email)

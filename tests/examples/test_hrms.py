@@ -23,6 +23,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.e2e.conftest import stop_server
 from tests.pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,12 +72,7 @@ def hrms(tmp_path: Path) -> Iterator[Hrms]:
             time.sleep(0.1)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_server(proc)
     assert "Traceback" not in server.log.read_text()
 
 

@@ -8,6 +8,7 @@ max(id) over (room_id, id), and the unread count over the partial unread index.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -153,3 +154,9 @@ class RoomListQuery:
             last_message=last,
             unread_count=int(row[24]),
         )
+
+
+@functools.cache
+def room_list_query(layout: ChatLayout, dialect: Dialect) -> RoomListQuery:
+    """One per layout and engine dialect: the SQL text is built once."""
+    return RoomListQuery(layout, dialect)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chat_adapters.sql.errors import is_foreign_key_violation, translated
 from chat_adapters.sql.messages import SqlMessages, SqlPresenceLog, SqlUploads
-from chat_adapters.sql.room_list import RoomListQuery
+from chat_adapters.sql.room_list import RoomListQuery, room_list_query
 from chat_adapters.sql.rooms import SqlRooms
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError
@@ -36,10 +36,9 @@ class SqlDatabase:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], layout: ChatLayout = DEFAULT_LAYOUT) -> None:
         self.sessions = sessions
         self.layout = layout
-        self._room_lists: dict[str, RoomListQuery] = {}  # by driver: SQL text built once
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, self.layout, self._room_lists)
+        return SqlUnitOfWork(self.sessions, self.layout)
 
 
 class SqlUnitOfWork:
@@ -49,17 +48,11 @@ class SqlUnitOfWork:
     cannot go on after a failed statement, and SQLite is made to behave the same.
     """
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        layout: ChatLayout = DEFAULT_LAYOUT,
-        room_lists: dict[str, RoomListQuery] | None = None,
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], layout: ChatLayout = DEFAULT_LAYOUT) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self.layout = layout
         self.tables = layout.tables
-        self._room_lists = {} if room_lists is None else room_lists
         # Typed as the ports: the protocol's attributes are mutable, so mypy wants the exact types.
         self.rooms: Rooms = SqlRooms(self)
         self.messages: Messages = SqlMessages(self)
@@ -122,11 +115,7 @@ class SqlUnitOfWork:
 
     def room_list_query(self) -> RoomListQuery:
         """The driver-level room list for this session's driver (aiosqlite or asyncpg)."""
-        dialect = self.session.get_bind().dialect
-        query = self._room_lists.get(dialect.driver)
-        if query is None:
-            query = self._room_lists[dialect.driver] = RoomListQuery(self.layout, dialect)
-        return query
+        return room_list_query(self.layout, self.session.get_bind().dialect)
 
     async def driver(self) -> Any:
         """The driver's own connection under this unit's session (aiosqlite or asyncpg), for the fast paths."""

@@ -161,8 +161,6 @@ class _Postgres:
         )
 
     async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
-        if driver.is_in_transaction():
-            await driver.execute("ROLLBACK")
         touches = _touches(drafts)
         columns = zip(*(_row(draft, self.stamp) for draft in drafts), strict=True)
         sql = self._one_room_sql if len(touches) == 1 else self._sql
