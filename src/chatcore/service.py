@@ -194,7 +194,7 @@ class ChatService:
             total = await uow.messages.count(room_id)
         (summary,) = summaries
         base = (await self._build_room_views(me, summaries))[0]
-        users = await self._users.get_many({me, summary.membership.other_user_id})
+        users = await self._users.get_many({me, summary.other_user_id})
         messages = await self._message_views(latest, users)
         return RoomDetail(**attrs.asdict(base, recurse=False), message_list=MessageList(messages=messages, total=total))
 
@@ -589,30 +589,42 @@ class ChatService:
         return await self._build_room_views(me, summaries)
 
     async def _build_room_views(self, me: UserId, summaries: list[RoomSummary]) -> list[RoomView]:
-        others = {s.membership.other_user_id for s in summaries}
+        """Built per room of a list that may hold 1,000: one pass, each view constructed directly."""
+        others = {s.other_user_id for s in summaries}
         senders = {s.last_message.sender_id for s in summaries if s.last_message is not None}
         users = await self._users.get_many(others | senders)
         online = await self._live.online(others)
         views = []
         for summary in summaries:
-            other_id = summary.membership.other_user_id
+            other_id = summary.other_user_id
             other = users.get(other_id) or unknown_user(other_id)
             last = summary.last_message
-            last_view = None
-            if last is not None:
-                sender = users.get(last.sender_id) or unknown_user(last.sender_id)
-                last_view = LastMessage(
-                    id=last.id,
-                    content=last.content,
-                    message_type=last.message_type,
-                    created_at=last.created_at,
-                    sender_name=sender.name,
-                )
+            room = summary.room
             views.append(
-                RoomView.of(
-                    summary.membership.room,
-                    other_user=UserCard.of(other, is_online=other_id in online),
-                    last_message=last_view,
+                RoomView(
+                    id=room.id,
+                    name=room.name,
+                    room_type=room.room_type,
+                    created_by=room.created_by,
+                    created_at=room.created_at,
+                    updated_at=room.updated_at,
+                    is_active=room.is_active,
+                    other_user=UserCard(
+                        id=other_id,
+                        name=other.name,
+                        email=other.email,
+                        avatar_url=other.avatar_url,
+                        is_online=other_id in online,
+                    ),
+                    last_message=None
+                    if last is None
+                    else LastMessage(
+                        id=last.id,
+                        content=last.content,
+                        message_type=last.message_type,
+                        created_at=last.created_at,
+                        sender_name=(users.get(last.sender_id) or unknown_user(last.sender_id)).name,
+                    ),
                     unread_count=summary.unread_count,
                 )
             )

@@ -269,14 +269,16 @@ class _MemoryRooms:
         for room_id in mine:
             in_room = [m for m in tables.messages.values() if m.room_id == room_id]
             last = max(in_room, key=lambda m: m.id) if in_room else None
+            membership = await self.membership(user, room_id)
             found.append(
                 RoomSummary(
-                    membership=await self.membership(user, room_id),
-                    last_message=last,
+                    room=membership.room,
+                    other_user_id=membership.other_user_id,
+                    last_message=None if last is None else last.preview(),
                     unread_count=unread.get(room_id, 0),
                 )
             )
-        return sorted(found, key=lambda s: (s.membership.room.updated_at, s.membership.room.id), reverse=True)
+        return sorted(found, key=lambda s: (s.room.updated_at, s.room.id), reverse=True)
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         tables = self._uow.tables

@@ -101,16 +101,16 @@ async def test_summaries_list_newest_activity_first_with_last_message_and_unread
     async with backend.uow() as uow:
         summaries = await uow.rooms.summaries(ALICE)
 
-    assert [s.membership.room.id for s in summaries] == [with_bob.id, with_dave.id, with_carol.id]
-    by_room = {s.membership.room.id: s for s in summaries}
-    assert by_room[with_bob.id].last_message == to_alice[-1]
+    assert [s.room.id for s in summaries] == [with_bob.id, with_dave.id, with_carol.id]
+    by_room = {s.room.id: s for s in summaries}
+    assert by_room[with_bob.id].last_message == to_alice[-1].preview()
     assert by_room[with_bob.id].unread_count == 3
-    assert by_room[with_bob.id].membership.other_user_id == BOB
-    assert by_room[with_bob.id].membership.room.updated_at == at(3)
+    assert by_room[with_bob.id].other_user_id == BOB
+    assert by_room[with_bob.id].room.updated_at == at(3)
     assert by_room[with_carol.id].last_message is not None
     assert by_room[with_carol.id].last_message.content == "from alice"
     assert by_room[with_carol.id].unread_count == 0
-    assert by_room[with_carol.id].membership.other_user_id == CAROL
+    assert by_room[with_carol.id].other_user_id == CAROL
     assert by_room[with_dave.id].last_message is None
     assert by_room[with_dave.id].unread_count == 0
 
@@ -124,9 +124,9 @@ async def test_summaries_of_listed_rooms_only(backend: Backend) -> None:
         listed = await uow.rooms.summaries(ALICE, [with_carol.id, strangers.id])
         nothing = await uow.rooms.summaries(ALICE, [])
 
-    assert [s.membership.room.id for s in listed] == [with_carol.id]
+    assert [s.room.id for s in listed] == [with_carol.id]
     assert nothing == []
-    assert with_bob.id not in {s.membership.room.id for s in listed}
+    assert with_bob.id not in {s.room.id for s in listed}
 
 
 async def test_summaries_tie_on_activity_goes_to_the_newer_room(backend: Backend) -> None:
@@ -136,7 +136,7 @@ async def test_summaries_tie_on_activity_goes_to_the_newer_room(backend: Backend
     async with backend.uow() as uow:
         summaries = await uow.rooms.summaries(ALICE)
 
-    assert [s.membership.room.id for s in summaries] == [newer.id, older.id]
+    assert [s.room.id for s in summaries] == [newer.id, older.id]
 
 
 async def test_touch_moves_the_room_to_the_top(backend: Backend) -> None:
@@ -149,8 +149,8 @@ async def test_touch_moves_the_room_to_the_top(backend: Backend) -> None:
     async with backend.uow() as uow:
         summaries = await uow.rooms.summaries(ALICE)
 
-    assert summaries[0].membership.room.id == older.id
-    assert summaries[0].membership.room.updated_at == at(5)
+    assert summaries[0].room.id == older.id
+    assert summaries[0].room.updated_at == at(5)
 
 
 async def test_co_participants_are_everyone_sharing_a_room(backend: Backend) -> None:
