@@ -13,7 +13,6 @@ from chat_http.views import (
     EditMessage,
     OnlineUsers,
     OpenRoom,
-    RoomList,
     StatusReply,
     UnreadCounts,
     UserSearch,
@@ -26,10 +25,12 @@ from chatcore import (
     NotFoundError,
     RoomDetail,
     RoomId,
+    RoomPage,
     RoomView,
     UserId,
 )
-from chatcore.codec import MAX_ID, loads, structure
+from chatcore.codec import loads, structure
+from chatcore.model import MAX_ID
 
 AnyRequest = Request[UserId, Any, Any]
 
@@ -77,9 +78,14 @@ class ChatController(Controller):
         return Response(room, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @get("/rooms", summary="The caller's rooms, newest activity first")
-    async def list_rooms(self, request: AnyRequest, rt: Rt) -> RoomList:
-        rooms = await rt.chat.list_rooms(request.user)
-        return RoomList(rooms=rooms, total=len(rooms))
+    async def list_rooms(
+        self, request: AnyRequest, rt: Rt, limit: FromQuery[int | None] = None, cursor: FromQuery[str | None] = None
+    ) -> RoomPage:
+        """All rooms (as the seed), or a page of them with `limit` and then `cursor` (the last `next_cursor`)."""
+        if limit is None and cursor is None:
+            rooms = await rt.chat.list_rooms(request.user)
+            return RoomPage(rooms=rooms, total=len(rooms))
+        return await rt.chat.room_page(request.user, limit=limit, cursor=cursor)
 
     @get("/rooms/{room_id:int}", summary="A room with its latest messages, oldest first")
     async def room_detail(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> RoomDetail:

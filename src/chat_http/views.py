@@ -6,18 +6,12 @@ from typing import Literal
 
 import attrs
 
-from chatcore import OnlineUser, RoomView, UserCard
+from chatcore import OnlineUser, UserCard
 
 
 @attrs.frozen(kw_only=True)
 class UserSearch:
     users: list[UserCard]
-    total: int
-
-
-@attrs.frozen(kw_only=True)
-class RoomList:
-    rooms: list[RoomView]
     total: int
 
 

@@ -26,7 +26,7 @@ from chatcore.ports import (
 )
 from chatcore.service import ChatService, Limits
 from chatcore.uploads import UploadPolicy
-from chatcore.views import HistoryPage, MessageView, OnlineUser, RoomDetail, RoomView, UserCard
+from chatcore.views import HistoryPage, MessageView, OnlineUser, RoomDetail, RoomPage, RoomView, UserCard
 
 __all__ = [
     "Broker",
@@ -62,6 +62,7 @@ __all__ = [
     "Room",
     "RoomDetail",
     "RoomId",
+    "RoomPage",
     "RoomType",
     "RoomView",
     "SendMessage",

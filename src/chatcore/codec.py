@@ -15,11 +15,11 @@ import cattrs
 from chatcore.commands import CLIENT_EVENTS, ClientCommand
 from chatcore.errors import InvalidError
 from chatcore.events import Event, MessageUpdated, NewMessage
+from chatcore.model import MAX_ID
 
 T = TypeVar("T")
 
 MAX_DEPTH = 32
-MAX_ID = 2**63 - 1
 
 
 def _exactly(kind: type[T]) -> Callable[[Any, type], T]:

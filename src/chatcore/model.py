@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NewType, Self
 
 import attrs
 
-from chatcore.errors import ForbiddenError
+from chatcore.errors import ForbiddenError, InvalidError
 
 UserId = NewType("UserId", int)
 RoomId = NewType("RoomId", int)
@@ -214,6 +214,45 @@ class RoomSummary:
     other_user_id: UserId
     last_message: MessagePreview | None
     unread_count: int
+
+
+MAX_ID = 2**63 - 1  # ids are BIGINT
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@attrs.frozen(kw_only=True)
+class RoomCursor:
+    """Where a page of the room list ended: its last room's sort key (activity time, then id).
+
+    A key rather than an offset or a room id: a room that moves to the top while a client pages on is
+    neither listed twice nor makes the next page start over (the client hears of it as an event).
+    """
+
+    updated_at: datetime
+    room_id: RoomId
+
+    @classmethod
+    def after(cls, room: Room) -> RoomCursor:
+        return cls(updated_at=room.updated_at, room_id=room.id)
+
+    def encode(self) -> str:
+        """Opaque to clients: '<microseconds since 1970>.<room id>'."""
+        return f"{(self.updated_at - _EPOCH) // _MICROSECOND}.{self.room_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> RoomCursor:
+        when, _, room = text.partition(".")
+        try:
+            if len(text) > 40:
+                raise ValueError(text)
+            micros, room_id = int(when), int(room)
+            if not (when + room).isascii() or not when.isdigit() or not room.isdigit() or not 1 <= room_id <= MAX_ID:
+                raise ValueError(text)
+            updated_at = _EPOCH + micros * _MICROSECOND
+        except (ValueError, OverflowError):
+            raise InvalidError("cursor is not one this server gave out", field="cursor") from None
+        return cls(updated_at=updated_at, room_id=RoomId(room_id))
 
 
 @attrs.frozen(kw_only=True)

@@ -18,6 +18,7 @@ from chatcore.model import (
     MessageId,
     Presence,
     Room,
+    RoomCursor,
     RoomId,
     RoomSummary,
     Upload,
@@ -71,11 +72,23 @@ class Rooms(Protocol):
         """NotFoundError unless `user` is a participant."""
         ...
 
-    async def summaries(self, user: UserId, room_ids: Collection[RoomId] | None = None) -> list[RoomSummary]:
-        """Rooms of `user` (all, or those listed) with last message and unread count, newest activity first.
+    async def summaries(
+        self,
+        user: UserId,
+        room_ids: Collection[RoomId] | None = None,
+        *,
+        after: RoomCursor | None = None,
+        limit: int | None = None,
+    ) -> list[RoomSummary]:
+        """Rooms of `user` (all, or those listed) with last message and unread count, newest activity first;
+        only those after `after` in that order, at most `limit` of them.
 
         Runs a fixed number of statements whatever the number of rooms and messages.
         """
+        ...
+
+    async def count(self, user: UserId) -> int:
+        """How many rooms `user` is in."""
         ...
 
     async def touch(self, room_id: RoomId, at: datetime) -> None: ...

@@ -33,6 +33,7 @@ from chatcore.model import (
     MessageId,
     MessageType,
     Presence,
+    RoomCursor,
     RoomId,
     RoomSummary,
     StoredFile,
@@ -60,6 +61,7 @@ from chatcore.views import (
     MessageView,
     OnlineUser,
     RoomDetail,
+    RoomPage,
     RoomView,
     UserCard,
     unknown_user,
@@ -184,6 +186,25 @@ class ChatService:
 
     async def list_rooms(self, me: UserId) -> list[RoomView]:
         return await self._room_views(me, None)
+
+    async def room_page(self, me: UserId, *, limit: int | None = None, cursor: str | None = None) -> RoomPage:
+        """The room list a page at a time, for callers with many rooms: at most `limit` rooms after `cursor`
+        (the `next_cursor` of the page before). The whole list of 1,000 rooms is ~500 KB and tens of ms."""
+        if limit is not None and not 1 <= limit <= self.limits.max_per_page:
+            raise InvalidError(f"limit must be between 1 and {self.limits.max_per_page}", field="limit")
+        after = None if cursor is None else RoomCursor.decode(cursor)
+        async with self._uow() as uow:
+            summaries = await uow.rooms.summaries(me, after=after, limit=None if limit is None else limit + 1)
+            total = await uow.rooms.count(me)
+        has_more = limit is not None and len(summaries) > limit
+        if has_more:
+            del summaries[limit:]
+        return RoomPage(
+            rooms=await self._build_room_views(me, summaries),
+            total=total,
+            has_more=has_more,
+            next_cursor=RoomCursor.after(summaries[-1].room).encode() if has_more else None,
+        )
 
     async def room_detail(self, me: UserId, room_id: RoomId) -> RoomDetail:
         async with self._uow() as uow:

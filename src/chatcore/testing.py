@@ -28,6 +28,7 @@ from chatcore.model import (
     Participant,
     Presence,
     Room,
+    RoomCursor,
     RoomId,
     RoomSummary,
     RoomType,
@@ -259,7 +260,14 @@ class _MemoryRooms:
         other = next((m for m in members if m != user), user)
         return Membership(room=room, user_id=user, other_user_id=other)
 
-    async def summaries(self, user: UserId, room_ids: Collection[RoomId] | None = None) -> list[RoomSummary]:
+    async def summaries(
+        self,
+        user: UserId,
+        room_ids: Collection[RoomId] | None = None,
+        *,
+        after: RoomCursor | None = None,
+        limit: int | None = None,
+    ) -> list[RoomSummary]:
         tables = self._uow.tables
         mine = [room for (room, who) in tables.participants if who == user]
         if room_ids is not None:
@@ -278,7 +286,13 @@ class _MemoryRooms:
                     unread_count=unread.get(room_id, 0),
                 )
             )
-        return sorted(found, key=lambda s: (s.room.updated_at, s.room.id), reverse=True)
+        found.sort(key=lambda s: (s.room.updated_at, s.room.id), reverse=True)
+        if after is not None:
+            found = [s for s in found if (s.room.updated_at, s.room.id) < (after.updated_at, after.room_id)]
+        return found if limit is None else found[:limit]
+
+    async def count(self, user: UserId) -> int:
+        return sum(1 for (_, who) in self._uow.tables.participants if who == user)
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         tables = self._uow.tables

@@ -115,6 +115,16 @@ class RoomDetail(RoomView):
 
 
 @attrs.frozen(kw_only=True)
+class RoomPage:
+    """The room list, or one page of it: `total` counts all the caller's rooms, `next_cursor` asks for more."""
+
+    rooms: list[RoomView]
+    total: int
+    has_more: bool = False
+    next_cursor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class HistoryPage:
     messages: list[MessageView]
     total: int

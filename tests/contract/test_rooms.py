@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatcore.errors import ConflictError, NotFoundError
-from chatcore.model import MessageId, RoomId, RoomType, UserId
+from chatcore.model import MessageId, RoomCursor, RoomId, RoomType, UserId
 from chatcore.ports import UnitOfWork
 from tests.contract.backends import Backend
 from tests.contract.builders import ALICE, BOB, CAROL, DAVE, T0, at, draft, room, send
@@ -137,6 +137,65 @@ async def test_summaries_tie_on_activity_goes_to_the_newer_room(backend: Backend
         summaries = await uow.rooms.summaries(ALICE)
 
     assert [s.room.id for s in summaries] == [newer.id, older.id]
+
+
+async def _five_rooms(backend: Backend) -> list[RoomId]:
+    """Alice's rooms newest activity first; two share a time (the id breaks the tie), one is not hers."""
+    times = [at(1), at(3), at(3), at(2), at(5)]
+    ids = [(await room(backend, ALICE, UserId(10 + n), when=when)).id for n, when in enumerate(times)]
+    await room(backend, BOB, CAROL, when=at(4))
+    return [ids[4], ids[2], ids[1], ids[3], ids[0]]
+
+
+async def test_summaries_page_by_page_follow_the_whole_list(backend: Backend) -> None:
+    newest_first = await _five_rooms(backend)
+
+    pages: list[list[RoomId]] = []
+    after = None
+    async with backend.uow() as uow:
+        whole = [s.room.id for s in await uow.rooms.summaries(ALICE)]
+        while len(pages) < 10:
+            page = await uow.rooms.summaries(ALICE, after=after, limit=2)
+            if not page:
+                break
+            pages.append([s.room.id for s in page])
+            after = RoomCursor.after(page[-1].room)
+
+    assert whole == newest_first
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:]]
+
+
+async def test_a_page_keeps_last_message_unread_count_and_other_user(backend: Backend) -> None:
+    first = await room(backend, ALICE, BOB, when=at(0))
+    second = await room(backend, ALICE, CAROL, when=at(1))
+    sent = await send(backend, first.id, BOB, ALICE, count=2)  # touches `first`: now the newest
+
+    async with backend.uow() as uow:
+        (top,) = await uow.rooms.summaries(ALICE, limit=1)
+        (rest,) = await uow.rooms.summaries(ALICE, after=RoomCursor.after(top.room), limit=5)
+        listed = await uow.rooms.summaries(ALICE, [second.id], limit=1)
+
+    assert (top.room.id, top.other_user_id, top.unread_count) == (first.id, BOB, 2)
+    assert top.last_message == sent[-1].preview()
+    assert (rest.room.id, rest.other_user_id, rest.unread_count, rest.last_message) == (second.id, CAROL, 0, None)
+    assert [s.room.id for s in listed] == [second.id]
+
+
+async def test_after_the_last_room_nothing_is_left(backend: Backend) -> None:
+    newest_first = await _five_rooms(backend)
+
+    async with backend.uow() as uow:
+        last = (await uow.rooms.summaries(ALICE))[-1]
+        assert last.room.id == newest_first[-1]
+        assert await uow.rooms.summaries(ALICE, after=RoomCursor.after(last.room)) == []
+        assert await uow.rooms.summaries(DAVE, limit=3) == []
+
+
+async def test_count_is_the_rooms_a_user_is_in(backend: Backend) -> None:
+    await _five_rooms(backend)
+
+    async with backend.uow() as uow:
+        assert (await uow.rooms.count(ALICE), await uow.rooms.count(BOB), await uow.rooms.count(DAVE)) == (5, 1, 0)
 
 
 async def test_touch_moves_the_room_to_the_top(backend: Backend) -> None:

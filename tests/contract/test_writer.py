@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 
 from chat_adapters.sql.engine import create_engine, session_factory
+from chat_adapters.sql.room_list import sqlite_timestamp
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import chat_tables
-from chat_adapters.sql.writer import SqlMessageWriter, sqlite_timestamp
+from chat_adapters.sql.writer import SqlMessageWriter
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.model import HistoryQuery, RoomId, UserId
 from tests.contract.backends import Backend, database_url

@@ -154,6 +154,27 @@ async def test_room_list_detail_history_read_unread(api: Api) -> None:
     assert all(m["is_read"] for m in detail["message_list"]["messages"])
 
 
+async def test_room_list_by_pages(api: Api) -> None:
+    alice = await api.person("Alice")
+    rooms = [await api.room(alice, await api.person(name)) for name in ("Bob", "Carol", "Dave")]
+    whole = (await alice.http.get(f"{API}/rooms")).json()
+    assert [r["id"] for r in whole["rooms"]] == rooms[::-1]
+    assert (whole["total"], whole["has_more"], whole["next_cursor"]) == (3, False, None)
+
+    first = (await alice.http.get(f"{API}/rooms", params={"limit": 2})).json()
+    second = (await alice.http.get(f"{API}/rooms", params={"limit": 2, "cursor": first["next_cursor"]})).json()
+
+    assert [r["id"] for r in first["rooms"]] == rooms[:0:-1]
+    assert (first["total"], first["has_more"]) == (3, True)
+    assert first["rooms"] == whole["rooms"][:2]
+    assert second["rooms"] == whole["rooms"][2:]
+    assert (second["total"], second["has_more"], second["next_cursor"]) == (3, False, None)
+    for params in ({"limit": 0}, {"limit": 101}, {"limit": "x"}, {"limit": 2, "cursor": "nope"}, {"cursor": "1.2.3"}):
+        response = await alice.http.get(f"{API}/rooms", params=params)
+        assert response.status_code == 400, (params, response.text)
+        assert response.json()["status_code"] == 400
+
+
 async def test_history_parameters_are_checked(api: Api) -> None:
     alice, bob = await api.person("Alice"), await api.person("Bob")
     room = await api.room(alice, bob)

@@ -101,6 +101,7 @@ async def _measure(
         "summaries": await counter.count(lambda: in_unit("summaries")),
         "unread_counts": await counter.count(lambda: in_unit("unread_counts")),
         "list_rooms": await counter.count(lambda: chat.list_rooms(me)),
+        "room_page": await counter.count(lambda: chat.room_page(me, limit=2)),
         "room_detail": await counter.count(lambda: chat.room_detail(me, room)),
         "service_unread_counts": await counter.count(lambda: chat.unread_counts(me)),
     }
@@ -124,5 +125,6 @@ async def test_statement_count_does_not_grow_with_rooms_or_messages(sql_backend:
     assert small == large
     assert small["summaries"] == 1
     assert small["unread_counts"] == 1
+    assert small["room_page"] == 2  # the page and the count of all rooms
     assert len(await chat.list_rooms(large_owner.id)) == 30
     assert sum((await chat.unread_counts(large_owner.id)).values()) == 150

@@ -157,6 +157,87 @@ async def test_the_room_list_holds_only_the_callers_rooms(chat: Chat) -> None:
     assert await chat.service.list_rooms(STRANGER) == []
 
 
+async def test_the_room_list_comes_a_page_at_a_time_without_gaps_or_repeats(chat: Chat) -> None:
+    rooms = []
+    for other in (BOB, CAROL, DAVE):
+        rooms.append(await chat.room(ALICE, other))
+        chat.clock.advance(60)
+    whole = [r.id for r in await chat.service.list_rooms(ALICE)]
+
+    first = await chat.service.room_page(ALICE, limit=2)
+    assert first.next_cursor is not None
+    second = await chat.service.room_page(ALICE, limit=2, cursor=first.next_cursor)
+
+    assert whole == rooms[::-1]
+    assert ([r.id for r in first.rooms], first.total, first.has_more) == (whole[:2], 3, True)
+    assert ([r.id for r in second.rooms], second.total, second.has_more) == (whole[2:], 3, False)
+    assert second.next_cursor is None
+    assert second.rooms[0].other_user.id == BOB
+
+
+async def test_a_room_that_moves_to_the_top_while_paging_is_not_listed_again(chat: Chat) -> None:
+    oldest = await chat.room(ALICE, BOB)
+    chat.clock.advance(60)
+    middle = await chat.room(ALICE, CAROL)
+    chat.clock.advance(60)
+    newest = await chat.room(ALICE, DAVE)
+
+    first = await chat.service.room_page(ALICE, limit=1)
+    chat.clock.advance(60)
+    await chat.say(DAVE, newest)  # already seen: the client hears of it as an event
+    await chat.say(BOB, oldest)  # moves above the cursor: also an event, not a second listing
+    second = await chat.service.room_page(ALICE, limit=5, cursor=first.next_cursor)
+
+    assert [r.id for r in first.rooms] == [newest]
+    assert [r.id for r in second.rooms] == [middle]
+
+
+async def test_a_page_without_a_limit_is_the_rest_of_the_list(chat: Chat) -> None:
+    older = await chat.room(ALICE, BOB)
+    chat.clock.advance(60)
+    newer = await chat.room(ALICE, CAROL)
+
+    first = await chat.service.room_page(ALICE, limit=1)
+    rest = await chat.service.room_page(ALICE, cursor=first.next_cursor)
+    everything = await chat.service.room_page(ALICE)
+
+    assert [r.id for r in first.rooms] == [newer]
+    assert ([r.id for r in rest.rooms], rest.has_more, rest.next_cursor) == ([older], False, None)
+    assert ([r.id for r in everything.rooms], everything.total) == ([newer, older], 2)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 101])
+async def test_a_page_limit_out_of_range_is_invalid(chat: Chat, limit: int) -> None:
+    with pytest.raises(InvalidError) as caught:
+        await chat.service.room_page(ALICE, limit=limit)
+    assert caught.value.field == "limit"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "x",
+        "1",
+        "1.",
+        ".1",
+        "-1.5",
+        "1.-5",
+        "1.0",
+        "1.2.3",
+        "+1.2",
+        "9" * 30 + ".1",
+        "1." + "9" * 20,
+        "1_0.2",
+        "\u0661.\u0662",  # Arabic-Indic digits: int() would take them
+    ],
+)
+async def test_a_cursor_this_server_did_not_give_out_is_invalid(chat: Chat, cursor: str) -> None:
+    with pytest.raises(InvalidError) as caught:
+        await chat.service.room_page(ALICE, limit=5, cursor=cursor)
+    assert caught.value.field == "cursor"
+
+
 async def test_a_user_removed_from_the_directory_still_renders_as_unknown(chat: Chat, room: RoomId) -> None:
     await chat.say(BOB, room, "bye")
     chat.users._users.pop(BOB)  # left the company

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 
 from chat_adapters.sql.tables import ChatLayout
-from chatcore.model import MessagePreview, MessageType, Room, RoomId, RoomSummary, RoomType, UserId
+from chatcore.model import MessagePreview, MessageType, Room, RoomCursor, RoomId, RoomSummary, RoomType, UserId
 
 ROOM = ("id", "name", "room_type", "created_by", "created_at", "updated_at", "is_active")
 PREVIEW = ("id", "sender_id", "message_type", "content", "created_at")  # chatcore.model.MessagePreview
@@ -27,6 +27,21 @@ def qualified(layout: ChatLayout, dialect: Dialect, table: str) -> str:
     if layout.schema is None:
         return str(preparer.quote(table))
     return f"{preparer.quote_schema(layout.schema)}.{preparer.quote(table)}"
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """DateTimeUTC's text on SQLite ('2026-01-02 01:04:05.006789', in UTC), without its processor chain."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (the fastest of the ways tried)
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
 
 
 def _sqlite_time(value: str | None) -> datetime | None:
@@ -47,18 +62,18 @@ ROOM_TYPES = {kind.value: kind for kind in RoomType}
 
 
 class RoomListQuery:
-    """The SQL text for one dialect and layout, built once; `run` takes the driver connection."""
+    """The SQL for one dialect and layout; `run` takes the driver connection."""
 
     def __init__(self, layout: ChatLayout, dialect: Dialect) -> None:
         tables = layout.tables
-        rooms, participants, messages = (
+        self._rooms, self._participants, messages = (
             qualified(layout, dialect, t.name) for t in (tables.rooms, tables.participants, tables.messages)
         )
         self._postgres = dialect.driver == "asyncpg"
         if not self._postgres and dialect.driver != "aiosqlite":
             raise ValueError(f"no RoomListQuery for the {dialect.name}+{dialect.driver} driver")
         self._time: Callable[[Any], datetime | None] = _aware if self._postgres else _sqlite_time
-        user = "$1" if self._postgres else "?"
+        user = self._param(1)
         false = "false" if self._postgres else "0"  # as the partial unread index says it
         columns = ", ".join([*(f"r.{c}" for c in ROOM), "o.user_id", *(f"l.{c}" for c in PREVIEW)])
         if self._postgres:
@@ -73,30 +88,67 @@ class RoomListQuery:
                 f" LEFT OUTER JOIN {messages} AS l ON l.id ="
                 f" (SELECT max(m.id) FROM {messages} AS m WHERE m.room_id = me.room_id)"
             )
-        self._select = (
+        self._columns = (
             f"SELECT {columns}, (SELECT count(*) FROM {messages} AS u WHERE u.room_id = me.room_id"
             f" AND u.receiver_id = {user} AND u.is_read = {false} AND u.is_deleted = {false})"
-            f" FROM {participants} AS me JOIN {rooms} AS r ON r.id = me.room_id"
-            f" LEFT OUTER JOIN {participants} AS o ON o.room_id = me.room_id AND o.user_id != me.user_id"
-            f"{last} WHERE me.user_id = {user}"
+        )
+        self._joins = (
+            f" JOIN {self._rooms} AS r ON r.id = me.room_id"
+            f" LEFT OUTER JOIN {self._participants} AS o ON o.room_id = me.room_id AND o.user_id != me.user_id{last}"
         )
         self._order = " ORDER BY r.updated_at DESC, r.id DESC"
 
-    def sql(self, room_count: int | None) -> str:
-        """All the user's rooms, or (for `room_count` ids after the user) only those."""
-        if room_count is None:
-            return self._select + self._order
-        if self._postgres:
-            return self._select + " AND me.room_id = ANY($2::bigint[])" + self._order
-        return self._select + f" AND me.room_id IN ({', '.join('?' * room_count)})" + self._order
+    def _param(self, number: int) -> str:
+        return f"${number}" if self._postgres else f"?{number}"
 
-    async def run(self, driver: Any, user: UserId, room_ids: Collection[RoomId] | None) -> list[RoomSummary]:
-        wanted = None if room_ids is None else sorted(set(room_ids))
-        sql = self.sql(None if wanted is None else len(wanted))
+    def statement(
+        self, user: UserId, room_ids: Sequence[RoomId] | None, after: RoomCursor | None, limit: int | None
+    ) -> tuple[str, list[Any]]:
+        """The SQL text and its arguments: the user's rooms (or only `room_ids`), after `after`, `limit` at most.
+
+        A page is chosen first, in a subquery over rooms and participants alone, so the last message and the
+        unread count are looked up for the rooms of that page only.
+        """
+        args: list[Any] = [user]
+        where = f"me.user_id = {self._param(1)}"
+        if room_ids is not None:
+            if self._postgres:
+                args.append(list(room_ids))
+                where += " AND me.room_id = ANY($2::bigint[])"
+            else:
+                first = len(args) + 1
+                args.extend(room_ids)
+                where += f" AND me.room_id IN ({', '.join(self._param(n) for n in range(first, len(args) + 1))})"
+        if after is None and limit is None:
+            return f"{self._columns} FROM {self._participants} AS me{self._joins} WHERE {where}{self._order}", args
+        page = where.replace("me.", "p.")
+        if after is not None:
+            args += [after.updated_at if self._postgres else sqlite_timestamp(after.updated_at), after.room_id]
+            at, room = self._param(len(args) - 1), self._param(len(args))
+            page += f" AND (pr.updated_at < {at} OR (pr.updated_at = {at} AND pr.id < {room}))"
+        bound = ""
+        if limit is not None:
+            args.append(limit)
+            bound = f" LIMIT {self._param(len(args))}"
+        pages = (
+            f"(SELECT p.room_id, p.user_id FROM {self._participants} AS p JOIN {self._rooms} AS pr ON pr.id = p.room_id"
+            f" WHERE {page} ORDER BY pr.updated_at DESC, pr.id DESC{bound}) AS me"
+        )
+        return f"{self._columns} FROM {pages}{self._joins}{self._order}", args
+
+    async def run(
+        self,
+        driver: Any,
+        user: UserId,
+        room_ids: Collection[RoomId] | None,
+        after: RoomCursor | None = None,
+        limit: int | None = None,
+    ) -> list[RoomSummary]:
+        sql, args = self.statement(user, None if room_ids is None else sorted(set(room_ids)), after, limit)
         if self._postgres:
-            rows = await driver.fetch(sql, user, *([] if wanted is None else [wanted]))
+            rows = await driver.fetch(sql, *args)
         else:
-            rows = await driver.execute_fetchall(sql, [user, user, *(wanted or ())])
+            rows = await driver.execute_fetchall(sql, args)
         return [self._summary(user, row) for row in rows]
 
     def _summary(self, user: UserId, row: Sequence[Any]) -> RoomSummary:

@@ -10,7 +10,7 @@ from sqlalchemy import and_, false, func, insert, select, update
 
 from chat_adapters.sql.errors import driver_errors
 from chatcore.errors import NotFoundError
-from chatcore.model import Membership, MessageId, Room, RoomId, RoomSummary, RoomType, UserId
+from chatcore.model import Membership, MessageId, Room, RoomCursor, RoomId, RoomSummary, RoomType, UserId
 
 if TYPE_CHECKING:
     from chat_adapters.sql.store import SqlUnitOfWork
@@ -88,19 +88,32 @@ class SqlRooms:
             room=room_from_row(row), user_id=user, other_user_id=UserId(other) if other is not None else user
         )
 
-    async def summaries(self, user: UserId, room_ids: Collection[RoomId] | None = None) -> list[RoomSummary]:
+    async def summaries(
+        self,
+        user: UserId,
+        room_ids: Collection[RoomId] | None = None,
+        *,
+        after: RoomCursor | None = None,
+        limit: int | None = None,
+    ) -> list[RoomSummary]:
         """One statement: the rooms with the other participant, their last message and an unread count.
 
-        Both subqueries are correlated index seeks: max(id) over (room_id, id) for the last message, and the
-        partial unread index for the count, so the cost grows with the user's rooms, not with the history.
-        Through the driver (room_list.py): SQLAlchemy's result layer cost four times the query itself.
+        Both lookups are correlated index seeks: the newest id over (room_id, id) for the last message, and
+        the partial unread index for the count, so the cost grows with the user's rooms (or the page's), not
+        with the history. Through the driver (room_list.py): SQLAlchemy's result layer cost four times the
+        query itself.
         """
         if room_ids is not None and not room_ids:
             return []
         query = self._uow.room_list_query()
         driver = await self._uow.driver()
         with driver_errors():
-            return await query.run(driver, user, room_ids)
+            return await query.run(driver, user, room_ids, after, limit)
+
+    async def count(self, user: UserId) -> int:
+        participants = self._tables.participants
+        statement = select(func.count()).select_from(participants).where(participants.c.user_id == user)
+        return int((await self._uow.execute(statement)).scalar_one())
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         rooms = self._tables.rooms

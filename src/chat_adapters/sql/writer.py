@@ -16,14 +16,14 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
 from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavailable, translated
-from chat_adapters.sql.room_list import qualified
+from chat_adapters.sql.room_list import qualified, sqlite_timestamp
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId
@@ -71,21 +71,6 @@ def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
         if draft.room_id not in newest or draft.created_at > newest[draft.room_id]:
             newest[draft.room_id] = draft.created_at
     return sorted(newest.items())
-
-
-def sqlite_timestamp(value: datetime) -> str:
-    """DateTimeUTC's text on SQLite ('2026-01-02 01:04:05.006789', in UTC), without its processor chain."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (the fastest of the ways tried)
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-    )
 
 
 class _Sqlite:
