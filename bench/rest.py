@@ -19,6 +19,7 @@ from bench.sockets import percentiles
 from tests.e2e.conftest import token_for
 
 API = "/api/v1/chat"
+PAGE = 50  # rooms per page of GET /rooms?limit= (a revision without paging answers with the whole list)
 
 
 async def _timed(client: httpx.AsyncClient, paths: Sequence[str]) -> tuple[list[float], int]:
@@ -68,6 +69,11 @@ async def rest(
                 await _timed(client, ["/rooms"] * 3 + history[:20] + cursor[:20])  # warm-up
                 meter = Meter(target)
                 list_took, list_bytes = await _timed(client, ["/rooms"] * list_requests)
+                first_page = (await client.get(f"/rooms?limit={PAGE}")).json()
+                next_page = f"/rooms?limit={PAGE}&cursor={first_page.get('next_cursor')}"
+                await _timed(client, [f"/rooms?limit={PAGE}", next_page] * 3)  # warm-up
+                page_took, page_bytes = await _timed(client, [f"/rooms?limit={PAGE}"] * requests)
+                next_took, _ = await _timed(client, [next_page] * requests)
                 history_took, history_bytes = await _timed(client, history)
                 cursor_took, _ = await _timed(client, cursor)
                 results.append(
@@ -77,6 +83,8 @@ async def rest(
                         "database_mb": await seeder.database_mb(),
                         "seed_seconds": round(seed_seconds, 1),
                         "room_list": {**percentiles(list_took), "bytes": list_bytes},
+                        "room_page": {**percentiles(page_took), "bytes": page_bytes},
+                        "room_next_page": percentiles(next_took),
                         "history_page": {**percentiles(history_took), "bytes": history_bytes},
                         "history_before_id": percentiles(cursor_took),
                         **meter.read(),

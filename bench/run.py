@@ -185,8 +185,10 @@ def human(r: dict[str, Any]) -> str:
             [who, f"{s['messages']:,}", s["database_mb"], what, s[key]["p50_ms"], s[key]["p95_ms"], s[key]["p99_ms"],
              s[key].get("bytes")]
             for s in r["sizes"]
-            for what, key in (("room list", "room_list"), ("history page", "history_page"),
+            for what, key in (("room list", "room_list"), ("room list ?limit=50", "room_page"),
+                              ("... next page (cursor)", "room_next_page"), ("history page", "history_page"),
                               ("history before_id", "history_before_id"))
+            if key in s
         ]  # fmt: skip
         body = table(["target", "messages", "db MB", "request", "p50 ms", "p95 ms", "p99 ms", "bytes"], rows)
         return body + "\n(" + _usage(r["sizes"][-1]) + ")"
@@ -245,6 +247,7 @@ def targets(report: Report, backends: list[str]) -> list[dict[str, Any]]:
          25, False),
         ("RSS per idle connection", "KB", lambda b: _get(report, "idle", b, "rss_per_connection_kb"), 100, False),
         ("REST room list p99 (largest db)", "ms", lambda b: _rest(report, b, "room_list"), 20, False),
+        ("REST room list ?limit=50 p99 (largest db)", "ms", lambda b: _rest(report, b, "room_page"), 20, False),
         ("REST history page p99 (largest db)", "ms", lambda b: _rest(report, b, "history_page"), 20, False),
     ]  # fmt: skip
     rows = []
@@ -269,7 +272,7 @@ def _get(report: Report, scenario: str, backend: str, path: str, **match: Any) -
 
 def _rest(report: Report, backend: str, key: str) -> float | None:
     found = report.find("rest", "chat", backend)
-    return found["sizes"][-1][key]["p99_ms"] if found else None
+    return found["sizes"][-1][key]["p99_ms"] if found and key in found["sizes"][-1] else None
 
 
 # ------------------------------------------------------------------------------------------ scenarios
