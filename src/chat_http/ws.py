@@ -15,6 +15,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from chat_http import metrics
 from chat_http.auth import AuthError
+from chat_http.decoding import decode_client_event
 from chat_http.errors import (
     CLOSE_AUTH,
     CLOSE_AUTH_OTHER,
@@ -38,7 +39,7 @@ from chatcore import (
     SetTyping,
     UnavailableError,
 )
-from chatcore.codec import dumps, event_frame, parse_client_event
+from chatcore.codec import dumps, event_frame
 from chatcore.commands import ClientCommand
 from chatcore.events import NewMessage
 from chatcore.ratelimit import TokenBucket
@@ -238,7 +239,7 @@ async def _handle(raw: str, conn: Connection, rt: Runtime, bucket: TokenBucket) 
     command: ClientCommand | None = None
     try:
         bucket.take("messages")
-        kind, command = parse_client_event(raw)
+        kind, command = decode_client_event(raw)
         started = time.perf_counter()
         try:
             await _dispatch(command, conn, rt)

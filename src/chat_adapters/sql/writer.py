@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
@@ -64,6 +65,18 @@ def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ..
     )
 
 
+T = TypeVar("T")
+
+
+async def in_sqlite_thread(driver: Any, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `work` with the sqlite3 connection on aiosqlite's own thread, where each of its methods runs.
+
+    aiosqlite has no public call for this; `_execute` and `_conn` are what its public methods use
+    (aiosqlite 0.22). Three statements in one hop instead of three hops saves ~1/3 ms per batch.
+    """
+    return await driver._execute(work, driver._conn)  # type: ignore[no-any-return]
+
+
 def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
     """Each room once, with its newest message's time, in id order (the lock order)."""
     newest: dict[RoomId, datetime] = {}
@@ -74,8 +87,8 @@ def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
 
 
 class _Sqlite:
-    """aiosqlite: BEGIN, the touches in one executemany, one multi-row INSERT ... RETURNING, COMMIT: three calls
-    into its thread."""
+    """aiosqlite: BEGIN, the touches in one executemany, one multi-row INSERT ... RETURNING, COMMIT, all in one
+    call into its thread (one hop instead of three: less latency per batch and less CPU per message)."""
 
     def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
         self.stamp = stamp
@@ -84,21 +97,28 @@ class _Sqlite:
         self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0, 0)"
 
     async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
-        if driver.in_transaction:  # a batch cancelled midway left its transaction open
-            await driver.rollback()
-        if driver.isolation_level is None:  # autocommit: begin ourselves
-            await driver.execute_fetchall("BEGIN IMMEDIATE")
-        # Otherwise the sqlite3 module begins before the UPDATE, in the same call: a write statement takes
-        # the write lock (waiting busy_timeout) before it reads, so this is as good as BEGIN IMMEDIATE.
+        touches = [(self.stamp(at), room) for room, at in _touches(drafts)]
+        params = [value for draft in drafts for value in _row(draft, self.stamp)]
+        sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
+        return await in_sqlite_thread(driver, functools.partial(self._write, touches=touches, sql=sql, params=params))
+
+    def _write(
+        self, conn: sqlite3.Connection, *, touches: list[tuple[str, RoomId]], sql: str, params: list[Any]
+    ) -> list[int]:
+        """On aiosqlite's thread. Cancelling the awaiting task does not stop it: the batch is all in or all out."""
+        if conn.in_transaction:  # an earlier batch failed between statements without its rollback
+            conn.rollback()
+        if conn.isolation_level is None:  # autocommit: begin ourselves
+            conn.execute("BEGIN IMMEDIATE")
+        # Otherwise the sqlite3 module begins before the UPDATE: a write statement takes the write lock
+        # (waiting busy_timeout) before it reads, so this is as good as BEGIN IMMEDIATE.
         try:
-            await driver.executemany(self._touch, [(self.stamp(at), room) for room, at in _touches(drafts)])
-            params = [value for draft in drafts for value in _row(draft, self.stamp)]
-            sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
-            rows = await driver.execute_fetchall(sql, params)
-            await driver.commit()
+            conn.executemany(self._touch, touches)
+            rows = conn.execute(sql, params).fetchall()
+            conn.commit()
         except BaseException:
             with contextlib.suppress(Exception):  # the first error matters; a broken connection is dropped
-                await driver.rollback()
+                conn.rollback()
             raise
         # One statement's new rowids grow in row order (INTEGER PRIMARY KEY: max + 1 each).
         return sorted(row[0] for row in rows)
