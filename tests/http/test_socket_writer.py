@@ -59,6 +59,51 @@ async def test_a_send_that_never_completes_closes_with_1008() -> None:
     assert sock.closed == [(1008, "too slow: send timed out")]
 
 
+class SlowSocket(StuckSocket):
+    """Every send takes `each` seconds; the one numbered `stuck_at` never completes."""
+
+    def __init__(self, each: float, stuck_at: int | None = None) -> None:
+        super().__init__(sent_before_stuck=-1 if stuck_at is None else stuck_at)
+        self.each = each
+        self.stuck_started: float | None = None
+
+    async def send_text(self, text: str) -> None:
+        if self._left == 0:
+            self.stuck_started = asyncio.get_running_loop().time()
+        await super().send_text(text)
+        await asyncio.sleep(self.each)
+
+
+async def test_sends_that_each_finish_in_time_are_never_cut_however_long_they_go_on() -> None:
+    conn = Connection(UserId(1), queue_size=100)
+    sock = SlowSocket(each=0.05)  # 12 sends over ~0.6 s, three times the 0.2 s timeout
+    writer = asyncio.create_task(_writer(cast(Any, sock), conn, cast(Any, Runtime())))
+    for n in range(12):
+        conn.offer(f"{n}".encode())
+    for _ in range(100):
+        if len(sock.sent) == 12:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # the watchdog fires while idle and must leave the socket alone
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    assert sock.sent == [f"{n}" for n in range(12)]
+    assert sock.closed == []
+
+
+async def test_a_send_stuck_after_others_is_cut_a_whole_timeout_after_it_began() -> None:
+    conn = Connection(UserId(1), queue_size=100)
+    sock = SlowSocket(each=0.07, stuck_at=2)  # the watchdog armed by the first send is due mid-way
+    writer = asyncio.create_task(_writer(cast(Any, sock), conn, cast(Any, Runtime())))
+    for n in range(4):
+        conn.offer(f"{n}".encode())
+    await asyncio.wait_for(writer, 5)
+    assert sock.sent == ["0", "1"]
+    assert sock.closed == [(1008, "too slow: send timed out")]
+    assert sock.stuck_started is not None
+    assert asyncio.get_running_loop().time() - sock.stuck_started >= Settings.ws_send_timeout
+
+
 async def test_the_hub_fans_out_to_each_connection_of_a_user_and_of_a_room() -> None:
     broker = MemoryBroker()
     hub = Hub(broker, max_per_user=2)
