@@ -97,8 +97,16 @@ class _Sqlite:
         self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0, 0)"
 
     async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
-        touches = [(self.stamp(at), room) for room, at in _touches(drafts)]
-        params = [value for draft in drafts for value in _row(draft, self.stamp)]
+        texts: dict[datetime, str] = {}  # a room's touch is its newest draft's time: format each time once
+
+        def stamp(at: datetime) -> str:
+            text = texts.get(at)
+            if text is None:
+                text = texts[at] = self.stamp(at)
+            return text
+
+        params = [value for draft in drafts for value in _row(draft, stamp)]
+        touches = [(stamp(at), room) for room, at in _touches(drafts)]
         sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
         return await in_sqlite_thread(driver, functools.partial(self._write, touches=touches, sql=sql, params=params))
 
