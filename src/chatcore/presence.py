@@ -64,7 +64,9 @@ class MemoryLiveState:
         return False
 
     async def online(self, users: Collection[UserId]) -> set[UserId]:
-        return {user for user in users if self._live(user)}
+        # Only users with a connection entry can be online: a room list asks about 1,000 at once.
+        connected = self._connections
+        return {user for user in users if user in connected and self._live(user)}
 
     async def online_users(self) -> set[UserId]:
         return {user for user in list(self._connections) if self._live(user)}
