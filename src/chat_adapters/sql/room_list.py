@@ -179,5 +179,5 @@ class RoomListQuery:
 
 @functools.cache
 def room_list_query(layout: ChatLayout, dialect: Dialect) -> RoomListQuery:
-    """One per layout and engine dialect: the SQL text is built once."""
+    """One per layout and engine dialect: the fixed parts of the SQL are built once, a page's per call."""
     return RoomListQuery(layout, dialect)
