@@ -610,7 +610,7 @@ class ChatService:
         return await self._build_room_views(me, summaries)
 
     async def _build_room_views(self, me: UserId, summaries: list[RoomSummary]) -> list[RoomView]:
-        """Built per room of a list that may hold 1,000: one pass, each view constructed directly."""
+        """Built per room of a list that may hold 1,000: users and presence are looked up once for all."""
         others = {s.other_user_id for s in summaries}
         senders = {s.last_message.sender_id for s in summaries if s.last_message is not None}
         users = await self._users.get_many(others | senders)
@@ -620,32 +620,21 @@ class ChatService:
             other_id = summary.other_user_id
             other = users.get(other_id) or unknown_user(other_id)
             last = summary.last_message
-            room = summary.room
+            last_view = None
+            if last is not None:
+                sender = users.get(last.sender_id) or unknown_user(last.sender_id)
+                last_view = LastMessage(
+                    id=last.id,
+                    content=last.content,
+                    message_type=last.message_type,
+                    created_at=last.created_at,
+                    sender_name=sender.name,
+                )
             views.append(
-                RoomView(
-                    id=room.id,
-                    name=room.name,
-                    room_type=room.room_type,
-                    created_by=room.created_by,
-                    created_at=room.created_at,
-                    updated_at=room.updated_at,
-                    is_active=room.is_active,
-                    other_user=UserCard(
-                        id=other_id,
-                        name=other.name,
-                        email=other.email,
-                        avatar_url=other.avatar_url,
-                        is_online=other_id in online,
-                    ),
-                    last_message=None
-                    if last is None
-                    else LastMessage(
-                        id=last.id,
-                        content=last.content,
-                        message_type=last.message_type,
-                        created_at=last.created_at,
-                        sender_name=(users.get(last.sender_id) or unknown_user(last.sender_id)).name,
-                    ),
+                RoomView.of(
+                    summary.room,
+                    other_user=UserCard.of(other, is_online=other_id in online),
+                    last_message=last_view,
                     unread_count=summary.unread_count,
                 )
             )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from chatcore.model import Message, MessageId, MessageType, RoomId, RoomType, User, UserId
+from chatcore.model import Message, MessageId, MessageType, Room, RoomId, RoomType, User, UserId
 
 
 @attrs.frozen(kw_only=True)
@@ -101,6 +101,21 @@ class RoomView:
     other_user: UserCard
     last_message: LastMessage | None
     unread_count: int
+
+    @classmethod
+    def of(cls, room: Room, *, other_user: UserCard, last_message: LastMessage | None, unread_count: int) -> RoomView:
+        return cls(
+            id=room.id,
+            name=room.name,
+            room_type=room.room_type,
+            created_by=room.created_by,
+            created_at=room.created_at,
+            updated_at=room.updated_at,
+            is_active=room.is_active,
+            other_user=other_user,
+            last_message=last_message,
+            unread_count=unread_count,
+        )
 
 
 @attrs.frozen(kw_only=True)
