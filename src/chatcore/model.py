@@ -243,16 +243,13 @@ class RoomCursor:
     @classmethod
     def decode(cls, text: str) -> RoomCursor:
         when, _, room = text.partition(".")
-        try:
-            if len(text) > 40:
-                raise ValueError(text)
-            micros, room_id = int(when), int(room)
-            if not (when + room).isascii() or not when.isdigit() or not room.isdigit() or not 1 <= room_id <= MAX_ID:
-                raise ValueError(text)
-            updated_at = _EPOCH + micros * _MICROSECOND
-        except (ValueError, OverflowError):
-            raise InvalidError("cursor is not one this server gave out", field="cursor") from None
-        return cls(updated_at=updated_at, room_id=RoomId(room_id))
+        digits = len(text) <= 40 and (when + room).isascii() and when.isdigit() and room.isdigit()
+        if digits and 1 <= int(room) <= MAX_ID:
+            try:
+                return cls(updated_at=_EPOCH + int(when) * _MICROSECOND, room_id=RoomId(int(room)))
+            except OverflowError:  # past the year 9999
+                pass
+        raise InvalidError("cursor is not one this server gave out", field="cursor")
 
 
 @attrs.frozen(kw_only=True)
