@@ -91,6 +91,12 @@ class Rooms(Protocol):
         """How many rooms `user` is in."""
         ...
 
+    async def versions(self, user: UserId) -> dict[RoomId, int]:
+        """Every room of `user` with its version, a number that grows with every change to what `summaries` says
+        of the room (a message sent, edited, deleted or read) in the transaction making it: a room whose version
+        is unchanged has an unchanged summary. One statement, without the messages."""
+        ...
+
     async def touch(self, room_id: RoomId, at: datetime) -> None: ...
 
     async def co_participants(self, user: UserId) -> set[UserId]:

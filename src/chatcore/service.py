@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from chatcore.batching import GroupCommit, UnitOfWorkWriter
-from chatcore.caching import CachedUserDirectory, Lru
+from chatcore.caching import BuiltRoom, CachedUserDirectory, Lru, RoomList, RoomListCache
 from chatcore.codec import encode_event
 from chatcore.commands import SendMessage
 from chatcore.errors import ConflictError, InvalidError, NotFoundError
@@ -90,7 +90,14 @@ class Limits:
     search_per_minute: int = 30
     max_client_msg_id: int = 64
     file_url_ttl: timedelta = timedelta(minutes=15)
-    cache: bool = True  # users for a few seconds, room membership for good
+    cache: bool = True  # users for a few seconds, room membership for good, room lists checked on each use
+    room_list_cache_rooms: int = 20_000  # rooms kept in all the cached room lists (~2 KB each)
+    room_list_cache_min: int = 100  # shorter lists are read whole each time
+
+
+def _activity(summary: RoomSummary) -> tuple[datetime, RoomId]:
+    """The room list's order (newest first when reversed): last activity, then id, as the store sorts."""
+    return summary.room.updated_at, summary.room.id
 
 
 def _check_text(content: str | None, limits: Limits, *, field: str = "content") -> str:
@@ -132,6 +139,11 @@ class ChatService:
         self.policy = policy or UploadPolicy()
         self.limits = limits or Limits()
         self._members: Lru[tuple[UserId, RoomId], Membership] = Lru(100_000)  # direct rooms never change hands
+        self._room_lists = (
+            RoomListCache(capacity=self.limits.room_list_cache_rooms, min_rooms=self.limits.room_list_cache_min)
+            if self.limits.cache
+            else None
+        )
         self._inserts: GroupCommit[MessageDraft, MessageView] = GroupCommit(self._store_and_publish)
         self._search_limiter = KeyedLimiter(
             clock, rate=self.limits.search_per_minute / 60, burst=self.limits.search_per_minute
@@ -185,7 +197,37 @@ class ChatService:
         return views[0], created
 
     async def list_rooms(self, me: UserId) -> list[RoomView]:
-        return await self._room_views(me, None)
+        """The whole list, newest activity first. A user with many rooms gets their last list again with only
+        the rooms whose version moved read and built anew (see RoomListCache)."""
+        cache = self._room_lists
+        if cache is None:
+            return await self._room_views(me, None)
+        async with self._uow() as uow:
+            versions = await uow.rooms.versions(me)  # first: a summary read after it is at least as new
+            kept = cache.get(me)
+            summaries = await self._current_summaries(uow, me, versions, kept)
+        built: dict[RoomId, BuiltRoom] = {}
+        views = await self._build_room_views(me, summaries, reuse=kept.built if kept else None, built=built)
+        cache.put(me, RoomList(versions=versions, summaries=summaries, built=built))
+        return views
+
+    async def _current_summaries(
+        self, uow: UnitOfWork, me: UserId, versions: dict[RoomId, int], kept: RoomList | None
+    ) -> list[RoomSummary]:
+        """The kept summaries with the rooms whose version moved read again (all of them if many moved)."""
+        if kept is None:
+            return await uow.rooms.summaries(me)
+        moved = [room for room, version in versions.items() if kept.versions.get(room) != version]
+        if not moved and len(versions) == len(kept.versions):
+            return kept.summaries
+        if len(moved) > self.limits.max_per_page:
+            return await uow.rooms.summaries(me)
+        fresh = await uow.rooms.summaries(me, moved) if moved else []
+        stale = set(moved)
+        current = [s for s in kept.summaries if s.room.id in versions and s.room.id not in stale]
+        current.extend(fresh)
+        current.sort(key=_activity, reverse=True)  # as the store orders them
+        return current
 
     async def room_page(self, me: UserId, *, limit: int | None = None, cursor: str | None = None) -> RoomPage:
         """The room list a page at a time, for callers with many rooms: at most `limit` rooms after `cursor`
@@ -609,8 +651,16 @@ class ChatService:
             summaries = await uow.rooms.summaries(me, room_ids)
         return await self._build_room_views(me, summaries)
 
-    async def _build_room_views(self, me: UserId, summaries: list[RoomSummary]) -> list[RoomView]:
-        """Built per room of a list that may hold 1,000: users and presence are looked up once for all."""
+    async def _build_room_views(
+        self,
+        me: UserId,
+        summaries: list[RoomSummary],
+        *,
+        reuse: dict[RoomId, BuiltRoom] | None = None,
+        built: dict[RoomId, BuiltRoom] | None = None,
+    ) -> list[RoomView]:
+        """Built per room of a list that may hold 1,000: users and presence are looked up once for all. A line
+        in `reuse` built from the same summary, users and presence is used again; `built` collects the lines."""
         others = {s.other_user_id for s in summaries}
         senders = {s.last_message.sender_id for s in summaries if s.last_message is not None}
         users = await self._users.get_many(others | senders)
@@ -619,25 +669,37 @@ class ChatService:
         for summary in summaries:
             other_id = summary.other_user_id
             other = users.get(other_id) or unknown_user(other_id)
+            is_online = other_id in online
             last = summary.last_message
-            last_view = None
-            if last is not None:
-                sender = users.get(last.sender_id) or unknown_user(last.sender_id)
-                last_view = LastMessage(
-                    id=last.id,
-                    content=last.content,
-                    message_type=last.message_type,
-                    created_at=last.created_at,
-                    sender_name=sender.name,
-                )
-            views.append(
-                RoomView.of(
+            sender = None if last is None else users.get(last.sender_id) or unknown_user(last.sender_id)
+            prior = reuse.get(summary.room.id) if reuse is not None else None
+            if (
+                prior is not None
+                and prior.summary is summary
+                and prior.view.other_user.is_online is is_online
+                and prior.other == other
+                and prior.sender == sender
+            ):
+                view = prior.view
+            else:
+                last_view = None
+                if last is not None and sender is not None:
+                    last_view = LastMessage(
+                        id=last.id,
+                        content=last.content,
+                        message_type=last.message_type,
+                        created_at=last.created_at,
+                        sender_name=sender.name,
+                    )
+                view = RoomView.of(
                     summary.room,
-                    other_user=UserCard.of(other, is_online=other_id in online),
+                    other_user=UserCard.of(other, is_online=is_online),
                     last_message=last_view,
                     unread_count=summary.unread_count,
                 )
-            )
+            if built is not None:
+                built[summary.room.id] = BuiltRoom(summary=summary, other=other, sender=sender, view=view)
+            views.append(view)
         return views
 
     async def _view(self, message: Message) -> MessageView:

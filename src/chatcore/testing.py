@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -117,6 +117,7 @@ class _Tables:
     messages: dict[MessageId, Message] = attrs.field(factory=dict)
     presence: dict[UserId, Presence] = attrs.field(factory=dict)
     uploads: dict[str, Upload] = attrs.field(factory=dict)
+    versions: dict[RoomId, int] = attrs.field(factory=dict)  # chat_rooms.version; merged as increments
 
 
 class MemoryDatabase:
@@ -167,6 +168,7 @@ def _copy(tables: _Tables) -> _Tables:
         messages=dict(tables.messages),
         presence=dict(tables.presence),
         uploads=dict(tables.uploads),
+        versions=dict(tables.versions),
     )
 
 
@@ -177,6 +179,7 @@ class MemoryUnitOfWork:
         self._db = db
         self._start = db.tables
         self.tables = _copy(db.tables)
+        self._bumps: Counter[RoomId] = Counter()
         # Typed as the ports (the UnitOfWork protocol's attributes are invariant), as the SQL store does.
         self.rooms: Rooms = _MemoryRooms(self)
         self.messages: Messages = _MemoryMessages(self)
@@ -186,6 +189,7 @@ class MemoryUnitOfWork:
     async def __aenter__(self) -> Self:
         self._start = self._db.tables
         self.tables = _copy(self._start)
+        self._bumps.clear()
         return self
 
     async def __aexit__(
@@ -208,6 +212,9 @@ class MemoryUnitOfWork:
                 if key not in target:  # a database would have made us wait, then delete nothing
                     raise ConflictError(f"a {name} row was removed by another unit of work meanwhile")
                 del target[key]
+        for room_id, bumps in self._bumps.items():  # like `version = version + 1`: no increment is lost
+            merged.versions[room_id] = merged.versions.get(room_id, 0) + bumps
+        self._bumps.clear()
         _check_unique(merged)
         self._db.tables = merged
         self._db.commits += 1
@@ -216,6 +223,13 @@ class MemoryUnitOfWork:
 
     async def rollback(self) -> None:
         self.tables = _copy(self._start)
+        self._bumps.clear()
+
+    def room_changed(self, room_id: RoomId) -> None:
+        """What the SQL store's `room_changed` does: the room's version grows by one at commit."""
+        if room_id in self.tables.rooms:
+            self.tables.versions[room_id] = self.tables.versions.get(room_id, 0) + 1
+            self._bumps[room_id] += 1
 
     def next_id(self, table: str) -> int:
         return self._db.next_id(table)
@@ -294,10 +308,15 @@ class _MemoryRooms:
     async def count(self, user: UserId) -> int:
         return sum(1 for (_, who) in self._uow.tables.participants if who == user)
 
+    async def versions(self, user: UserId) -> dict[RoomId, int]:
+        tables = self._uow.tables
+        return {room: tables.versions.get(room, 0) for (room, who) in tables.participants if who == user}
+
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         tables = self._uow.tables
         if room_id in tables.rooms:  # like an UPDATE that matches no row
             tables.rooms[room_id] = attrs.evolve(tables.rooms[room_id], updated_at=at)
+            self._uow.room_changed(room_id)
 
     async def co_participants(self, user: UserId) -> set[UserId]:
         rooms = {room for (room, who) in self._uow.tables.participants if who == user}
@@ -307,15 +326,18 @@ class _MemoryRooms:
         tables = self._uow.tables
         if (room_id, user) not in tables.participants:
             raise NotFoundError("room not found", field="room_id")
-        newest = None
+        newest, flagged = None, False
         for message in list(tables.messages.values()):
             if message.room_id != room_id:
                 continue
             newest = max(newest or message.id, message.id)
             if message.receiver_id == user and not message.is_read:
                 tables.messages[message.id] = attrs.evolve(message, is_read=True)
+                flagged = True
         key = (room_id, user)
         tables.participants[key] = attrs.evolve(tables.participants[key], last_read_message_id=newest)
+        if flagged:
+            self._uow.room_changed(room_id)
         return newest
 
     async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
@@ -342,6 +364,7 @@ class _MemoryMessages:
             raise NotFoundError("room not found", field="room_id")
         message = draft.stored(MessageId(self._uow.next_id("messages")))
         tables.messages[message.id] = message
+        self._uow.room_changed(message.room_id)
         return message
 
     async def get(self, message_id: MessageId) -> Message | None:
@@ -361,6 +384,7 @@ class _MemoryMessages:
         if message.id not in self._uow.tables.messages:
             raise NotFoundError("message not found", field="message_id")
         self._uow.tables.messages[message.id] = message
+        self._uow.room_changed(message.room_id)
 
     def _in_room(self, room_id: RoomId) -> list[Message]:
         return sorted((m for m in self._uow.tables.messages.values() if m.room_id == room_id), key=lambda m: m.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chatcore import ChatService
+from chatcore import ChatService, Limits
 from chatcore.model import Message, MessageDraft, MessageType, Room, RoomId, StoredFile, UserId
 from chatcore.testing import FakeClock, MemoryBroker, MemoryLiveState, MemoryStorage, SequentialIds
 from tests.contract.backends import Backend
@@ -62,10 +62,11 @@ def photo(name: str = "a.png") -> StoredFile:
     return StoredFile(key=f"images/{name}", file_name=name, file_size=3, mime_type="image/png")
 
 
-def service_on(backend: Backend) -> ChatService:
+def service_on(backend: Backend, limits: Limits | None = None) -> ChatService:
     """A ChatService on this backend's database and directory, with in-memory everything else."""
     clock = FakeClock()
     return ChatService(
+        limits=limits,
         uow=backend.database,  # type: ignore[arg-type]
         users=backend.users,
         storage=MemoryStorage(clock),

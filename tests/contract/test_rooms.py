@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import attrs
 import pytest
 
 from chatcore.errors import ConflictError, NotFoundError
@@ -296,3 +299,107 @@ async def test_read_marker_survives_in_a_second_mark_read(backend: Backend) -> N
     async with backend.uow() as uow:
         assert await uow.rooms.unread_counts(ALICE) == {created.id: 2}
         assert await uow.rooms.mark_read(created.id, ALICE) == MessageId(second[-1].id)
+
+
+async def _versions(backend: Backend, user: UserId = ALICE) -> dict[RoomId, int]:
+    async with backend.uow() as uow:
+        return await uow.rooms.versions(user)
+
+
+async def test_versions_list_every_room_of_the_user(backend: Backend) -> None:
+    with_bob, with_carol = await room(backend, ALICE, BOB), await room(backend, CAROL, ALICE)
+    await room(backend, BOB, CAROL)
+
+    assert (await _versions(backend)).keys() == {with_bob.id, with_carol.id}
+    assert await _versions(backend, DAVE) == {}
+    later = await room(backend, DAVE, ALICE)
+    assert (await _versions(backend)).keys() == {with_bob.id, with_carol.id, later.id}
+
+
+async def _add(backend: Backend, room_id: RoomId) -> None:
+    async with backend.uow() as uow:
+        await uow.messages.add(draft(room_id, BOB, ALICE, "added", when=at(9)))
+        await uow.commit()
+
+
+async def _touch(backend: Backend, room_id: RoomId) -> None:
+    async with backend.uow() as uow:
+        await uow.rooms.touch(room_id, at(9))
+        await uow.commit()
+
+
+async def _save(backend: Backend, room_id: RoomId, **changes: object) -> None:
+    async with backend.uow() as uow:
+        newest = (await uow.messages.latest(room_id, 1))[0]
+        await uow.messages.save(attrs.evolve(newest, **changes))
+        await uow.commit()
+
+
+async def _read(backend: Backend, room_id: RoomId) -> None:
+    async with backend.uow() as uow:
+        await uow.rooms.mark_read(room_id, ALICE)
+        await uow.commit()
+
+
+CHANGES: dict[str, Callable[[Backend, RoomId], Awaitable[None]]] = {
+    "writer batch": lambda backend, room_id: backend.writer.add_batch([draft(room_id, BOB, ALICE, when=at(9))]),  # type: ignore[dict-item]
+    "add": _add,
+    "touch": _touch,
+    "edit": lambda backend, room_id: _save(backend, room_id, content="edited", is_edited=True),
+    "delete": lambda backend, room_id: _save(backend, room_id, content=None, is_deleted=True),
+    "read one": lambda backend, room_id: _save(backend, room_id, is_read=True),
+    "read the room": _read,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+async def test_every_change_to_what_a_list_shows_moves_that_rooms_version_only(backend: Backend, change: str) -> None:
+    """The cached room lists rely on this: a room whose version stands still has the summary it had."""
+    changed, other = await room(backend, ALICE, BOB), await room(backend, ALICE, CAROL)
+    await send(backend, changed.id, BOB, ALICE, count=2)
+    await send(backend, other.id, CAROL, ALICE)
+    before = await _versions(backend)
+    async with backend.uow() as uow:
+        summaries_before = await uow.rooms.summaries(ALICE, [changed.id])
+
+    await CHANGES[change](backend, changed.id)
+
+    after = await _versions(backend)
+    async with backend.uow() as uow:
+        assert await uow.rooms.summaries(ALICE, [changed.id]) != summaries_before  # a change the list shows
+    assert after[changed.id] > before[changed.id]
+    assert after[other.id] == before[other.id]
+    assert await _versions(backend, BOB) == {changed.id: after[changed.id]}  # one version per room, both see it
+
+
+async def test_a_batch_over_two_rooms_moves_both(backend: Backend) -> None:
+    first, second = await room(backend, ALICE, BOB), await room(backend, ALICE, CAROL)
+    before = await _versions(backend)
+
+    await backend.writer.add_batch([draft(first.id, BOB, ALICE), draft(second.id, ALICE, CAROL)])
+
+    after = await _versions(backend)
+    assert after[first.id] > before[first.id]
+    assert after[second.id] > before[second.id]
+
+
+async def test_an_uncommitted_change_leaves_the_version(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+    before = await _versions(backend)
+
+    async with backend.uow() as uow:
+        await uow.messages.add(draft(created.id, BOB, ALICE))
+        await uow.rooms.touch(created.id, at(3))
+
+    assert await _versions(backend) == before
+
+
+async def test_reading_a_room_with_nothing_unread_leaves_the_version(backend: Backend) -> None:
+    """Opening a room marks it read every time: a room already read should not make lists read it again."""
+    created = await room(backend, ALICE, BOB)
+    await send(backend, created.id, ALICE, BOB)
+    before = await _versions(backend)
+
+    await _read(backend, created.id)  # Alice has nothing unread there
+
+    assert await _versions(backend) == before

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.util import await_only
 
 from chat_adapters.sql.tables import DEFAULT_LAYOUT
-from chatcore import ChatService
+from chatcore import ChatService, Limits, SendMessage
 from chatcore.model import RoomId, User, UserId
 from tests.contract.backends import Backend
 from tests.contract.builders import at, draft, service_on
@@ -128,3 +128,26 @@ async def test_statement_count_does_not_grow_with_rooms_or_messages(sql_backend:
     assert small["room_page"] == 2  # the page and the count of all rooms
     assert len(await chat.list_rooms(large_owner.id)) == 30
     assert sum((await chat.unread_counts(large_owner.id)).values()) == 150
+
+
+async def test_a_kept_room_list_costs_one_statement_and_one_more_for_the_rooms_that_moved(sql_backend: Backend) -> None:
+    owner = await sql_backend.users.add(name="Owner", email="owner@example.com")
+    partners = [await sql_backend.users.add(name=f"P{i}", email=f"p{i}@example.com") for i in range(30)]
+    rooms = await _seed(sql_backend, owner, partners, messages=60)
+    chat = service_on(sql_backend, Limits(room_list_cache_min=1))
+    counter = StatementCounter(sql_backend)
+    try:
+        first = await counter.count(lambda: chat.list_rooms(owner.id))
+        kept = await counter.count(lambda: chat.list_rooms(owner.id))
+        await chat.send_message(partners[3].id, SendMessage(room_id=rooms[3], content="news"))
+        await chat.send_message(partners[7].id, SendMessage(room_id=rooms[7], content="more news"))
+        moved = await counter.count(lambda: chat.list_rooms(owner.id))
+    finally:
+        counter.close()
+
+    # versions + summaries + the users (then kept 30 s); versions alone; versions + the two rooms' summaries
+    assert (first, kept, moved) == (3, 1, 2)
+    listed = await chat.list_rooms(owner.id)
+    assert listed == await service_on(sql_backend, Limits(cache=False)).list_rooms(owner.id)
+    news = {r.id: r.last_message.content for r in listed if r.last_message and r.id in (rooms[3], rooms[7])}
+    assert news == {rooms[3]: "news", rooms[7]: "more news"}

@@ -9,7 +9,7 @@ import struct
 import wave
 import zipfile
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import attrs
@@ -43,12 +43,14 @@ PEOPLE = (
 
 
 class FlakyDatabase(MemoryDatabase):
-    """A MemoryDatabase whose next commit can run something first (a racing request) or fail."""
+    """A MemoryDatabase whose next commit can run something first (a racing request) or fail; it records
+    which rooms each `summaries` call read (None: all of them)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.before_commit: Callable[[], Awaitable[object]] | None = None
         self.fail_commits_with: BaseException | None = None
+        self.summary_reads: list[list[RoomId] | None] = []
 
     def __call__(self) -> MemoryUnitOfWork:
         return _FlakyUnitOfWork(self)
@@ -58,6 +60,13 @@ class _FlakyUnitOfWork(MemoryUnitOfWork):
     def __init__(self, db: FlakyDatabase) -> None:
         super().__init__(db)
         self._flaky = db
+        read = self.rooms.summaries
+
+        async def summaries(user: UserId, room_ids: Collection[RoomId] | None = None, **page: Any) -> Any:
+            db.summary_reads.append(None if room_ids is None else sorted(room_ids))
+            return await read(user, room_ids, **page)
+
+        self.rooms.summaries = summaries  # type: ignore[method-assign]
 
     async def commit(self) -> None:
         hook, self._flaky.before_commit = self._flaky.before_commit, None

@@ -80,7 +80,9 @@ class SqlMessages:
             conflict="client_msg_id was already used",
             field="client_msg_id",
         )
-        return draft.stored(MessageId(result.scalar_one()))
+        message = draft.stored(MessageId(result.scalar_one()))
+        await self._uow.execute(self._tables.room_changed(draft.room_id))
+        return message
 
     async def _one(self, *where: Any) -> Message | None:
         messages = self._tables.messages
@@ -115,6 +117,7 @@ class SqlMessages:
         )
         if (await self._uow.execute(statement)).first() is None:
             raise NotFoundError("message not found", field="message_id")
+        await self._uow.execute(self._tables.room_changed(message.room_id))
 
     async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
         """One page plus one row: the extra row says whether more lie beyond, without a second count."""

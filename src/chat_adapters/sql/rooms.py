@@ -110,6 +110,12 @@ class SqlRooms:
         with driver_errors():
             return await query.run(driver, user, room_ids, after, limit)
 
+    async def versions(self, user: UserId) -> dict[RoomId, int]:
+        query = self._uow.room_list_query()
+        driver = await self._uow.driver()
+        with driver_errors():
+            return await query.versions(driver, user)
+
     async def count(self, user: UserId) -> int:
         participants = self._tables.participants
         statement = select(func.count()).select_from(participants).where(participants.c.user_id == user)
@@ -117,7 +123,9 @@ class SqlRooms:
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         rooms = self._tables.rooms
-        await self._uow.execute(update(rooms).where(rooms.c.id == room_id).values(updated_at=at))
+        await self._uow.execute(
+            update(rooms).where(rooms.c.id == room_id).values(updated_at=at, version=rooms.c.version + 1)
+        )
 
     async def co_participants(self, user: UserId) -> set[UserId]:
         participants = self._tables.participants
@@ -134,7 +142,7 @@ class SqlRooms:
     async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
         """Two statements: flag the unread messages to `user`, then move the read marker to the newest message."""
         participants, messages = self._tables.participants, self._tables.messages
-        await self._uow.execute(
+        flagged = await self._uow.execute(
             update(messages)
             .where(messages.c.room_id == room_id, messages.c.receiver_id == user, messages.c.is_read == false())
             .values(is_read=True)
@@ -151,6 +159,8 @@ class SqlRooms:
         row = result.first()
         if row is None:
             raise NotFoundError("room not found", field="room_id")
+        if flagged.rowcount:  # type: ignore[attr-defined]
+            await self._uow.execute(self._tables.room_changed(room_id))
         return MessageId(row[0]) if row[0] is not None else None
 
     async def unread_counts(self, user: UserId) -> dict[RoomId, int]:

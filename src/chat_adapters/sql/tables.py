@@ -25,7 +25,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    Update,
     false,
+    update,
 )
 
 NAMING_CONVENTION = {
@@ -59,6 +61,11 @@ class ChatTables:
     presence_log: Table
     uploads: Table
 
+    def room_changed(self, room_id: int) -> Update:
+        """Bumps the room's version; every change to its messages or read state runs it in its own transaction."""
+        rooms = self.rooms
+        return update(rooms).where(rooms.c.id == room_id).values(version=rooms.c.version + 1)
+
 
 @functools.cache
 def chat_tables(prefix: str = "") -> ChatTables:
@@ -91,6 +98,9 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("updated_at", utc, nullable=False),
         Column("is_active", Boolean, nullable=False, default=True),
         Column("direct_key", String(64), unique=True),
+        # Bumped with every change to what a room list shows of the room (a message sent, edited, deleted or
+        # read): the room lists a process keeps compare it to know which rooms to read again (migration 0003).
+        Column("version", BigInteger, nullable=False, server_default="0"),
     )
     participants = Table(
         f"{prefix}chat_participants",

@@ -92,7 +92,7 @@ class _Sqlite:
 
     def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
         self.stamp = stamp
-        self._touch = f"UPDATE {rooms} SET updated_at = ? WHERE id = ?"
+        self._touch = f"UPDATE {rooms} SET updated_at = ?, version = version + 1 WHERE id = ?"
         self._insert = f"INSERT INTO {messages} ({', '.join(DRAFT_COLUMNS)}, is_read, is_deleted, is_edited) VALUES "
         self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0, 0)"
 
@@ -163,13 +163,13 @@ class _Postgres:
         self._sql = (
             "WITH locked AS MATERIALIZED ("
             f"SELECT id FROM {rooms} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE), "
-            f"touched AS (UPDATE {rooms} AS r SET updated_at = t.at "
+            f"touched AS (UPDATE {rooms} AS r SET updated_at = t.at, version = r.version + 1 "
             "FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) "
             "WHERE r.id = t.id AND r.id IN (SELECT id FROM locked) RETURNING r.id) " + insert
         )
         # One room (every sequential send): its UPDATE is the only lock, so no order to keep; ~12 % less work.
         self._one_room_sql = (
-            f"WITH touched AS (UPDATE {rooms} SET updated_at = ($2::timestamptz[])[1] "
+            f"WITH touched AS (UPDATE {rooms} SET updated_at = ($2::timestamptz[])[1], version = version + 1 "
             "WHERE id = ($1::bigint[])[1] RETURNING id) " + insert
         )
 
