@@ -185,12 +185,18 @@ def human(r: dict[str, Any]) -> str:
             [who, f"{s['messages']:,}", s["database_mb"], what, s[key]["p50_ms"], s[key]["p95_ms"], s[key]["p99_ms"],
              s[key].get("bytes")]
             for s in r["sizes"]
-            for what, key in (("room list", "room_list"), ("room list ?limit=50", "room_page"),
+            for what, key in (("room list", "room_list"), ("... after a read", "room_list_after_read"),
+                              ("room list ?limit=50", "room_page"),
                               ("... next page (cursor)", "room_next_page"), ("history page", "history_page"),
                               ("history before_id", "history_before_id"))
             if key in s
         ]  # fmt: skip
         body = table(["target", "messages", "db MB", "request", "p50 ms", "p95 ms", "p99 ms", "bytes"], rows)
+        first = ", ".join(
+            f"{s['room_list_first_ms']} ms at {s['messages']:,}" for s in r["sizes"] if "room_list_first_ms" in s
+        )
+        if first:
+            body += f"\n(room list read whole, the first request after seeding: {first})"
         return body + "\n(" + _usage(r["sizes"][-1]) + ")"
     return f"{body}\n({_usage(r)})"
 
@@ -247,6 +253,7 @@ def targets(report: Report, backends: list[str]) -> list[dict[str, Any]]:
          25, False),
         ("RSS per idle connection", "KB", lambda b: _get(report, "idle", b, "rss_per_connection_kb"), 100, False),
         ("REST room list p99 (largest db)", "ms", lambda b: _rest(report, b, "room_list"), 20, False),
+        ("REST room list after a read p99", "ms", lambda b: _rest(report, b, "room_list_after_read"), 20, False),
         ("REST room list ?limit=50 p99 (largest db)", "ms", lambda b: _rest(report, b, "room_page"), 20, False),
         ("REST history page p99 (largest db)", "ms", lambda b: _rest(report, b, "history_page"), 20, False),
     ]  # fmt: skip

@@ -10,7 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, String, TableClause, column, func, insert, select, table, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    String,
+    TableClause,
+    column,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_adapters.sql.engine import create_engine
@@ -69,10 +82,13 @@ POSTGRES_MESSAGES = text(
     + " FROM generate_series(CAST(:start AS bigint), CAST(:end AS bigint)) AS g(i)"
 )
 MARK_READ = "UPDATE chat_messages SET is_read = {true} WHERE is_read = {false} AND room_id BETWEEN :low AND :high"
-ROOM_UPDATED_AT = text(
+ROOM_UPDATED_AT = (
     "UPDATE chat_rooms SET updated_at = (SELECT m.created_at FROM chat_messages m"
-    " WHERE m.room_id = chat_rooms.id ORDER BY m.id DESC LIMIT 1) WHERE id BETWEEN :low AND :high"
+    " WHERE m.room_id = chat_rooms.id ORDER BY m.id DESC LIMIT 1){version} WHERE id BETWEEN :low AND :high"
 )
+# Rows written past the service must move the rooms' versions (migration 0003), as docs/deploy.md asks of any
+# such writer: a running service keeps room lists and reads again only the rooms whose version moved.
+VERSION = ", version = version + 1"
 
 
 EPOCH = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
@@ -169,7 +185,9 @@ class Seeder:
                     await conn.execute(text("PRAGMA cache_size = -262144"))
                 await conn.execute(statement, {**params, "start": low, "end": min(end, low + batch - 1)})
         async with self.engine.begin() as conn:
-            await conn.execute(ROOM_UPDATED_AT, {"low": first_room, "high": first_room + rooms - 1})
+            columns = await conn.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("chat_rooms")})
+            touch = ROOM_UPDATED_AT.format(version=VERSION if "version" in columns else "")  # older revisions: none
+            await conn.execute(text(touch), {"low": first_room, "high": first_room + rooms - 1})
         await self._sync_sequences()
         await self.analyze()
 

@@ -52,6 +52,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_user: int = 10
     room_detail_limit: int = 500
+    room_list_cache: int = 20_000  # rooms kept in room lists between requests; 0: none
     ws_rate: float = 20.0
     ws_burst: int = 50
     ws_queue_size: int = 256
@@ -243,6 +244,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         allowed_origins=_origins(env.get("CHAT_ALLOWED_ORIGINS")),
         max_connections_per_user=_int(env, "CHAT_MAX_CONNECTIONS_PER_USER", 10, high=10_000),
         room_detail_limit=_int(env, "CHAT_ROOM_DETAIL_LIMIT", 500, high=100_000),
+        room_list_cache=_int(env, "CHAT_ROOM_LIST_CACHE", 20_000, low=0, high=10_000_000),
         ws_rate=_float(env, "CHAT_WS_RATE", 20.0),
         ws_burst=_int(env, "CHAT_WS_BURST", 50, high=100_000),
         ws_queue_size=_int(env, "CHAT_WS_QUEUE_SIZE", 256, high=1_000_000),

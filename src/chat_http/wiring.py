@@ -142,6 +142,7 @@ async def build_services(
         ids=UuidIds(),
         limits=Limits(
             room_detail_limit=settings.room_detail_limit,
+            room_list_cache_rooms=settings.room_list_cache,
             search_per_minute=settings.search_per_minute,
             file_url_ttl=settings.file_url_ttl,
         ),

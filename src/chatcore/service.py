@@ -91,7 +91,7 @@ class Limits:
     max_client_msg_id: int = 64
     file_url_ttl: timedelta = timedelta(minutes=15)
     cache: bool = True  # users for a few seconds, room membership for good, room lists checked on each use
-    room_list_cache_rooms: int = 20_000  # rooms kept in all the cached room lists (~2 KB each)
+    room_list_cache_rooms: int = 20_000  # rooms kept in all the cached room lists (0: none kept)
     room_list_cache_min: int = 100  # shorter lists are read whole each time
 
 
@@ -141,7 +141,7 @@ class ChatService:
         self._members: Lru[tuple[UserId, RoomId], Membership] = Lru(100_000)  # direct rooms never change hands
         self._room_lists = (
             RoomListCache(capacity=self.limits.room_list_cache_rooms, min_rooms=self.limits.room_list_cache_min)
-            if self.limits.cache
+            if self.limits.cache and self.limits.room_list_cache_rooms > 0
             else None
         )
         self._inserts: GroupCommit[MessageDraft, MessageView] = GroupCommit(self._store_and_publish)
@@ -677,26 +677,28 @@ class ChatService:
                 prior is not None
                 and prior.summary is summary
                 and prior.view.other_user.is_online is is_online
-                and prior.other == other
-                and prior.sender == sender
+                and (prior.other is other or prior.other == other)  # the directory cache hands out the same
+                and (prior.sender is sender or prior.sender == sender)
             ):
-                view = prior.view
-            else:
-                last_view = None
-                if last is not None and sender is not None:
-                    last_view = LastMessage(
-                        id=last.id,
-                        content=last.content,
-                        message_type=last.message_type,
-                        created_at=last.created_at,
-                        sender_name=sender.name,
-                    )
-                view = RoomView.of(
-                    summary.room,
-                    other_user=UserCard.of(other, is_online=is_online),
-                    last_message=last_view,
-                    unread_count=summary.unread_count,
+                if built is not None:
+                    built[summary.room.id] = prior
+                views.append(prior.view)
+                continue
+            last_view = None
+            if last is not None and sender is not None:
+                last_view = LastMessage(
+                    id=last.id,
+                    content=last.content,
+                    message_type=last.message_type,
+                    created_at=last.created_at,
+                    sender_name=sender.name,
                 )
+            view = RoomView.of(
+                summary.room,
+                other_user=UserCard.of(other, is_online=is_online),
+                last_message=last_view,
+                unread_count=summary.unread_count,
+            )
             if built is not None:
                 built[summary.room.id] = BuiltRoom(summary=summary, other=other, sender=sender, view=view)
             views.append(view)

@@ -20,6 +20,7 @@ def test_defaults_are_the_embedded_profile() -> None:
     assert settings.jwt_algorithms == ("HS256",)
     assert settings.jwt_user_claim == "sub"
     assert settings.max_connections_per_user == 10
+    assert settings.room_list_cache == 20_000
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,7 @@ def test_defaults_are_the_embedded_profile() -> None:
         ({"CHAT_USERS_COLUMNS": "id=emp id"}, "CHAT_USERS_COLUMNS"),
         ({"CHAT_USERS_COLUMNS": "phone=x"}, "CHAT_USERS_COLUMNS"),
         ({"CHAT_MAX_CONNECTIONS_PER_USER": "0"}, "CHAT_MAX_CONNECTIONS_PER_USER"),
+        ({"CHAT_ROOM_LIST_CACHE": "-1"}, "CHAT_ROOM_LIST_CACHE"),
         ({"CHAT_WS_RATE": "fast"}, "CHAT_WS_RATE"),
         ({"CHAT_AUTO_MIGRATE": "maybe"}, "CHAT_AUTO_MIGRATE"),
         ({"CHAT_ALLOWED_ORIGINS": "evil"}, "CHAT_ALLOWED_ORIGINS"),
@@ -86,6 +88,10 @@ def test_embedding_variables_are_parsed() -> None:
     assert (settings.db_schema, settings.table_prefix, settings.mount_path) == ("chat", "hrchat_", "/chat")
     defaults = load_settings({"CHAT_JWT_SECRET": SECRET})
     assert (defaults.db_schema, defaults.table_prefix, defaults.mount_path) == (None, "", "")
+
+
+def test_the_room_list_cache_may_be_turned_off() -> None:
+    assert load_settings({"CHAT_JWT_SECRET": SECRET, "CHAT_ROOM_LIST_CACHE": "0"}).room_list_cache == 0
 
 
 def test_dev_mode_may_run_without_a_secret() -> None:

@@ -77,8 +77,13 @@ async def test_a_list_shorter_than_the_minimum_is_read_each_time() -> None:
     assert chat.db.summary_reads == [None, None]
 
 
-async def test_without_caching_every_list_is_read_whole() -> None:
-    chat = make_chat(limits=Limits(cache=False, room_list_cache_min=1))
+@pytest.mark.parametrize(
+    "limits",
+    [Limits(cache=False, room_list_cache_min=1), Limits(room_list_cache_rooms=0, room_list_cache_min=1)],
+    ids=["no caches", "CHAT_ROOM_LIST_CACHE=0"],
+)
+async def test_without_caching_every_list_is_read_whole(limits: Limits) -> None:
+    chat = make_chat(limits=limits)
     await chat.room(ALICE, BOB)
     chat.db.summary_reads.clear()
 
