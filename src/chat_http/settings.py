@@ -52,7 +52,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_user: int = 10
     room_detail_limit: int = 500
-    room_list_cache: int = 20_000  # rooms kept in room lists between requests; 0: none
+    room_list_cache: int = 20_000  # rooms kept in room lists between requests (~1 KB each); 0: none
     ws_rate: float = 20.0
     ws_burst: int = 50
     ws_queue_size: int = 256
