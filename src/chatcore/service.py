@@ -676,7 +676,7 @@ class ChatService:
             if (
                 prior is not None
                 and prior.summary is summary
-                and prior.view.other_user.is_online is is_online
+                and prior.view.other_user.is_online == is_online
                 and (prior.other is other or prior.other == other)  # the directory cache hands out the same
                 and (prior.sender is sender or prior.sender == sender)
             ):
