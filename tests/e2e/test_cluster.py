@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Api, Server, start_server, stop_server
+from chat_adapters.sql.engine import create_engine, session_factory
+from chat_adapters.users import SqlUserDirectory
+from tests.e2e.conftest import Api, Server, start_server, stop_server, token_for
 from tests.pg import PgServer, create_database, pg_server
 from tests.redis_server import RedisServer, redis_server
 
@@ -85,6 +87,51 @@ async def test_typing_crosses_processes(nodes: tuple[Api, Api]) -> None:
         await typist.send("typing", is_typing=True)
         event = await reader.next("typing")
     assert event["data"]["typing_users"] == [alice.id]
+
+
+async def test_a_kept_room_list_shows_what_the_other_process_changed(nodes: tuple[Api, Api]) -> None:
+    """Alice's 100 rooms make each process keep her list (CHAT_ROOM_LIST_CACHE, lists of 100 or more); a
+    message, a read and a delete made through b show in a's next list, which stays equal to b's."""
+    a, b = nodes
+    alice = await a.person("Alice")
+    engine = create_engine(a.server.env["CHAT_DATABASE_URL"])
+    try:
+        directory = SqlUserDirectory(session_factory(engine))
+        peers = [await directory.add(name=f"Peer {i}", email=f"peer{i}.{alice.id}@example.com") for i in range(100)]
+    finally:
+        await engine.dispose()
+    rooms = [(await alice.http.post("/api/v1/chat/rooms", json={"receiver_id": p.id})).json()["id"] for p in peers]
+    url_a, url_b = f"{a.server.base_url}/api/v1/chat/rooms", f"{b.server.base_url}/api/v1/chat/rooms"
+
+    async def lists() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        on_a, on_b = (await alice.http.get(url_a)).json(), (await alice.http.get(url_b)).json()
+        assert on_a["total"] == on_b["total"] == 100
+        return on_a["rooms"], on_b["rooms"]
+
+    first, _ = await lists()  # both processes keep it now
+    peer, room = peers[37], rooms[37]
+    async with b.socket(token_for(peer.id), room) as sock:
+        await sock.send("send_message", content="sent through b", client_msg_id="kept-1")
+        sent = (await sock.next("new_message"))["data"]
+        on_a, on_b = await lists()
+        assert on_a == on_b != first
+        assert (on_a[0]["id"], on_a[0]["last_message"]["content"], on_a[0]["unread_count"]) == (
+            room,
+            "sent through b",
+            1,
+        )
+
+        read = await alice.http.post(f"{b.server.base_url}/api/v1/chat/rooms/{room}/read")
+        assert read.status_code == 200
+        on_a, on_b = await lists()
+        assert on_a == on_b
+        assert on_a[0]["unread_count"] == 0
+
+        deleted = await b.client(token_for(peer.id)).delete(f"/api/v1/chat/messages/{sent['id']}")
+        assert deleted.status_code == 200
+        on_a, on_b = await lists()
+        assert on_a == on_b
+        assert on_a[0]["last_message"]["content"] != "sent through b"
 
 
 async def test_workers_share_events_through_redis(
