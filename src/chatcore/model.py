@@ -215,6 +215,10 @@ class RoomSummary:
     last_message: MessagePreview | None
     unread_count: int
 
+    def activity(self) -> tuple[datetime, RoomId]:
+        """The room list's sort key, newest first when reversed: last activity, then id (as the SQL orders)."""
+        return self.room.updated_at, self.room.id
+
 
 MAX_ID = 2**63 - 1  # ids are BIGINT
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -95,11 +95,6 @@ class Limits:
     room_list_cache_min: int = 100  # shorter lists are read whole each time
 
 
-def _activity(summary: RoomSummary) -> tuple[datetime, RoomId]:
-    """The room list's order (newest first when reversed): last activity, then id, as the store sorts."""
-    return summary.room.updated_at, summary.room.id
-
-
 def _check_text(content: str | None, limits: Limits, *, field: str = "content") -> str:
     if content is None or not content.strip():
         raise InvalidError(f"{field} must not be empty", field=field)
@@ -226,7 +221,7 @@ class ChatService:
         stale = set(moved)
         current = [s for s in kept.summaries if s.room.id in versions and s.room.id not in stale]
         current.extend(fresh)
-        current.sort(key=_activity, reverse=True)  # as the store orders them
+        current.sort(key=RoomSummary.activity, reverse=True)  # as the store orders them
         return current
 
     async def room_page(self, me: UserId, *, limit: int | None = None, cursor: str | None = None) -> RoomPage:

@@ -300,9 +300,9 @@ class _MemoryRooms:
                     unread_count=unread.get(room_id, 0),
                 )
             )
-        found.sort(key=lambda s: (s.room.updated_at, s.room.id), reverse=True)
+        found.sort(key=RoomSummary.activity, reverse=True)
         if after is not None:
-            found = [s for s in found if (s.room.updated_at, s.room.id) < (after.updated_at, after.room_id)]
+            found = [s for s in found if s.activity() < (after.updated_at, after.room_id)]
         return found if limit is None else found[:limit]
 
     async def count(self, user: UserId) -> int:

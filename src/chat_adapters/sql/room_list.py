@@ -149,17 +149,17 @@ class RoomListQuery:
         limit: int | None = None,
     ) -> list[RoomSummary]:
         sql, args = self.statement(user, None if room_ids is None else sorted(set(room_ids)), after, limit)
-        if self._postgres:
-            rows = await driver.fetch(sql, *args)
-        else:
-            rows = await driver.execute_fetchall(sql, args)
-        return [self._summary(user, row) for row in rows]
+        return [self._summary(user, row) for row in await self._fetch(driver, sql, args)]
 
     async def versions(self, driver: Any, user: UserId) -> dict[RoomId, int]:
-        """Two columns over the user's participant rows and the rooms' primary key: ~1 ms for 1,000 rooms."""
+        """Two columns over the user's participant rows and the rooms' primary key: ~1.6 ms for 1,000 rooms
+        (SQLite, in-process)."""
+        return {row[0]: row[1] for row in await self._fetch(driver, self._versions, [user])}
+
+    async def _fetch(self, driver: Any, sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
         if self._postgres:
-            return {row[0]: row[1] for row in await driver.fetch(self._versions, user)}
-        return dict(await driver.execute_fetchall(self._versions, [user]))
+            return await driver.fetch(sql, *args)  # type: ignore[no-any-return]
+        return await driver.execute_fetchall(sql, args)  # type: ignore[no-any-return]
 
     def _summary(self, user: UserId, row: Sequence[Any]) -> RoomSummary:
         time = self._time
