@@ -7,6 +7,7 @@ from chatcore.errors import (
     ForbiddenError,
     InvalidError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitedError,
     UnavailableError,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "NewMessage",
     "NotFoundError",
     "OnlineUser",
+    "OutcomeUnknownError",
     "Ping",
     "Presence",
     "PresenceChanged",

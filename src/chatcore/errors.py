@@ -42,3 +42,8 @@ class UnavailableError(ChatError):
     """A backing service (database, broker, storage) cannot be reached right now; retrying may work."""
 
     code = "unavailable"
+
+
+class OutcomeUnknownError(UnavailableError):
+    """The connection was lost while a write was under way: it may have committed or not (a retry with the same
+    `client_msg_id` finds out). Nothing that the write would have kept may be thrown away."""

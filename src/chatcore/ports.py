@@ -149,7 +149,8 @@ class MessageWriter(Protocol):
 
     Rooms are touched first, in id order, so their row locks order concurrent sends (ids grow in commit
     order per room) and two batches cannot deadlock. All or nothing: ConflictError for a used
-    (sender, client_msg_id), NotFoundError for a room that is gone, UnavailableError for a lost database.
+    (sender, client_msg_id), NotFoundError for a room that is gone, UnavailableError for a lost database
+    (OutcomeUnknownError when it was lost with the batch under way: it may have committed).
     """
 
     async def add_batch(self, drafts: Sequence[MessageDraft]) -> list[Message]: ...

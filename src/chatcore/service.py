@@ -12,7 +12,7 @@ from chatcore.batching import GroupCommit, UnitOfWorkWriter
 from chatcore.caching import BuiltRoom, CachedUserDirectory, Lru, RoomList, RoomListCache
 from chatcore.codec import encode_event
 from chatcore.commands import SendMessage
-from chatcore.errors import ConflictError, InvalidError, NotFoundError
+from chatcore.errors import ChatError, ConflictError, InvalidError, NotFoundError, OutcomeUnknownError
 from chatcore.events import (
     Event,
     MessageDeleted,
@@ -78,6 +78,13 @@ class _Committed(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _not_committed(error: BaseException) -> bool:
+    """A chat error says the write did not happen; after any other failure (a connection lost mid-commit, a
+    cancellation, a bug) the outcome is unknown and a stored file is kept: an orphan is found by `chat files
+    cleanup`, while a message whose file is gone would be broken for good."""
+    return isinstance(error, ChatError) and not isinstance(error, OutcomeUnknownError)
 
 
 @attrs.frozen(kw_only=True)
@@ -320,20 +327,19 @@ class ChatService:
         stored = await self._store_file(command) if command.file_data is not None else None
         now = self._clock.now()
         try:
-            if command.upload_id is None:  # stored with whatever else was sent meanwhile, and published
+            if command.upload_id is None:
+                # Stored with whatever else was sent meanwhile, and published. From here the group commit owns the
+                # file: it discards it when, and only when, the message did not commit, whatever befalls this
+                # caller meanwhile (a socket closing mid-send cancels it while the batch may still commit).
                 return await self._inserts.submit(self._draft(me, command, membership, stored, now)), True
             message = await self._insert_claiming(me, command, membership, now)
         except _Committed as committed:  # the message and its file stay
             raise committed.error from None
         except ConflictError:
-            await self._discard(stored)
             earlier = await self._earlier(me, command.client_msg_id, room_id) if command.client_msg_id else None
             if earlier is None:
                 raise
             return await self._view(earlier), False  # a retry of a message stored before
-        except BaseException:
-            await self._discard(stored)
-            raise
         view = await self._view(message)
         await self._publish(NewMessage(message=view), self._to_participants(membership))
         return view, True
@@ -364,8 +370,15 @@ class ChatService:
         """The batch's transaction, then each message published from here, in order, as soon as it committed:
         its recipients need not wait for the sender's coroutine to be resumed first."""
         outcomes: list[MessageView | BaseException] = []
-        for draft, stored in zip(drafts, await self._insert_batch(drafts), strict=True):
+        inserted: list[Message | BaseException]
+        try:
+            inserted = await self._insert_batch(drafts)
+        except Exception as exc:  # a one-message batch failed
+            inserted = [exc]
+        for draft, stored in zip(drafts, inserted, strict=True):
             if isinstance(stored, BaseException):
+                if _not_committed(stored):  # surely not committed: its file would be an orphan
+                    await self._discard(draft.file)
                 outcomes.append(stored)
                 continue
             try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 
 from chat_adapters.sql.engine import create_engine, session_factory
@@ -20,9 +21,9 @@ from chat_adapters.sql.room_list import sqlite_timestamp
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import chat_tables
 from chat_adapters.sql.writer import SqlMessageWriter
-from chatcore.errors import ConflictError, NotFoundError
+from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError
 from chatcore.model import HistoryQuery, RoomId, UserId
-from tests.contract.backends import Backend, database_url
+from tests.contract.backends import Backend, database_url, open_backend
 from tests.contract.builders import ALICE, BOB, CAROL, T0, at, draft, photo, room
 
 
@@ -220,3 +221,32 @@ async def test_on_sqlite_the_wal_is_checkpointed_beside_the_sends(tmp_path: Path
         await writer.close()
         await engine.dispose()
     assert wal < 2 * 2**20
+
+
+@pytest.mark.postgres
+async def test_a_postgres_connection_lost_under_a_batch_is_an_unknown_outcome(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The batch is one self-committing statement: lost on the wire, it may have committed, so the core must not
+    throw away what the message would keep (its file)."""
+    async with open_backend("postgres", request, tmp_path) as backend:
+        assert backend.engine is not None
+        created = await room(backend, ALICE, BOB)
+        await backend.writer.add_batch([draft(created.id, ALICE, BOB, "first")])  # the writer holds a connection
+        async with backend.engine.connect() as admin:
+            await admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        for _ in range(500):  # bounded: until the driver has seen its socket close
+            if backend.writer._driver.is_closed():  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.01)
+
+        with pytest.raises(OutcomeUnknownError):
+            await backend.writer.add_batch([draft(created.id, ALICE, BOB, "second")])
+        stored = await backend.writer.add_batch([draft(created.id, ALICE, BOB, "third")])  # a fresh connection
+
+        assert stored[0].content == "third"

@@ -14,6 +14,7 @@ from chatcore import (
     InvalidError,
     MessageType,
     NotFoundError,
+    OutcomeUnknownError,
     RoomId,
     SendMessage,
     UnavailableError,
@@ -247,13 +248,52 @@ async def test_a_failed_commit_removes_the_file_already_stored(chat: Chat, room:
     assert chat.message_count == 0
 
 
-async def test_a_cancelled_send_removes_the_file_already_stored(chat: Chat, room: RoomId) -> None:
+async def test_a_commit_cancelled_midway_keeps_the_file_as_it_may_have_committed(chat: Chat, room: RoomId) -> None:
     chat.db.fail_commits_with = asyncio.CancelledError()
 
     with pytest.raises(asyncio.CancelledError):
         await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
 
-    assert chat.storage.files == {}
+    assert list(chat.storage.files) == [f"images/{uuid(1)}-dot.png"]  # an orphan at worst, found by cleanup
+
+
+async def test_a_commit_of_unknown_outcome_keeps_the_file(chat: Chat, room: RoomId) -> None:
+    chat.db.fail_commits_with = OutcomeUnknownError("lost during the commit")
+
+    with pytest.raises(UnavailableError):
+        await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
+
+    assert list(chat.storage.files) == [f"images/{uuid(1)}-dot.png"]
+
+
+async def test_a_sender_gone_while_its_file_message_commits_leaves_the_message_and_its_file(
+    chat: Chat, room: RoomId
+) -> None:
+    """The sender's socket closes (its task is cancelled) while the group commit holds its message: the
+    message commits and is delivered, so its file must stay."""
+    inbox = await chat.listen(f"user:{BOB}")
+    committing, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        committing.set()
+        await release.wait()
+
+    chat.db.before_commit = hold
+    send = asyncio.create_task(chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png()))
+    await asyncio.wait_for(committing.wait(), 5)
+    send.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    release.set()
+    for _ in range(100):  # bounded: the batch finishes on the group commit's own task
+        if inbox.data("new_message"):
+            break
+        await asyncio.sleep(0)
+
+    (delivered,) = inbox.data("new_message")
+    assert chat.message_count == 1
+    assert list(chat.storage.files) == [f"images/{uuid(1)}-dot.png"]
+    assert delivered["file_path"].endswith(f"images/{uuid(1)}-dot.png")
 
 
 async def test_a_conflict_at_commit_without_client_msg_id_is_raised_and_leaves_nothing(

@@ -26,7 +26,7 @@ from sqlalchemy.sql.schema import Table
 from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavailable, translated
 from chat_adapters.sql.room_list import qualified, sqlite_timestamp
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
-from chatcore.errors import ConflictError, NotFoundError, UnavailableError
+from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId
 
 log = logging.getLogger("chat_adapters.sql")
@@ -190,7 +190,8 @@ class _Postgres:
             return NotFoundError("room not found", field="room_id")
         if isinstance(exc, asyncpg.UniqueViolationError):
             return ConflictError(CONFLICT, field="client_msg_id")
-        return UnavailableError(UNAVAILABLE) if driver_unavailable(exc) else None
+        # The statement commits by itself: lost with it on the wire, it may have committed or not.
+        return OutcomeUnknownError(UNAVAILABLE) if driver_unavailable(exc) else None
 
 
 class SqlMessageWriter:
