@@ -13,6 +13,7 @@ from chatcore.events import room_channel, user_channel
 from chatcore.ports import Deliver
 
 _serial = itertools.count(1)
+SLOW_READER = (1008, "too slow: outgoing queue full")
 _PROCESS = uuid.uuid4().hex[:12]  # unique across machines: connection ids meet in Redis
 
 
@@ -28,31 +29,44 @@ class Connection:
         self.user_id = user_id
         self.room_id: RoomId | None = None
         self.outbox: deque[bytes] = deque()
-        self.overflowed = False
+        self.ending: tuple[int, str] | None = None  # the close code and reason the writer ends the socket with
         self._queue_size = queue_size
         self._wakeup: asyncio.Future[None] | None = None
 
+    @property
+    def overflowed(self) -> bool:
+        return self.ending == SLOW_READER
+
     def offer(self, payload: bytes) -> None:
-        if self.overflowed:
+        if self.ending is not None:
             return
         if len(self.outbox) >= self._queue_size:
-            self.overflowed = True
-            self.outbox.clear()  # they will not be sent: the socket closes with 1008
+            self.end(*SLOW_READER)
         else:
             self.outbox.append(payload)
+            self._wake()
+
+    def end(self, code: int, reason: str) -> None:
+        """Have the writer close the socket with `code` instead of sending what is left: the first call wins."""
+        if self.ending is None:
+            self.ending = (code, reason)
+            self.outbox.clear()  # it will not be sent
+            self._wake()
+
+    def _wake(self) -> None:
         waiter = self._wakeup
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     async def next(self) -> bytes | None:
-        """The next payload to send, waiting for one; None once the outbox overflowed."""
-        while not self.outbox and not self.overflowed:
+        """The next payload to send, waiting for one; None once the socket is to be closed (see `ending`)."""
+        while not self.outbox and self.ending is None:
             self._wakeup = asyncio.get_running_loop().create_future()
             try:
                 await self._wakeup
             finally:
                 self._wakeup = None
-        return None if self.overflowed else self.outbox.popleft()
+        return None if self.ending is not None else self.outbox.popleft()
 
 
 class TooManyConnections(Exception):
@@ -75,6 +89,15 @@ class Hub:
 
     def connections(self) -> list[Connection]:
         return [conn for conns in self._by_user.values() for conn in conns]
+
+    def users(self) -> list[UserId]:
+        """Who has a socket on this process."""
+        return list(self._by_user)
+
+    def end_user(self, user: UserId, code: int, reason: str) -> None:
+        """Close every socket of `user` on this process with `code`."""
+        for conn in list(self._by_user.get(user, ())):
+            conn.end(code, reason)
 
     async def register(self, conn: Connection) -> None:
         mine = self._by_user.setdefault(conn.user_id, set())

@@ -28,6 +28,7 @@ from chat_adapters.system import SystemClock, UuidIds
 from chat_adapters.users import SqlUserDirectory
 from chat_http.auth import Authenticator
 from chat_http.encoding import encode_event
+from chat_http.errors import CLOSE_AUTH
 from chat_http.hub import Hub, LocalFallbackBroker
 from chat_http.runtime import Runtime
 from chat_http.settings import Settings, SettingsError
@@ -36,6 +37,7 @@ from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits,
 log = logging.getLogger("chat_http")
 
 UPLOAD_SWEEP_SECONDS = 300
+USER_CHECK_SECONDS = 3.0  # how long a removed user's socket may stay open
 SHUTDOWN_GRACE = 5.0
 
 
@@ -181,6 +183,21 @@ async def _expire_uploads(chat: ChatService, settings: Settings) -> None:
         await asyncio.sleep(UPLOAD_SWEEP_SECONDS)
 
 
+async def _close_sockets_of_removed_users(chat: ChatService, hub: Hub, every: float) -> None:
+    """A user removed from the directory (an employee who left) keeps no open socket for more than `every`
+    seconds: REST asks the directory on each request, sockets are checked here, one query per 500 users."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            gone = await chat.gone(hub.users())
+        except Exception:
+            log.warning("checking connected users against the directory failed; retrying later", exc_info=True)
+            continue
+        for user in gone:
+            log.info("closing the sockets of user %s: no longer in the directory", user)
+            hub.end_user(user, CLOSE_AUTH, "user not found")
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings,
@@ -192,15 +209,23 @@ async def open_runtime(
     """The services plus what the handlers need, and the sweeper of stale uploads, for as long as it is open."""
     async with AsyncExitStack() as stack:
         services = await build_services(settings, stack, engine=engine, users=users)
-        sweeper = asyncio.create_task(_expire_uploads(services.chat, settings), name="expire-uploads")
+        sweepers = [
+            asyncio.create_task(_expire_uploads(services.chat, settings), name="expire-uploads"),
+            asyncio.create_task(
+                _close_sockets_of_removed_users(services.chat, services.hub, USER_CHECK_SECONDS),
+                name="removed-users",
+            ),
+        ]
 
-        async def stop_sweeper() -> None:
+        async def stop_sweepers() -> None:
             """Cancel and wait: a sweep caught mid-query must end before the engine it uses is disposed."""
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for sweeper in sweepers:
+                sweeper.cancel()
+            for sweeper in sweepers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
 
-        stack.push_async_callback(stop_sweeper)
+        stack.push_async_callback(stop_sweepers)
         # Servers close sockets before the lifespan ends, but a host or test client may not wait for their
         # handlers: give them a moment to finish their last writes before the engine and broker go.
         stack.push_async_callback(services.hub.wait_idle, SHUTDOWN_GRACE)

@@ -208,9 +208,11 @@ async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
         while True:
             payload = await conn.next()
             if payload is None:
-                log.warning("dropping a slow reader (user %s): outgoing queue full", conn.user_id)
-                metrics.DROPPED.inc()
-                await _close(socket, CLOSE_POLICY, "too slow: outgoing queue full")
+                assert conn.ending is not None
+                if conn.overflowed:
+                    log.warning("dropping a slow reader (user %s): outgoing queue full", conn.user_id)
+                    metrics.DROPPED.inc()
+                await _close(socket, *conn.ending)
                 return
             sending_since = loop.time()
             if watchdog is None:

@@ -132,6 +132,7 @@ class ChatService:
         self._uow = uow
         self._writer: MessageWriter = writer or UnitOfWorkWriter(uow)
         self._encode = encode
+        self._directory = users  # asked directly whether someone is still there; `_users` for names and avatars
         self._users: UserDirectory = CachedUserDirectory(users, clock) if limits is None or limits.cache else users
         self._storage = storage
         self._broker = broker
@@ -163,11 +164,22 @@ class ChatService:
         return [UserCard.of(user, is_online=user.id in online) for user in found]
 
     async def user(self, user_id: UserId) -> User:
-        """NotFoundError for ids the directory does not know (a valid token for a removed employee)."""
-        found = await self._users.get_many([user_id])
+        """NotFoundError for ids the directory does not know (a valid token for a removed employee). Asked of the
+        directory itself, never a cache: a removal takes effect on the next request."""
+        found = await self._directory.get_many([user_id])
         if user_id not in found:
             raise NotFoundError("user not found", field="user_id")
         return found[user_id]
+
+    async def gone(self, users: Collection[UserId], *, batch: int = 500) -> set[UserId]:
+        """Those of `users` the directory no longer knows (removed employees, whose sockets must close)."""
+        ids = sorted(set(users))
+        missing: set[UserId] = set()
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            found = await self._directory.get_many(chunk)
+            missing.update(user for user in chunk if user not in found)
+        return missing
 
     # -- rooms ------------------------------------------------------------------------------------
 

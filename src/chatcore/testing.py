@@ -86,6 +86,10 @@ class MemoryUserDirectory:
     async def get_many(self, ids: Collection[UserId]) -> dict[UserId, User]:
         return {user_id: self._users[user_id] for user_id in ids if user_id in self._users}
 
+    def remove(self, user_id: UserId) -> None:
+        """As a host removes an employee from its own table: the chat is not told."""
+        self._users.pop(user_id, None)
+
     async def search_email(self, fragment: str, *, exclude: UserId, limit: int) -> list[User]:
         needle = fragment.casefold()
         found = [u for u in self._users.values() if needle in u.email.casefold() and u.id != exclude]

@@ -20,6 +20,7 @@ import httpx
 import jwt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.users import SqlUserDirectory
@@ -227,6 +228,17 @@ class Socket:
                 raise AssertionError(f"no {kind or 'event'} within {within} s") from None
             if kind is None or event["type"] == kind:
                 return event
+
+    async def closed_with(self, *, within: float = WAIT) -> int:
+        """The code the server closes this socket with, skipping any events before it, or fail after `within`."""
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    await self.ws.recv()
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else 1006  # 1006: no close frame came
+        except TimeoutError:
+            raise AssertionError(f"not closed within {within} s") from None
 
     async def silent(self, kind: str, *, for_seconds: float = 0.5) -> None:
         """Assert no event of `kind` arrives within a short window."""

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.users import SqlUserDirectory
@@ -158,3 +159,26 @@ async def test_workers_share_events_through_redis(
     finally:
         await api.aclose()
         await asyncio.to_thread(stop_server, proc)
+
+
+async def test_a_user_removed_from_the_directory_is_refused_and_their_sockets_close_everywhere(
+    nodes: tuple[Api, Api],
+) -> None:
+    """An employee deleted from the users table: REST refuses the next request on either process, and every open
+    socket of theirs, on both processes, closes with 4001 within seconds (bounded here at 15)."""
+    a, b = nodes
+    leaver, colleague = await a.person("Leaver"), await a.person("Colleague")
+    room = await a.room(leaver, colleague)
+    assert (await leaver.http.get(f"{b.server.base_url}/api/v1/chat/rooms")).status_code == 200  # cached on b too
+    async with a.socket(leaver, room) as on_a, b.socket(leaver, room) as on_b:
+        engine = create_engine(a.server.env["CHAT_DATABASE_URL"])
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": leaver.id})
+        finally:
+            await engine.dispose()
+
+        for server in (a.server, b.server):
+            refused = await leaver.http.get(f"{server.base_url}/api/v1/chat/rooms")
+            assert refused.status_code == 401
+        assert [await on_a.closed_with(within=15), await on_b.closed_with(within=15)] == [4001, 4001]
