@@ -14,6 +14,7 @@ from chatcore.ports import Deliver
 
 _serial = itertools.count(1)
 SLOW_READER = (1008, "too slow: outgoing queue full")
+MISSED_EVENTS = (1012, "events may have been missed; reconnect and catch up")
 _PROCESS = uuid.uuid4().hex[:12]  # unique across machines: connection ids meet in Redis
 
 
@@ -144,7 +145,12 @@ class Hub:
         if conns is None:
             conns = self._by_channel[channel] = set()
             conns.add(conn)
-            unsubscribe = await self._broker.subscribe(channel, lambda payload: self._fan_out(channel, payload))
+            # A gap on a user channel may have lost messages, reads or deletions: those sockets close with 1012 and
+            # their clients reconnect and catch up with `after_id`. A room channel carries only typing: let it be.
+            on_gap = (lambda: self._end_channel(channel, *MISSED_EVENTS)) if channel.startswith("user:") else None
+            unsubscribe = await self._broker.subscribe(
+                channel, lambda payload: self._fan_out(channel, payload), on_gap=on_gap
+            )
             if self._by_channel.get(channel) is conns:
                 self._unsubscribe[channel] = unsubscribe
             else:  # everyone left while we subscribed
@@ -166,6 +172,10 @@ class Hub:
     def deliver_local(self, channels: Sequence[str], payload: bytes) -> None:
         for channel in dict.fromkeys(channels):
             self._fan_out(channel, payload)
+
+    def _end_channel(self, channel: str, code: int, reason: str) -> None:
+        for conn in list(self._by_channel.get(channel, ())):
+            conn.end(code, reason)
 
     def _fan_out(self, channel: str, payload: bytes) -> None:
         for conn in list(self._by_channel.get(channel, ())):
@@ -189,5 +199,7 @@ class LocalFallbackBroker:
             self._hub.deliver_local(channels, payload)
             raise
 
-    async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
-        return await self._broker.subscribe(channel, deliver)
+    async def subscribe(
+        self, channel: str, deliver: Deliver, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        return await self._broker.subscribe(channel, deliver, on_gap=on_gap)

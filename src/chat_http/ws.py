@@ -120,8 +120,8 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
             await rt.hub.join(conn, RoomId(int(raw_room)))
         try:
             await rt.chat.connect(conn.user_id, conn.id)
-        except UnavailableError:  # not worth refusing the socket for: the live state was set, the log or event failed
-            log.warning("could not record user %s as online: the database did not answer in time", conn.user_id)
+        except UnavailableError:  # not worth refusing the socket for; the failing adapter warned once per outage
+            log.debug("could not record user %s as online: a backing service is unavailable", conn.user_id)
         except Exception:
             log.exception("could not record user %s as online", conn.user_id)
         try:
@@ -172,6 +172,8 @@ async def _heartbeat(conn: Connection, rt: Runtime) -> None:
         await asyncio.sleep(rt.settings.presence_ttl.total_seconds() / 3)
         try:
             await rt.chat.heartbeat(conn.user_id, conn.id)
+        except UnavailableError:  # its adapter warned once for the outage
+            log.debug("presence heartbeat of user %s failed: the live state is unavailable", conn.user_id)
         except Exception:
             log.warning("presence heartbeat failed", exc_info=True)
 

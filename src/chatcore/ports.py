@@ -248,8 +248,15 @@ class Broker(Protocol):
 
     async def publish(self, channels: Sequence[str], payload: bytes) -> None: ...
 
-    async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
-        """Call `deliver` for each payload on `channel` until the returned coroutine function is awaited."""
+    async def subscribe(
+        self, channel: str, deliver: Deliver, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        """Call `deliver` for each payload on `channel` until the returned coroutine function is awaited.
+
+        `on_gap` is called when payloads may have been lost (the subscription was down for a while, or was not
+        confirmed when this returned), once delivery is certain again: whatever is published after the call
+        arrives, so a subscriber that catches up from the record then misses nothing.
+        """
         ...
 
 

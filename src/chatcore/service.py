@@ -12,7 +12,14 @@ from chatcore.batching import GroupCommit, UnitOfWorkWriter
 from chatcore.caching import BuiltRoom, CachedUserDirectory, Lru, RoomList, RoomListCache
 from chatcore.codec import encode_event
 from chatcore.commands import SendMessage
-from chatcore.errors import ChatError, ConflictError, InvalidError, NotFoundError, OutcomeUnknownError
+from chatcore.errors import (
+    ChatError,
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+    OutcomeUnknownError,
+    UnavailableError,
+)
 from chatcore.events import (
     Event,
     MessageDeleted,
@@ -746,5 +753,7 @@ class ChatService:
             return
         try:
             await self._broker.publish(channels, self._encode(event))
+        except UnavailableError:  # the broker's adapter warns once per outage, not once per event
+            log.debug("could not publish %s: the broker is unavailable; clients catch up from history", event.type)
         except Exception:
             log.warning("could not publish %s; clients catch up from history", event.type, exc_info=True)

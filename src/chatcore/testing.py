@@ -529,7 +529,10 @@ class MemoryBroker:
                 except Exception:  # like the Redis reader: one broken subscriber must not starve the others
                     log.exception("a subscriber of %r failed on a message", channel)
 
-    async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
+    async def subscribe(
+        self, channel: str, deliver: Deliver, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        """In one process nothing is ever lost on the way: `on_gap` is never called."""
         self._subscribers[channel].append(deliver)
 
         async def unsubscribe() -> None:

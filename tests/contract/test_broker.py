@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -289,3 +290,98 @@ async def test_open_redis_gives_a_working_broker_and_live_state(fresh_redis: Red
         assert await live.connect(UserId(1), "tab") is True
         assert await live.online_users() == {UserId(1)}
         assert await eventually(lambda: inbox.got == [b"hi"])
+
+
+class Gaps:
+    """An `on_gap` that counts its calls."""
+
+    def __init__(self) -> None:
+        self.told = 0
+
+    def __call__(self) -> None:
+        self.told += 1
+
+
+async def test_a_subscription_that_stays_up_is_never_told_of_a_gap(brokers: Brokers) -> None:
+    inbox, gaps = Inbox(), Gaps()
+    await brokers.broker.subscribe("user:1", inbox, on_gap=gaps)
+    await brokers.broker.publish(["user:1"], b"one")
+    await settle(brokers.broker)
+
+    assert inbox.got == [b"one"]
+    assert gaps.told == 0
+
+
+async def test_a_redis_restart_tells_each_subscriber_once_when_delivery_is_certain_again(
+    redis_brokers: Brokers,
+) -> None:
+    """Subscribers of a process whose subscriptions went down hear of the gap once Redis confirmed them again, and
+    what is published from that moment arrives: a client that catches up then misses nothing. A payload
+    published by another process right when Redis came back (before re-subscription) may be lost, but then
+    the gap was told after it."""
+    broker, server = redis_brokers.broker, redis_brokers.server
+    assert server is not None
+    other = await redis_brokers.another()
+    laptop, phone, room = Inbox(), Inbox(), Inbox()
+    laptop_gaps, phone_gaps = Gaps(), Gaps()
+    await broker.subscribe("user:1", laptop, on_gap=laptop_gaps)
+    await broker.subscribe("user:1", phone, on_gap=phone_gaps)
+    await broker.subscribe("room:1", room)  # no on_gap: nothing to tell
+
+    await asyncio.to_thread(server.restart)
+    assert await eventually(lambda: laptop_gaps.told == 1 and phone_gaps.told == 1)
+    await other.publish(["user:1"], b"after the gap")
+
+    assert await eventually(lambda: laptop.got == phone.got == [b"after the gap"])
+    await settle(broker)
+    assert (laptop_gaps.told, phone_gaps.told) == (1, 1)
+
+
+async def test_a_subscription_made_while_redis_is_down_is_told_of_the_gap_once_it_is_live(
+    redis_brokers: Brokers,
+) -> None:
+    broker, server = redis_brokers.broker, redis_brokers.server
+    assert server is not None
+    await asyncio.to_thread(server.stop)
+    inbox, gaps = Inbox(), Gaps()
+    await asyncio.wait_for(broker.subscribe("user:7", inbox, on_gap=gaps), 3.0)
+    assert gaps.told == 0
+
+    await asyncio.to_thread(server.start)
+
+    assert await eventually(lambda: gaps.told == 1)
+    await broker.publish(["user:7"], b"live")
+    assert await eventually(lambda: inbox.got == [b"live"])
+
+
+async def test_a_redis_outage_logs_one_warning_however_many_calls_fail(
+    fresh_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="chat_adapters.broker")
+    async with open_redis(fresh_redis.url) as (broker, live):
+        await broker.subscribe("user:1", Inbox())
+        await asyncio.to_thread(fresh_redis.stop)
+        for _ in range(20):
+            with contextlib.suppress(UnavailableError):
+                await broker.publish(["user:1"], b"lost")
+            with contextlib.suppress(UnavailableError):
+                await live.heartbeat(UserId(1), "tab")
+        await asyncio.to_thread(fresh_redis.start)
+        await _published_once_up(broker)
+
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "cannot reach Redis" in warnings[0].getMessage()
+    assert warnings[0].exc_info is None
+    assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+async def _published_once_up(broker: Broker) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        try:
+            await broker.publish(["user:1"], b"back")
+            return
+        except UnavailableError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("Redis did not come back")

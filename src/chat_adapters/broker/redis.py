@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
@@ -75,32 +76,62 @@ async def open_redis(
     Redis being down at startup is no error here: publishing fails until it answers, subscriptions resume.
     """
     client = redis_client(url)
+    outage = Outage()
     try:
-        async with RedisBroker(client, key_prefix=key_prefix) as broker:
+        async with RedisBroker(client, key_prefix=key_prefix, outage=outage) as broker:
             yield (
                 broker,
-                RedisLiveState(client, key_prefix=key_prefix, presence_ttl=presence_ttl, typing_ttl=typing_ttl),
+                RedisLiveState(
+                    client, key_prefix=key_prefix, presence_ttl=presence_ttl, typing_ttl=typing_ttl, outage=outage
+                ),
             )
     finally:
         await client.aclose()
 
 
+class Outage:
+    """One warning when Redis stops answering and one line when it answers again, however many calls fail in
+    between (a publish per message, a heartbeat per socket): an outage must not flood the log."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def failed(self, what: str, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("%s cannot reach Redis (%s); failing fast until it answers again", what, exc)
+
+    def answered(self) -> None:
+        if self.since is not None:
+            log.info("Redis answers again after %.1f s", time.monotonic() - self.since)
+            self.since = None
+
+
 @contextmanager
-def _unavailable_on_outage(what: str) -> Iterator[None]:
+def _unavailable_on_outage(what: str, outage: Outage) -> Iterator[None]:
     try:
         yield
     except _OUTAGE as exc:
-        log.warning("%s cannot reach Redis: %s", what, exc)
+        outage.failed(what, exc)
         raise UnavailableError(f"{what} is unavailable, try again shortly") from exc  # no host:port to clients
+    outage.answered()
 
 
 class _Listener:
-    """One subscribe() call; compared by identity, so one callable may be subscribed twice."""
+    """One subscribe() call; compared by identity, so one callable may be subscribed twice.
 
-    __slots__ = ("deliver",)
+    `gapped`: payloads for it may have been lost since it was last told (its channel was not confirmed when
+    subscribe() returned, or the PubSub connection was lost since); `on_gap` is called at the next confirmation.
+    Before subscribe() returns nothing counts as lost: its caller has not started listening yet.
+    """
 
-    def __init__(self, deliver: Deliver) -> None:
+    __slots__ = ("deliver", "gapped", "listening", "on_gap")
+
+    def __init__(self, deliver: Deliver, on_gap: Callable[[], None] | None) -> None:
         self.deliver = deliver
+        self.on_gap = on_gap
+        self.listening = False
+        self.gapped = False
 
 
 class RedisBroker:
@@ -109,8 +140,10 @@ class RedisBroker:
     Channels are reference-counted: the first local subscriber sends SUBSCRIBE, the last one UNSUBSCRIBE.
     `subscribe` returns once Redis confirmed the channel (bounded), so whatever is published after that
     arrives. Subscribing never fails on an outage: the reader reconnects with backoff and re-subscribes
-    every channel that still has listeners; what was published meanwhile is lost (clients catch up with
-    `?after_id=`). `publish` raises UnavailableError instead. Only the reader task opens and closes the
+    every channel that still has listeners; what was published meanwhile is lost, so once a channel is confirmed
+    again its listeners' `on_gap` is called (their clients catch up with `?after_id=`). This holds too when
+    redis-py reconnects the PubSub by itself: a second confirmation of a channel is such a gap. `publish`
+    raises UnavailableError instead. Only the reader task opens and closes the
     PubSub connection; other tasks send (UN)SUBSCRIBE on it under a lock and flag it stale on failure.
     The client's pool is closed by `aclose()` only when `close_client` (as `from_url` sets it).
     """
@@ -124,6 +157,7 @@ class RedisBroker:
         confirm_timeout: float = 2.0,
         poll_interval: float = 1.0,
         close_client: bool = False,
+        outage: Outage | None = None,
     ) -> None:
         if client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisBroker needs a client with decode_responses=False: payloads are bytes")
@@ -142,6 +176,7 @@ class RedisBroker:
         self._lock = asyncio.Lock()  # one command at a time on the PubSub connection
         self._down = False  # Redis is unreachable: subscribe() does not wait for a confirmation
         self._reader: asyncio.Task[None] | None = None
+        self._outage = outage or Outage()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -181,22 +216,27 @@ class RedisBroker:
         unique = [self._key(channel) for channel in dict.fromkeys(channels)]
         if not unique:
             return
-        with _unavailable_on_outage("the broker"):
+        with _unavailable_on_outage("the broker", self._outage):
             async with asyncio.timeout(OPERATION_TIMEOUT), self._client.pipeline(transaction=False) as pipe:
                 for key in unique:
                     pipe.publish(key, payload)
                 await pipe.execute()
 
-    async def subscribe(self, channel: str, deliver: Deliver) -> Callable[[], Awaitable[None]]:
+    async def subscribe(
+        self, channel: str, deliver: Deliver, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], Awaitable[None]]:
         if self._reader is None:
             raise RuntimeError("RedisBroker.start() has not been called (or it was closed)")
         key = self._key(channel)
-        listener = _Listener(deliver)
+        listener = _Listener(deliver, on_gap)
         listeners = self._listeners.setdefault(key, [])
         listeners.append(listener)
         if len(listeners) == 1:
             await self._sync(key)
         await self._until_confirmed(key)
+        listener.listening = True
+        if key not in self._confirmed:  # Redis is down or slow: what is published until it confirms is lost
+            listener.gapped = True
 
         async def unsubscribe() -> None:
             current = self._listeners.get(key, [])
@@ -289,15 +329,18 @@ class RedisBroker:
                 await _close(pubsub)
                 raise
             if self._down:
-                log.warning("broker reconnected to Redis; re-subscribed to %d channels", len(wanted))
+                log.info("broker reconnected to Redis; re-subscribed to %d channels", len(wanted))
             self._pubsub, self._subscribed, self._stale, self._down = pubsub, set(wanted), False, False
             return pubsub
 
     async def _drop(self) -> None:
-        """Close the PubSub connection, if any (the lock is held)."""
+        """Close the PubSub connection, if any (the lock is held); every listener may miss payloads from here."""
         pubsub, self._pubsub = self._pubsub, None
         self._subscribed.clear()
         self._confirmed.clear()
+        for listeners in self._listeners.values():
+            for listener in listeners:
+                listener.gapped = listener.listening
         if pubsub is not None:
             await _close(pubsub)
 
@@ -307,10 +350,22 @@ class RedisBroker:
 
     def _log_loss(self, exc: Exception) -> None:
         if isinstance(exc, _OUTAGE):
-            if not self._down:
-                log.warning("broker lost Redis (%s); reconnecting, messages published meanwhile are lost", exc)
+            self._outage.failed("the broker", exc)
         else:
             log.error("broker reader failed; reconnecting", exc_info=exc)
+
+    def _tell_gaps(self, key: bytes) -> None:
+        """`key` is confirmed: from here on nothing is lost, so its listeners that may have missed some hear of it."""
+        for listener in list(self._listeners.get(key, ())):
+            if not listener.gapped:
+                continue
+            listener.gapped = False
+            if listener.on_gap is None:
+                continue
+            try:
+                listener.on_gap()
+            except Exception:
+                log.exception("a subscriber of %r failed on a gap", key)
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind, key = message["type"], message["channel"]
@@ -321,8 +376,12 @@ class RedisBroker:
                 except Exception:
                     log.exception("a subscriber of %r failed on a message", key)
         elif kind == "subscribe":
+            if key in self._confirmed:  # redis-py reconnected by itself and subscribed again: a gap all the same
+                for listener in self._listeners.get(key, ()):
+                    listener.gapped = listener.listening
             self._confirmed.add(key)
             self._release_waiters(key)
+            self._tell_gaps(key)
         elif kind == "unsubscribe":
             self._confirmed.discard(key)
 
@@ -427,8 +486,10 @@ class RedisLiveState:
         key_prefix: str = KEY_PREFIX,
         presence_ttl: timedelta = PRESENCE_TTL,
         typing_ttl: timedelta = TYPING_TTL,
+        outage: Outage | None = None,
     ) -> None:
         self._prefix = key_prefix
+        self._outage = outage or Outage()
         self._online_key = f"{key_prefix}online"
         self._presence_ms = _millis(presence_ttl)
         self._typing_ms = _millis(typing_ttl)
@@ -440,32 +501,31 @@ class RedisLiveState:
 
     async def connect(self, user: UserId, connection: str) -> bool:
         keys = [f"{self._prefix}presence:{user}", self._online_key]
-        return bool(await _run(self._connect, keys, [connection, self._presence_ms, user]))
+        return bool(await self._run(self._connect, keys, [connection, self._presence_ms, user]))
 
     async def heartbeat(self, user: UserId, connection: str) -> None:
         await self.connect(user, connection)  # a refresh, or a comeback if the connection had expired
 
     async def disconnect(self, user: UserId, connection: str) -> bool:
         keys = [f"{self._prefix}presence:{user}", self._online_key]
-        return bool(await _run(self._disconnect, keys, [connection, user]))
+        return bool(await self._run(self._disconnect, keys, [connection, user]))
 
     async def online(self, users: Collection[UserId]) -> set[UserId]:
         if not users:
             return set()
-        found = await _run(self._online, [self._online_key], list(dict.fromkeys(users)))
+        found = await self._run(self._online, [self._online_key], list(dict.fromkeys(users)))
         return {UserId(int(user)) for user in found}
 
     async def online_users(self) -> set[UserId]:
-        found = await _run(self._online_users, [self._online_key], [])
+        found = await self._run(self._online_users, [self._online_key], [])
         return {UserId(int(user)) for user in found}
 
     async def set_typing(self, room_id: RoomId, user: UserId, is_typing: bool) -> frozenset[UserId]:
         key = f"{self._prefix}typing:{room_id}"
-        found = await _run(self._set_typing, [key], [user, 1 if is_typing else 0, self._typing_ms])
+        found = await self._run(self._set_typing, [key], [user, 1 if is_typing else 0, self._typing_ms])
         return frozenset(UserId(int(who)) for who in found)
 
-
-async def _run(script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
-    with _unavailable_on_outage("presence"):
-        async with asyncio.timeout(OPERATION_TIMEOUT):
-            return await script(keys=keys, args=args)
+    async def _run(self, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
+        with _unavailable_on_outage("presence", self._outage):
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                return await script(keys=keys, args=args)
