@@ -33,6 +33,8 @@ from chat_http.hub import Hub, LocalFallbackBroker
 from chat_http.runtime import Runtime
 from chat_http.settings import Settings, SettingsError
 from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits, LiveState, UserDirectory
+from chatcore.ports import RateLimiter
+from chatcore.ratelimit import MemoryRateLimiter
 
 log = logging.getLogger("chat_http")
 
@@ -126,11 +128,13 @@ async def build_services(
     storage = make_storage(settings, signer, clock)
     broker: Broker
     live: LiveState
+    limiter: RateLimiter = MemoryRateLimiter(clock)
     if settings.broker_url == "memory://":
         broker, live = InMemoryBroker(), MemoryLiveState(clock, presence_ttl=settings.presence_ttl)
     else:
         redis = open_redis(settings.broker_url, presence_ttl=settings.presence_ttl)
-        broker, live = await stack.enter_async_context(redis)
+        broker, redis_live = await stack.enter_async_context(redis)
+        live, limiter = redis_live, redis_live.rate_limiter(fallback=limiter)  # per user on every process
     hub = Hub(broker, max_per_user=settings.max_connections_per_user)
     writer = SqlMessageWriter(engine, layout)
     stack.push_async_callback(writer.close)  # before the engine's disposal: it holds a connection
@@ -146,10 +150,12 @@ async def build_services(
             room_detail_limit=settings.room_detail_limit,
             room_list_cache_rooms=settings.room_list_cache,
             search_per_minute=settings.search_per_minute,
+            max_connections_per_user=settings.max_connections_per_user,
             file_url_ttl=settings.file_url_ttl,
         ),
         writer=writer,
         encode=encode_event,
+        rate_limiter=limiter,
     )
 
     async def database_probe() -> None:

@@ -37,6 +37,7 @@ from chatcore import (
     RoomId,
     SendMessage,
     SetTyping,
+    TooManyConnectionsError,
     UnavailableError,
 )
 from chatcore.codec import dumps, event_frame
@@ -120,6 +121,10 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
             await rt.hub.join(conn, RoomId(int(raw_room)))
         try:
             await rt.chat.connect(conn.user_id, conn.id)
+        except TooManyConnectionsError as exc:  # counted on every process (this one checked its own above)
+            metrics.CONNECTS.labels("too_many").inc()
+            await _close(socket, CLOSE_POLICY, exc.detail)
+            return
         except UnavailableError:  # not worth refusing the socket for; the failing adapter warned once per outage
             log.debug("could not record user %s as online: a backing service is unavailable", conn.user_id)
         except Exception:

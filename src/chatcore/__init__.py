@@ -9,6 +9,7 @@ from chatcore.errors import (
     NotFoundError,
     OutcomeUnknownError,
     RateLimitedError,
+    TooManyConnectionsError,
     UnavailableError,
 )
 from chatcore.events import MessageDeleted, MessagesRead, MessageUpdated, NewMessage, PresenceChanged, Typing
@@ -69,6 +70,7 @@ __all__ = [
     "RoomView",
     "SendMessage",
     "SetTyping",
+    "TooManyConnectionsError",
     "Typing",
     "UnavailableError",
     "UnitOfWork",

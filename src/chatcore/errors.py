@@ -38,6 +38,12 @@ class RateLimitedError(ChatError):
         self.retry_after = retry_after
 
 
+class TooManyConnectionsError(ChatError):
+    """A user already has as many live sockets as allowed, counted on every server process."""
+
+    code = "too_many_connections"
+
+
 class UnavailableError(ChatError):
     """A backing service (database, broker, storage) cannot be reached right now; retrying may work."""
 

@@ -263,8 +263,9 @@ class Broker(Protocol):
 class LiveState(Protocol):
     """Who is connected and who is typing, shared by every server process, with expiry."""
 
-    async def connect(self, user: UserId, connection: str) -> bool:
-        """Record a connection; True if the user was offline before."""
+    async def connect(self, user: UserId, connection: str, *, limit: int | None = None) -> bool:
+        """Record a connection; True if the user was offline before. With `limit`: TooManyConnectionsError, and
+        nothing recorded, if the user has that many other live connections already (on any process)."""
         ...
 
     async def heartbeat(self, user: UserId, connection: str) -> None: ...
@@ -279,4 +280,13 @@ class LiveState(Protocol):
 
     async def set_typing(self, room_id: RoomId, user: UserId, is_typing: bool) -> frozenset[UserId]:
         """Who is typing in the room after this change."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """Token buckets by key ('search:7'), counted alike by every server process."""
+
+    async def take(self, key: str, *, rate: float, burst: int, what: str = "requests") -> None:
+        """Spend one token of the bucket (`burst` at most, refilled at `rate` per second), or RateLimitedError
+        saying when to retry, with nothing spent."""
         ...

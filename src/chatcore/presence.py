@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
+from chatcore.errors import TooManyConnectionsError
 from chatcore.model import RoomId, UserId
 from chatcore.ports import Clock
 
@@ -42,10 +43,12 @@ class MemoryLiveState:
             self._connections.pop(user, None)
         return conns
 
-    async def connect(self, user: UserId, connection: str) -> bool:
-        was_online = bool(self._live(user))
+    async def connect(self, user: UserId, connection: str, *, limit: int | None = None) -> bool:
+        live = self._live(user)
+        if limit is not None and connection not in live and len(live) >= limit:
+            raise TooManyConnectionsError(f"at most {limit} connections per user")
         self._connections.setdefault(user, {})[connection] = self._clock.now() + self._presence_ttl
-        return not was_online
+        return not live
 
     async def heartbeat(self, user: UserId, connection: str) -> None:
         conns = self._live(user)

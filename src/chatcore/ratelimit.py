@@ -1,4 +1,4 @@
-"""Token buckets on a Clock: per connection for socket events, per user for directory search."""
+"""Token buckets on a Clock: per connection for socket events, per user for directory search (one process)."""
 
 from __future__ import annotations
 
@@ -49,3 +49,17 @@ class KeyedLimiter:
                 self._buckets = {k: b for k, b in self._buckets.items() if not b.idle()}
             bucket = self._buckets[key] = TokenBucket(self._clock, rate=self._rate, burst=self._burst)
         bucket.take(what)
+
+
+class MemoryRateLimiter:
+    """The RateLimiter of a single process: one KeyedLimiter per (rate, burst)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._limiters: dict[tuple[float, int], KeyedLimiter] = {}
+
+    async def take(self, key: str, *, rate: float, burst: int, what: str = "requests") -> None:
+        limiter = self._limiters.get((rate, burst))
+        if limiter is None:
+            limiter = self._limiters[(rate, burst)] = KeyedLimiter(self._clock, rate=rate, burst=burst)
+        limiter.take(key, what)

@@ -55,11 +55,12 @@ from chatcore.ports import (
     IdSource,
     LiveState,
     MessageWriter,
+    RateLimiter,
     UnitOfWork,
     UnitOfWorkFactory,
     UserDirectory,
 )
-from chatcore.ratelimit import KeyedLimiter
+from chatcore.ratelimit import MemoryRateLimiter
 from chatcore.uploads import HEAD_SIZE, UploadPolicy, decode_base64
 from chatcore.views import (
     HistoryPage,
@@ -102,6 +103,7 @@ class Limits:
     search_min_length: int = 2
     search_max_results: int = 20
     search_per_minute: int = 30
+    max_connections_per_user: int | None = None  # live sockets of one user on every process together
     max_client_msg_id: int = 64
     file_url_ttl: timedelta = timedelta(minutes=15)
     cache: bool = True  # users for a few seconds, room membership for good, room lists checked on each use
@@ -134,8 +136,10 @@ class ChatService:
         limits: Limits | None = None,
         writer: MessageWriter | None = None,
         encode: Callable[[Event], bytes] = encode_event,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
-        """`encode` turns events into broker payloads; an adapter may give a faster one writing the same bytes."""
+        """`encode` turns events into broker payloads; an adapter may give a faster one writing the same bytes.
+        `rate_limiter` counts per-user limits; the default counts in this process only."""
         self._uow = uow
         self._writer: MessageWriter = writer or UnitOfWorkWriter(uow)
         self._encode = encode
@@ -155,9 +159,7 @@ class ChatService:
             else None
         )
         self._inserts: GroupCommit[MessageDraft, MessageView] = GroupCommit(self._store_and_publish)
-        self._search_limiter = KeyedLimiter(
-            clock, rate=self.limits.search_per_minute / 60, burst=self.limits.search_per_minute
-        )
+        self._limiter: RateLimiter = rate_limiter or MemoryRateLimiter(clock)
 
     # -- people -----------------------------------------------------------------------------------
 
@@ -165,7 +167,8 @@ class ChatService:
         fragment = email.strip()
         if len(fragment) < self.limits.search_min_length:
             raise InvalidError(f"email must have at least {self.limits.search_min_length} characters", field="email")
-        self._search_limiter.take(me, "searches")
+        per_minute = self.limits.search_per_minute
+        await self._limiter.take(f"search:{me}", rate=per_minute / 60, burst=per_minute, what="searches")
         found = await self._users.search_email(fragment, exclude=me, limit=self.limits.search_max_results)
         online = await self._live.online([user.id for user in found])
         return [UserCard.of(user, is_online=user.id in online) for user in found]
@@ -631,7 +634,8 @@ class ChatService:
     # -- presence and typing ----------------------------------------------------------------------
 
     async def connect(self, me: UserId, connection: str) -> None:
-        if await self._live.connect(me, connection):
+        """TooManyConnectionsError when `me` has `max_connections_per_user` live sockets already."""
+        if await self._live.connect(me, connection, limit=self.limits.max_connections_per_user):
             await self._presence_changed(me, is_online=True)
 
     async def heartbeat(self, me: UserId, connection: str) -> None:

@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from chat_adapters.broker.redis import RedisLiveState, redis_client
-from chatcore.errors import UnavailableError
+from chatcore.errors import TooManyConnectionsError, UnavailableError
 from chatcore.model import RoomId, UserId
 from chatcore.ports import LiveState
 from chatcore.presence import PRESENCE_TTL, TYPING_TTL
@@ -213,3 +213,26 @@ async def test_an_expired_connection_does_not_count_as_another_one(live: Live) -
 
     assert await live.state.disconnect(ALICE, "laptop") is True
     assert await live.state.online([ALICE]) == set()
+
+
+async def test_a_connection_beyond_the_limit_is_refused_on_any_process_and_records_nothing(live: Live) -> None:
+    await live.state.connect(ALICE, "one", limit=2)
+    await live.other.connect(ALICE, "two", limit=2)
+
+    with pytest.raises(TooManyConnectionsError):
+        await live.state.connect(ALICE, "three", limit=2)
+    with pytest.raises(TooManyConnectionsError):
+        await live.other.connect(ALICE, "three", limit=2)
+    await live.state.connect(ALICE, "one", limit=2)  # a known connection again (a refresh) is no new one
+    await live.state.connect(BOB, "one", limit=2)  # the limit is per user
+
+    assert await live.state.disconnect(ALICE, "three") is False  # never recorded
+    await live.other.disconnect(ALICE, "two")
+    assert await live.state.connect(ALICE, "three", limit=2) is False  # a place is free again
+
+
+async def test_expired_connections_do_not_count_toward_the_limit(live: Live) -> None:
+    await live.state.connect(ALICE, "crashed", limit=1)
+    await live.after(1.2 * live.presence_ttl)
+
+    assert await live.other.connect(ALICE, "laptop", limit=1) is True

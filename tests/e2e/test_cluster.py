@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from websockets.asyncio.client import connect
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.users import SqlUserDirectory
-from tests.e2e.conftest import Api, Server, start_server, stop_server, token_for
+from tests.e2e.conftest import Api, Server, Socket, start_server, stop_server, token_for
 from tests.pg import PgServer, create_database, pg_server
 from tests.redis_server import RedisServer, redis_server
 
@@ -182,3 +183,25 @@ async def test_a_user_removed_from_the_directory_is_refused_and_their_sockets_cl
             refused = await leaver.http.get(f"{server.base_url}/api/v1/chat/rooms")
             assert refused.status_code == 401
         assert [await on_a.closed_with(within=15), await on_b.closed_with(within=15)] == [4001, 4001]
+
+
+async def test_per_user_limits_count_sockets_and_searches_on_every_process(nodes: tuple[Api, Api]) -> None:
+    """CHAT_MAX_CONNECTIONS_PER_USER (10) and CHAT_SEARCH_PER_MINUTE (30) hold for the user, not per process."""
+    a, b = nodes
+    alice = await a.person("Alice")
+    async with contextlib.AsyncExitStack() as stack:
+        for n in range(10):  # five on each process
+            await stack.enter_async_context((a if n % 2 else b).socket(alice))
+        for api in (a, b):
+            async with connect(f"{api.server.ws_url}?token={alice.token}", open_timeout=5) as extra:
+                assert await Socket(extra).closed_with() == 1008
+
+    statuses = [
+        (
+            await alice.http.get(
+                f"{(a if n % 2 else b).server.base_url}/api/v1/chat/search-users", params={"email": "example"}
+            )
+        ).status_code
+        for n in range(31)
+    ]
+    assert statuses == [200] * 30 + [429]

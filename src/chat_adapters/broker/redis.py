@@ -6,6 +6,7 @@ Layout, every name starting with `key_prefix` (default "chat:"):
     chat:presence:<user>  sorted set: connection id -> expiry; PEXPIREAT its latest expiry
     chat:online           sorted set: user id -> expiry of that user's longest-lived connection
     chat:typing:<room>    sorted set: user id -> expiry of the typing flag; PEXPIREAT its latest expiry
+    chat:rate:<key>       a rate limit's bucket (chat:rate:search:7): when it is full again, ms; expires then
 
 Expiries are milliseconds of Redis server time (TIME inside the scripts), never a process's own clock, so
 processes on machines whose clocks disagree still agree on who is online. Each change is one Lua script,
@@ -34,12 +35,12 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from chatcore.errors import UnavailableError
+from chatcore.errors import RateLimitedError, TooManyConnectionsError, UnavailableError
 from chatcore.model import RoomId, UserId
-from chatcore.ports import Deliver
+from chatcore.ports import Deliver, RateLimiter
 from chatcore.presence import PRESENCE_TTL, TYPING_TTL
 
-__all__ = ["KEY_PREFIX", "RedisBroker", "RedisLiveState", "open_redis", "redis_client"]
+__all__ = ["KEY_PREFIX", "RedisBroker", "RedisLiveState", "RedisRateLimiter", "open_redis", "redis_client"]
 
 log = logging.getLogger("chat_adapters.broker")
 
@@ -392,12 +393,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: presence:<user>, online. ARGV: connection, ttl ms, user. 1 if the user was offline before.
+# KEYS: presence:<user>, online. ARGV: connection, ttl ms, user, limit (0: none). 1 if the user was offline
+# before, -1 (nothing recorded) if the user has `limit` other live connections already.
 _CONNECT = (
     _NOW
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local was_online = redis.call('ZCARD', KEYS[1]) > 0
+local live = redis.call('ZCARD', KEYS[1])
+local limit = tonumber(ARGV[4])
+if limit > 0 and live >= limit and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return -1 end
+local was_online = live > 0
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
 redis.call('PEXPIREAT', KEYS[1], last)
@@ -442,6 +447,20 @@ _ONLINE_USERS = (
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+)
+
+# KEYS: rate:<key>. ARGV: ms per token, burst. A token bucket as GCRA: the key holds the time (ms) at which the
+# bucket is full again. 0 when a token was spent, else the ms to wait (nothing spent).
+_TAKE = (
+    _NOW
+    + """
+local interval = tonumber(ARGV[1])
+local full_at = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + interval
+local wait = full_at - now - tonumber(ARGV[2]) * interval
+if wait > 0 then return tostring(wait) end
+redis.call('SET', KEYS[1], tostring(full_at), 'PX', math.ceil(full_at - now))
+return '0'
 """
 )
 
@@ -498,13 +517,21 @@ class RedisLiveState:
         self._online = client.register_script(_ONLINE)
         self._online_users = client.register_script(_ONLINE_USERS)
         self._set_typing = client.register_script(_SET_TYPING)
+        self._take = client.register_script(_TAKE)
 
-    async def connect(self, user: UserId, connection: str) -> bool:
+    async def connect(self, user: UserId, connection: str, *, limit: int | None = None) -> bool:
         keys = [f"{self._prefix}presence:{user}", self._online_key]
-        return bool(await self._run(self._connect, keys, [connection, self._presence_ms, user]))
+        found = await self._run(self._connect, keys, [connection, self._presence_ms, user, limit or 0])
+        if found == -1:
+            raise TooManyConnectionsError(f"at most {limit} connections per user")
+        return bool(found)
 
     async def heartbeat(self, user: UserId, connection: str) -> None:
         await self.connect(user, connection)  # a refresh, or a comeback if the connection had expired
+
+    def rate_limiter(self, fallback: RateLimiter) -> RedisRateLimiter:
+        """Buckets in this Redis, so every process counts alike; `fallback` counts while Redis is away."""
+        return RedisRateLimiter(self._take, key_prefix=self._prefix, outage=self._outage, fallback=fallback)
 
     async def disconnect(self, user: UserId, connection: str) -> bool:
         keys = [f"{self._prefix}presence:{user}", self._online_key]
@@ -526,6 +553,41 @@ class RedisLiveState:
         return frozenset(UserId(int(who)) for who in found)
 
     async def _run(self, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
-        with _unavailable_on_outage("presence", self._outage):
-            async with asyncio.timeout(OPERATION_TIMEOUT):
-                return await script(keys=keys, args=args)
+        return await _run(script, keys, args, what="presence", outage=self._outage)
+
+
+class RedisRateLimiter:
+    """Token buckets in Redis (`<prefix>rate:<key>`, expiring once full again); while Redis does not answer, the
+    fallback (a process's own buckets) counts instead, so a limit still holds per process."""
+
+    def __init__(self, take: AsyncScript, *, key_prefix: str, outage: Outage, fallback: RateLimiter) -> None:
+        self._take = take
+        self._prefix = key_prefix
+        self._outage = outage
+        self._fallback = fallback
+
+    async def take(self, key: str, *, rate: float, burst: int, what: str = "requests") -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"a rate limit needs rate > 0 and burst >= 1, got {rate}, {burst}")
+        try:
+            wait_ms = float(
+                await _run(
+                    self._take,
+                    [f"{self._prefix}rate:{key}"],
+                    [1000 / rate, burst],
+                    what="rate limits",
+                    outage=self._outage,
+                )
+            )
+        except UnavailableError:
+            await self._fallback.take(key, rate=rate, burst=burst, what=what)
+            return
+        if wait_ms > 0:
+            wait = wait_ms / 1000
+            raise RateLimitedError(f"too many {what}; retry in {wait:.1f} s", retry_after=wait)
+
+
+async def _run(script: AsyncScript, keys: list[str], args: list[Any], *, what: str, outage: Outage) -> Any:
+    with _unavailable_on_outage(what, outage):
+        async with asyncio.timeout(OPERATION_TIMEOUT):
+            return await script(keys=keys, args=args)
