@@ -1,15 +1,18 @@
-"""Peak memory of `chat serve` while a 50 MB file streams through POST /api/v1/chat/uploads.
+"""Peak memory of `chat serve` while a 50 MB file streams through POST /api/v1/chat/uploads, or while N
+sockets each send a 50 MB file as base64 in one `send_message` frame at once (`--frames N`).
 
-Starts a throwaway server (SQLite, local disk) on a free loopback port, uploads once, and prints the
-server's RSS before and its peak RSS (VmHWM) after, as JSON and as a table. Bounded: one upload, one
-server, 120 s at most.
+Starts a throwaway server (SQLite, local disk) on a free loopback port, uploads once (or sends the frames,
+each retried after a `busy` error), and prints the server's RSS before and its peak RSS (VmHWM) after, as
+JSON and as a table. Bounded: one server, 120 s for the upload, 20 attempts per frame.
 
-    python bench/upload_memory.py [--size-mb 50]
+    python bench/upload_memory.py [--size-mb 50] [--frames 6]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
 import json
 import sys
 import tempfile
@@ -52,28 +55,85 @@ def multipart(size: int, boundary: str) -> Iterator[bytes]:
     yield f"\r\n--{boundary}--\r\n".encode()
 
 
+async def add_users(database_url: str, count: int) -> list[int]:
+    from chat_adapters.sql.engine import create_engine, session_factory
+    from chat_adapters.users import SqlUserDirectory
+
+    engine = create_engine(database_url)
+    try:
+        directory = SqlUserDirectory(session_factory(engine))
+        return [int((await directory.add(name=f"Bench {n}", email=f"bench{n}@example.com")).id) for n in range(count)]
+    finally:
+        await engine.dispose()
+
+
+async def send_frames(ws_url: str, senders: list[tuple[str, int]], size: int) -> dict[str, int]:
+    """Each (token, room) sender sends one file frame, all at once; a `busy` error is answered by sending again."""
+    from websockets.asyncio.client import connect
+
+    data = base64.b64encode(b"".join(pdf_body(size))).decode()
+    outcomes = {"stored": 0, "busy": 0, "failed": 0}
+
+    async def one(n: int, token: str, room: int) -> None:
+        async with connect(f"{ws_url}?token={token}&room_id={room}", max_size=None, open_timeout=10) as ws:
+            frame = json.dumps({"type": "send_message", "data": {
+                "message_type": "file", "file_name": "big.pdf", "file_size": size, "file_data": data,
+                "client_msg_id": f"frame-{n}"}})  # fmt: skip
+            for _ in range(20):
+                await ws.send(frame)
+                while True:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    if event["type"] in ("new_message", "error") and event["data"].get("client_msg_id") == f"frame-{n}":
+                        break
+                if event["type"] == "new_message":
+                    outcomes["stored"] += 1
+                    return
+                if event["data"]["code"] != "busy":
+                    outcomes["failed"] += 1
+                    return
+                outcomes["busy"] += 1
+                await asyncio.sleep(0.5)
+            outcomes["failed"] += 1
+
+    await asyncio.gather(*(one(n, token, room) for n, (token, room) in enumerate(senders)))
+    return outcomes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=50.0)
+    parser.add_argument("--frames", type=int, default=0, help="send this many file frames at once instead")
     args = parser.parse_args()
     size = int(args.size_mb * 2**20) - 4096  # just under the 50 MiB file limit
     with tempfile.TemporaryDirectory() as tmp:
         proc, server = start_server(Path(tmp))
         try:
-            import asyncio
-
-            from chat_adapters.sql.engine import create_engine, session_factory
-            from chat_adapters.users import SqlUserDirectory
-
-            async def add_user() -> int:
-                engine = create_engine(server.env["CHAT_DATABASE_URL"])
-                try:
-                    user = await SqlUserDirectory(session_factory(engine)).add(name="Bench", email="bench@example.com")
-                    return int(user.id)
-                finally:
-                    await engine.dispose()
-
-            user_id = asyncio.run(add_user())
+            user_id, *others = asyncio.run(add_users(server.env["CHAT_DATABASE_URL"], 1 + max(1, args.frames)))
+            if args.frames:
+                senders = []  # one user each: a user may have 10 sockets at most
+                with httpx.Client(base_url=server.base_url, timeout=30) as client:
+                    for other in others:
+                        headers = {"Authorization": f"Bearer {token_for(other)}"}
+                        room = client.post("/api/v1/chat/rooms", json={"receiver_id": user_id}, headers=headers)
+                        senders.append((token_for(other), int(room.json()["id"])))
+                time.sleep(0.5)
+                before = status_kb(proc.pid, "VmRSS")
+                started = time.perf_counter()
+                outcomes = asyncio.run(send_frames(server.ws_url, senders, size))
+                elapsed = time.perf_counter() - started
+                peak = status_kb(proc.pid, "VmHWM")
+                result = {
+                    "scenario": "frame_memory",
+                    "frames": args.frames,
+                    "file_mb": round(size / 2**20, 2),
+                    "rss_before_mb": round(before / 1024, 1),
+                    "peak_rss_mb": round(peak / 1024, 1),
+                    "peak_growth_mb": round((peak - before) / 1024, 1),
+                    "seconds": round(elapsed, 2),
+                    **outcomes,
+                }
+                print(json.dumps(result))
+                return 0 if outcomes["stored"] == args.frames else 1
             headers = {"Authorization": f"Bearer {token_for(user_id)}"}
             with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
                 client.get("/api/v1/chat/rooms")  # warm up: imports, pools, first query

@@ -125,6 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "ws_ping_interval": 20.0,
         # Chat frames are small; a deflate context costs ~256 KB per socket and CPU on every frame.
         "ws_per_message_deflate": False,
+        "ws": "chat_http.framing:BudgetedWebSocketProtocol",  # large messages under CHAT_WS_DECODE_BUDGET_MB
         "log_config": log_config(),
         "timeout_graceful_shutdown": 10,
         "proxy_headers": True,

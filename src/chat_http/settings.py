@@ -57,6 +57,7 @@ class Settings:
     ws_burst: int = 50
     ws_queue_size: int = 256
     ws_send_timeout: float = 5.0
+    ws_decode_budget: int = 128 * 2**20  # bytes of large frames handled at once in a process
     search_per_minute: int = 30
     auto_migrate: bool = True
     dev: bool = False  # `chat serve --dev` (CHAT_DEV): the browser client may mint tokens by email
@@ -249,6 +250,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         ws_burst=_int(env, "CHAT_WS_BURST", 50, high=100_000),
         ws_queue_size=_int(env, "CHAT_WS_QUEUE_SIZE", 256, high=1_000_000),
         ws_send_timeout=_float(env, "CHAT_WS_SEND_TIMEOUT", 5.0),
+        ws_decode_budget=_int(env, "CHAT_WS_DECODE_BUDGET_MB", 128, high=1_000_000) * 2**20,
         search_per_minute=_int(env, "CHAT_SEARCH_PER_MINUTE", 30, high=1_000_000),
         auto_migrate=_bool(env, "CHAT_AUTO_MIGRATE", True),
         dev=_bool(env, "CHAT_DEV", False),

@@ -26,10 +26,11 @@ from chat_adapters.storage.s3 import S3Storage
 from chat_adapters.storage.signing import UrlSigner
 from chat_adapters.system import SystemClock, UuidIds
 from chat_adapters.users import SqlUserDirectory
+from chat_http import framing
 from chat_http.auth import Authenticator
 from chat_http.encoding import encode_event
 from chat_http.errors import CLOSE_AUTH
-from chat_http.hub import Hub, LocalFallbackBroker
+from chat_http.hub import DecodeBudget, Hub, LocalFallbackBroker
 from chat_http.runtime import Runtime
 from chat_http.settings import Settings, SettingsError
 from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits, LiveState, UserDirectory
@@ -215,6 +216,7 @@ async def open_runtime(
     """The services plus what the handlers need, and the sweeper of stale uploads, for as long as it is open."""
     async with AsyncExitStack() as stack:
         services = await build_services(settings, stack, engine=engine, users=users)
+        framing.set_budget(settings.ws_decode_budget)  # the process's, used when `chat serve` runs its protocol
         sweepers = [
             asyncio.create_task(_expire_uploads(services.chat, settings), name="expire-uploads"),
             asyncio.create_task(
@@ -244,4 +246,5 @@ async def open_runtime(
             signer=services.signer,
             storage=services.storage,
             probes=services.probes,
+            decoding=DecodeBudget(settings.ws_decode_budget),
         )

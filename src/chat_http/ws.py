@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from litestar import WebSocket, websocket
@@ -24,6 +26,7 @@ from chat_http.errors import (
     CLOSE_TRY_AGAIN,
     ws_error,
 )
+from chat_http.framing import RELEASE
 from chat_http.hub import Connection, TooManyConnections
 from chat_http.runtime import Rt, Runtime
 from chatcore import (
@@ -48,6 +51,17 @@ from chatcore.ratelimit import TokenBucket
 log = logging.getLogger("chat_http.ws")
 
 CLOSE_TIMEOUT = 2.0
+LARGE_FRAME = 64 * 2**10  # frames above this count against the process's decode budget
+_CLIENT_MSG_ID = re.compile(r'"client_msg_id"\s*:\s*"([^"\\]{1,64})"')
+
+
+def peek_client_msg_id(text: str) -> str | None:
+    """The client_msg_id of a large frame without decoding it: it sits before or after the file's base64."""
+    for part in (text[:4096], text[-4096:]):
+        found = _CLIENT_MSG_ID.search(part)
+        if found:
+            return found.group(1)
+    return None
 
 
 def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: tuple[str, ...]) -> bool:
@@ -244,19 +258,48 @@ async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
 
 async def _reader(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtime) -> None:
     bucket = TokenBucket(rt.clock, rate=rt.settings.ws_rate, burst=rt.settings.ws_burst)
+    while (frame := await _next_frame(socket, conn)) is not None:
+        text, release = frame
+        if release is not None:  # `chat serve` counted this large message from its first byte (chat_http.framing)
+            try:
+                await _handle(text, conn, rt, bucket)
+            finally:
+                release()
+        elif len(text) <= LARGE_FRAME:
+            await _handle(text, conn, rt, bucket)
+        elif rt.decoding.take(size := len(text)):  # another server, which buffered it whole: count it now
+            try:
+                await _handle(text, conn, rt, bucket)
+            finally:
+                rt.decoding.give(size)
+        else:
+            metrics.ERRORS.labels("busy").inc()
+            busy = "the server is busy with other large messages; send this one again in a moment"
+            conn.offer(dumps(ws_error("busy", busy, peek_client_msg_id(text))))
+        frame = None  # nor the text kept while this socket waits for its next frame: it may be a 68 MB file
+        del text, release
+
+
+async def _next_frame(
+    socket: WebSocket[Any, Any, Any], conn: Connection
+) -> tuple[str, Callable[[], None] | None] | None:
+    """The next text frame (binary frames are read as UTF-8 text) and its `chat.release`; None once the peer is
+    gone."""
     while True:
         message = await socket.receive()
         if message["type"] == "websocket.disconnect":
-            return
+            return None
+        release = cast("Callable[[], None] | None", message.get(RELEASE))
         text = message.get("text")
-        if not isinstance(text, str):
-            data = message.get("bytes")
-            try:
-                text = data.decode("utf-8") if isinstance(data, bytes) else ""
-            except UnicodeDecodeError:
-                conn.offer(dumps(ws_error("invalid", "frames must be UTF-8 JSON text")))
-                continue
-        await _handle(text, conn, rt, bucket)
+        if isinstance(text, str):
+            return text, release
+        data = message.get("bytes")
+        try:
+            return (data.decode("utf-8") if isinstance(data, bytes) else ""), release
+        except UnicodeDecodeError:
+            if release is not None:
+                release()
+            conn.offer(dumps(ws_error("invalid", "frames must be UTF-8 JSON text")))
 
 
 async def _handle(raw: str, conn: Connection, rt: Runtime, bucket: TokenBucket) -> None:

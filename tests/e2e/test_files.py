@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -148,7 +148,7 @@ async def test_deleting_a_file_message_removes_the_file(api: Api) -> None:
     assert (await api.http.get(event["file_url"])).status_code == 404
 
 
-async def _send_then_receive(ws: ClientConnection, frame: str) -> None:
+async def _send_then_receive(ws: ClientConnection, frame: str | AsyncIterator[str]) -> None:
     """Without per-message deflate the server sees the size in the frame header and may close while the frame is
     still being sent: the close then surfaces from send() rather than recv()."""
     await ws.send(frame)
@@ -234,3 +234,19 @@ async def test_a_participants_token_opens_the_file_a_strangers_does_not(api: Api
     assert (await api.http.get(path, params={"token": bob.token})).status_code == 200
     assert (await eve.http.get(path)).status_code == 401
     assert (await api.http.get(path)).status_code == 401
+
+
+async def test_an_oversize_message_sent_in_fragments_closes_with_1009_too(api: Api) -> None:
+    """The limit is on the message, not on each frame: 9 fragments of 8 MiB (72 MiB in all) are refused."""
+    alice = await api.person("Alice")
+    url = f"{api.server.ws_url}?token={alice.token}"
+
+    async def fragments() -> AsyncIterator[str]:
+        for _ in range(9):
+            yield "x" * (8 * 2**20)
+
+    async with connect(url, open_timeout=WAIT, max_size=None) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await _send_then_receive(ws, fragments())
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
