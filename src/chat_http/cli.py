@@ -20,11 +20,13 @@ from chat_http.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 
-_TOKEN = re.compile(r"(token=)[^&\s\"']+")
+# A socket's or a file's token, and a signed file link's signature: each opens something for whoever reads it.
+_TOKEN = re.compile(r"((?:token|sig)=)[^&\s\"']+")
 
 
 class RedactTokens(logging.Filter):
-    """uvicorn logs socket URLs with their query string: never let a token reach the logs."""
+    """uvicorn logs URLs with their query string (the access log too): never let a token or a signature reach
+    the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = srv.log()
     assert "Traceback" not in log, f"the server logged a traceback:\n{log[-5000:]}"
     assert "token=ey" not in log, "a token reached the server log"
+    assert not re.search(r"sig=(?!\[redacted\])", log), "a file link's signature reached the server log"
 
 
 @pytest.fixture(autouse=True)

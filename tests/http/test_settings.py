@@ -111,3 +111,14 @@ def test_tokens_are_redacted_from_log_records() -> None:
     RedactTokens().filter(record)
     assert "eyJabc" not in record.getMessage()
     assert "token=[redacted]&room_id=1" in record.getMessage()
+
+
+def test_file_link_signatures_are_redacted_from_access_log_records() -> None:
+    path = "/static/chat_files/images/a.png?expires=1900000000&sig=c2lnbmF0dXJl"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', ("1.2.3.4:5", "GET", path, "1.1", 200), None
+    )
+    RedactTokens().filter(record)
+    assert record.getMessage() == (
+        '1.2.3.4:5 - "GET /static/chat_files/images/a.png?expires=1900000000&sig=[redacted] HTTP/1.1" 200'
+    )
