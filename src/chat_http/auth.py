@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from chat_http.settings import Settings
+from chat_http.settings import ASYMMETRIC, Settings
 from chatcore import NotFoundError, UserId
 
 if TYPE_CHECKING:
@@ -82,8 +82,9 @@ class HostVerifier:
 
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
-        self._key = settings.jwt_public_key or settings.jwt_secret or ""
         self._algorithms = list(settings.jwt_algorithms)
+        asymmetric = any(a.startswith(ASYMMETRIC) for a in self._algorithms)  # settings never mix them with HS*
+        self._key = (settings.jwt_public_key if asymmetric else settings.jwt_secret) or ""
         self._claim = settings.jwt_user_claim
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
@@ -103,7 +104,7 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
-        except jwt.InvalidTokenError:
+        except jwt.PyJWTError:  # InvalidKeyError too: whatever the token holds, it is the token that is refused
             raise AuthError("invalid token") from None
         return Identity(user_id=_user_id(claims.get(self._claim)), expires_at=float(claims["exp"]))
 
@@ -128,11 +129,15 @@ def _user_id(raw: object) -> UserId:
 
 def mint_token(settings: Settings, user_id: int, *, ttl: int = 3600) -> str:
     """A token for `chat token` and tests: HS256 with the configured secret."""
-    if not settings.jwt_secret:
-        raise AuthError("CHAT_JWT_SECRET is not set, so no token can be signed", close_code=4000)
     algorithm = next((a for a in settings.jwt_algorithms if a.startswith("HS")), None)
     if algorithm is None:
-        raise AuthError("CHAT_JWT_ALGORITHMS has no HS algorithm to sign with", close_code=4000)
+        raise AuthError(
+            f"CHAT_JWT_ALGORITHMS={','.join(settings.jwt_algorithms)} accepts only tokens signed with the private key "
+            "of CHAT_JWT_PUBLIC_KEY (by your identity provider); `chat token` signs HS* tokens with CHAT_JWT_SECRET",
+            close_code=4000,
+        )
+    if not settings.jwt_secret:
+        raise AuthError("CHAT_JWT_SECRET is not set, so no token can be signed", close_code=4000)
     now = int(time.time())
     claims: dict[str, Any] = {settings.jwt_user_claim: str(user_id), "iat": now, "exp": now + ttl}
     if settings.jwt_audience:

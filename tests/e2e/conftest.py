@@ -21,6 +21,7 @@ import httpx
 import jwt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.users import SqlUserDirectory
@@ -207,6 +208,15 @@ class Api:
     async def aclose(self) -> None:
         for client in self._clients:
             await client.aclose()
+
+
+async def close_code(url: str) -> int:
+    """The code the server closes a socket opened at `url` with, before sending it anything."""
+    async with connect(url, open_timeout=WAIT) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
 
 
 @attrs.define
