@@ -238,6 +238,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.user_id < 1:
         raise SettingsError("--user-id must be a positive user id")
+    if args.ttl < 1:
+        raise SettingsError("--ttl must be a positive number of seconds")
     try:
         print(mint_token(settings, args.user_id, ttl=args.ttl))
     except AuthError as exc:

@@ -40,6 +40,7 @@ class Settings:
     jwt_user_claim: str = "sub"
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    jwt_max_ttl: int | None = None  # seconds a token may live (exp - iat); None: no limit
     users_table: str | None = None
     # "" for avatar_url: the host table has no picture column.
     users_columns: dict[str, str] = attrs.field(factory=lambda: {c: c for c in USER_COLUMNS})
@@ -268,6 +269,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         jwt_user_claim=env.get("CHAT_JWT_USER_CLAIM") or "sub",
         jwt_audience=env.get("CHAT_JWT_AUDIENCE") or None,
         jwt_issuer=env.get("CHAT_JWT_ISSUER") or None,
+        jwt_max_ttl=_int(env, "CHAT_JWT_MAX_TTL", 0) or None,
         users_table=users_table,
         users_columns=_columns(env.get("CHAT_USERS_COLUMNS")),
         db_schema=_db_schema(env.get("CHAT_DB_SCHEMA"), database_url),

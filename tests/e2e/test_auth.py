@@ -1,4 +1,4 @@
-"""Tokens signed by an identity provider (RS256), on a real `chat serve`: REST and sockets."""
+"""Tokens signed by an identity provider (RS256) and a lifetime limit, on a real `chat serve`: REST and sockets."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from tests.e2e.conftest import SECRET, Api, Server, close_code, start_server, st
 from tests.jwt_keys import ec_pems, hs256_signed_with, rsa_pems
 
 API = "/api/v1/chat"
+MAX_TTL = 600
 
 
 @pytest.fixture(scope="module")
 def rs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """RS256 only; CHAT_JWT_SECRET stays set (it signs file links)."""
-    env = {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": rsa_pems()[1]}
+    """RS256 only, tokens living at most MAX_TTL s; CHAT_JWT_SECRET stays set (it signs file links)."""
+    env = {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": rsa_pems()[1], "CHAT_JWT_MAX_TTL": str(MAX_TTL)}
     proc, server = start_server(tmp_path_factory.mktemp("rs256"), env)
     try:
         yield server
@@ -67,3 +68,14 @@ async def test_tokens_of_other_algorithms_or_keys_get_401_and_4001(rs_api: Api) 
         jwt.encode(claims, rsa_pems(3072)[0], algorithm="RS256"),  # another key pair
     ):
         assert await refused(rs_api, token) == (401, 4001), jwt.get_unverified_header(token)
+
+
+async def test_a_token_living_longer_than_the_limit_gets_401_and_4001(rs_api: Api) -> None:
+    alice = await rs_api.person("Alice")
+    assert (await rs_api.client(rs_token(alice.id, ttl=MAX_TTL)).get(f"{API}/rooms")).status_code == 200
+    assert await refused(rs_api, rs_token(alice.id, ttl=MAX_TTL + 1)) == (401, 4001)
+    # Without iat the lifetime is unknown; an iat in the future would stretch it.
+    no_iat = jwt.encode({"sub": str(alice.id), "exp": int(time.time()) + 60}, rsa_pems()[0], algorithm="RS256")
+    assert await refused(rs_api, no_iat) == (401, 4001)
+    later = rs_token(alice.id, ttl=MAX_TTL, iat=int(time.time()) + 3600)
+    assert await refused(rs_api, later) == (401, 4001)

@@ -80,6 +80,8 @@ def test_token_refuses_what_the_server_would_refuse_with_one_line(server: Server
     rs256 = {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": rsa_pems()[1]}
     cases = [
         (rs256, ("--ttl", "60"), "CHAT_JWT_PUBLIC_KEY"),  # tokens come from the identity provider's private key
+        ({"CHAT_JWT_MAX_TTL": "600"}, ("--ttl", "601"), "CHAT_JWT_MAX_TTL"),
+        ({}, ("--ttl", "0"), "--ttl"),
     ]
     for env, args, name in cases:
         done = chat_command("token", "--user-id", "1", *args, env={**server.env, **env}, cwd=server.workdir)
@@ -87,6 +89,9 @@ def test_token_refuses_what_the_server_would_refuse_with_one_line(server: Server
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, done.stderr
         assert name in lines[0]
+    allowed = chat_command("token", "--user-id", "1", "--ttl", "600", env={**server.env, "CHAT_JWT_MAX_TTL": "600"},
+                           cwd=server.workdir)  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_memory_broker_refuses_many_workers(server: Server, tmp_path: Path) -> None:

@@ -55,6 +55,8 @@ def test_defaults_are_the_embedded_profile() -> None:
         ({"CHAT_DB_SCHEMA": "chat; drop", "CHAT_DATABASE_URL": "postgresql+asyncpg://db/x"}, "CHAT_DB_SCHEMA"),
         ({"CHAT_MOUNT_PATH": "chat"}, "CHAT_MOUNT_PATH"),
         ({"CHAT_MOUNT_PATH": "/chat?x=1"}, "CHAT_MOUNT_PATH"),
+        ({"CHAT_JWT_MAX_TTL": "0"}, "CHAT_JWT_MAX_TTL"),
+        ({"CHAT_JWT_MAX_TTL": "1h"}, "CHAT_JWT_MAX_TTL"),
     ],
 )
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
@@ -200,3 +202,8 @@ def test_rs256_without_the_crypto_backend_stops_start_up() -> None:
     )
     assert "CHAT_JWT_ALGORITHMS" in done.stdout
     assert "cryptography" in done.stdout
+
+
+def test_the_token_lifetime_limit_is_off_unless_set() -> None:
+    assert load_settings({"CHAT_JWT_SECRET": SECRET}).jwt_max_ttl is None
+    assert load_settings({"CHAT_JWT_SECRET": SECRET, "CHAT_JWT_MAX_TTL": "900"}).jwt_max_ttl == 900
