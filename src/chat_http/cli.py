@@ -100,6 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chat_adapters.sql.engine import upgrade
+    from chat_http.http_limits import BoundedHttpToolsProtocol
 
     if args.dev and not os.environ.get("CHAT_JWT_SECRET"):
         os.environ["CHAT_JWT_SECRET"] = dev_secret(create=True)
@@ -130,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_config": log_config(),
         "timeout_graceful_shutdown": 10,
         "proxy_headers": True,
+        "http": BoundedHttpToolsProtocol,  # 431 for an over-size request head; workers get it too
     }
     if args.workers > 1:
         uvicorn.run("chat_http.asgi:create_from_env", factory=True, workers=args.workers, **common)

@@ -11,6 +11,7 @@ import pytest
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.users import SqlUserDirectory
+from chat_http.http_limits import MAX_HEADER_FIELDS
 from tests.e2e.conftest import Api, Server, start_server, stop_server, token_for
 from tests.pg import PgServer, create_database, pg_server
 from tests.redis_server import RedisServer, redis_server
@@ -151,6 +152,9 @@ async def test_workers_share_events_through_redis(
             await sender.send("send_message", content="to every worker")
             for sock in bobs:
                 assert (await sock.next("new_message"))["data"]["content"] == "to every worker"
+        too_many = {f"X-Field-{i}": "1" for i in range(2 * MAX_HEADER_FIELDS)}
+        for _ in range(4):  # each on a new connection (431 closes it), whichever worker accepts it
+            assert (await api.http.get("/health", headers=too_many)).status_code == 431
         pids = {
             line.split("[")[1].split("]")[0] for line in server.log().splitlines() if "Started server process" in line
         }
