@@ -23,7 +23,7 @@ from chat_http.files import serve_file
 from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
 from chat_http.runtime import Rt, Runtime, RuntimeSlot
-from chat_http.settings import Settings, SettingsError
+from chat_http.settings import Settings, SettingsError, check_jwt
 from chat_http.uploads import upload
 from chat_http.views import Health
 from chat_http.web import web_routes, whoami
@@ -85,6 +85,7 @@ def chat_router(slot: RuntimeSlot, *, path: str = "/chat") -> Router:
 
 
 def check_secrets(settings: Settings) -> None:
+    check_jwt(settings)
     if not (settings.file_url_secret or settings.jwt_secret or settings.jwt_public_key):
         raise SettingsError("CHAT_FILE_URL_SECRET is required to sign file links when no CHAT_JWT_* key is set")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
@@ -16,7 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from chat_http.settings import Settings
+from chat_http.settings import ASYMMETRIC, Settings
 from chatcore import NotFoundError, UserId
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("chat_http.auth")
 
 MAX_USER_ID = 2**63 - 1
+# One spelling per user: " 1", "01", "+1" and "\u0661" (Arabic-Indic one) all pass int() but must not name user 1.
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 class AuthError(Exception):
@@ -82,16 +85,19 @@ class HostVerifier:
 
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
-        self._key = settings.jwt_public_key or settings.jwt_secret or ""
         self._algorithms = list(settings.jwt_algorithms)
+        asymmetric = any(a.startswith(ASYMMETRIC) for a in self._algorithms)  # settings never mix them with HS*
+        self._key = (settings.jwt_public_key if asymmetric else settings.jwt_secret) or ""
         self._claim = settings.jwt_user_claim
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
+        self._max_ttl = settings.jwt_max_ttl
 
     def verify(self, token: str | None) -> Identity:
         if not token:
             raise AuthError("missing token")
-        options: Options = {"require": ["exp"], "verify_sub": False, "verify_aud": self._audience is not None}
+        required = ["exp"] if self._max_ttl is None else ["exp", "iat"]
+        options: Options = {"require": required, "verify_sub": False, "verify_aud": self._audience is not None}
         try:
             claims = jwt.decode(
                 token,
@@ -103,9 +109,13 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
-        except jwt.InvalidTokenError:
+        except jwt.PyJWTError:  # InvalidKeyError too: whatever the token holds, it is the token that is refused
             raise AuthError("invalid token") from None
-        return Identity(user_id=_user_id(claims.get(self._claim)), expires_at=float(claims["exp"]))
+        expires_at = float(claims["exp"])
+        # PyJWT refuses an iat in the future, so the token lives at most this long from now.
+        if self._max_ttl is not None and expires_at - float(claims["iat"]) > self._max_ttl:
+            raise AuthError("invalid token: it lives longer than CHAT_JWT_MAX_TTL allows")
+        return Identity(user_id=_user_id(claims.get(self._claim)), expires_at=expires_at)
 
     async def authenticate(self, token: str | None) -> Identity:
         return self.verify(token)
@@ -119,8 +129,8 @@ def authenticator(settings: Settings, verify_token: VerifyToken | None = None) -
 def _user_id(raw: object) -> UserId:
     if isinstance(raw, bool):
         raise AuthError("invalid token: the user claim is not a user id")
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
+    if isinstance(raw, str) and _CANONICAL_ID.fullmatch(raw):
+        raw = int(raw)
     if not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
         raise AuthError("invalid token: the user claim is not a user id")
     return UserId(raw)
@@ -128,11 +138,19 @@ def _user_id(raw: object) -> UserId:
 
 def mint_token(settings: Settings, user_id: int, *, ttl: int = 3600) -> str:
     """A token for `chat token` and tests: HS256 with the configured secret."""
-    if not settings.jwt_secret:
-        raise AuthError("CHAT_JWT_SECRET is not set, so no token can be signed", close_code=4000)
     algorithm = next((a for a in settings.jwt_algorithms if a.startswith("HS")), None)
     if algorithm is None:
-        raise AuthError("CHAT_JWT_ALGORITHMS has no HS algorithm to sign with", close_code=4000)
+        raise AuthError(
+            f"CHAT_JWT_ALGORITHMS={','.join(settings.jwt_algorithms)} accepts only tokens signed with the private key "
+            "of CHAT_JWT_PUBLIC_KEY (by your identity provider); `chat token` signs HS* tokens with CHAT_JWT_SECRET",
+            close_code=4000,
+        )
+    if not settings.jwt_secret:
+        raise AuthError("CHAT_JWT_SECRET is not set, so no token can be signed", close_code=4000)
+    if settings.jwt_max_ttl is not None and ttl > settings.jwt_max_ttl:
+        raise AuthError(
+            f"a token may live at most CHAT_JWT_MAX_TTL={settings.jwt_max_ttl} seconds, not {ttl}", close_code=4000
+        )
     now = int(time.time())
     claims: dict[str, Any] = {settings.jwt_user_claim: str(user_id), "iat": now, "exp": now + ttl}
     if settings.jwt_audience:

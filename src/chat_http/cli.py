@@ -20,11 +20,13 @@ from chat_http.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 
-_TOKEN = re.compile(r"(token=)[^&\s\"']+")
+# A socket's or a file's token, and a signed file link's signature: each opens something for whoever reads it.
+_TOKEN = re.compile(r"((?:token|sig)=)[^&\s\"']+")
 
 
 class RedactTokens(logging.Filter):
-    """uvicorn logs socket URLs with their query string: never let a token reach the logs."""
+    """uvicorn logs URLs with their query string (the access log too): never let a token or a signature reach
+    the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
@@ -98,6 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chat_adapters.sql.engine import upgrade
+    from chat_http.http_limits import BoundedHttpToolsProtocol
 
     if args.dev and not os.environ.get("CHAT_JWT_SECRET"):
         os.environ["CHAT_JWT_SECRET"] = dev_secret(create=True)
@@ -129,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_config": log_config(),
         "timeout_graceful_shutdown": 10,
         "proxy_headers": True,
+        "http": BoundedHttpToolsProtocol,  # 431 for an over-size request head; workers get it too
     }
     if args.workers > 1:
         uvicorn.run("chat_http.asgi:create_from_env", factory=True, workers=args.workers, **common)
@@ -237,6 +241,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.user_id < 1:
         raise SettingsError("--user-id must be a positive user id")
+    if args.ttl < 1:
+        raise SettingsError("--ttl must be a positive number of seconds")
     try:
         print(mint_token(settings, args.user_id, ttl=args.ttl))
     except AuthError as exc:

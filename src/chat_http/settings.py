@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import attrs
+import jwt
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chat.db"
 DEFAULT_STORAGE_URL = "file://./static/chat_files"
@@ -39,6 +40,7 @@ class Settings:
     jwt_user_claim: str = "sub"
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    jwt_max_ttl: int | None = None  # seconds a token may live (exp - iat); None: no limit
     users_table: str | None = None
     # "" for avatar_url: the host table has no picture column.
     users_columns: dict[str, str] = attrs.field(factory=lambda: {c: c for c in USER_COLUMNS})
@@ -143,7 +145,41 @@ def _algorithms(raw: str) -> tuple[str, ...]:
             raise SettingsError("CHAT_JWT_ALGORITHMS must not contain 'none': unsigned tokens are never accepted")
         if name not in KNOWN_ALGORITHMS:
             raise SettingsError(f"CHAT_JWT_ALGORITHMS has unknown algorithm {name!r}")
+    if len({name.startswith(ASYMMETRIC) for name in names}) > 1:
+        raise SettingsError(
+            "CHAT_JWT_ALGORITHMS must not mix HS* with public-key algorithms: a token could then choose HS* and be "
+            "checked against the public key as if it were a secret (algorithm confusion)"
+        )
     return names
+
+
+def _jwt_keys(algorithms: tuple[str, ...], secret: str | None, public_key: str | None) -> None:
+    """Load the key for every algorithm now: a missing crypto backend or a bad key would otherwise fail every token."""
+    asymmetric = any(a.startswith(ASYMMETRIC) for a in algorithms)  # never mixed with HS*, see _algorithms
+    name, key = ("CHAT_JWT_PUBLIC_KEY", public_key) if asymmetric else ("CHAT_JWT_SECRET", secret)
+    if key is None:  # `chat serve --dev` makes the secret up after this
+        return
+    for algorithm in algorithms:
+        try:
+            loaded = jwt.get_algorithm_by_name(algorithm)
+        except NotImplementedError:
+            raise SettingsError(
+                f"CHAT_JWT_ALGORITHMS has {algorithm}, which needs the cryptography package (pyjwt[crypto])"
+            ) from None
+        try:
+            prepared = loaded.prepare_key(key)
+        except Exception as exc:  # PyJWT and cryptography raise several kinds for a key they cannot use
+            # PyJWT 2.15 prints a generator where it means the key types it expected.
+            reason = re.sub(r"<generator object .*? at 0x[0-9a-f]+>", "its key types", " ".join(str(exc).split()))[:200]
+            raise SettingsError(f"{name} is not a usable {algorithm} key: {reason}") from None
+        if asymmetric and (short := loaded.check_key_length(prepared)):
+            raise SettingsError(f"{name} is too weak for {algorithm}: {short}")
+
+
+def check_jwt(settings: Settings) -> None:
+    """load_settings' checks of the JWT algorithms and key, for Settings a host application builds in code."""
+    _algorithms(",".join(settings.jwt_algorithms))
+    _jwt_keys(settings.jwt_algorithms, settings.jwt_secret, settings.jwt_public_key)
 
 
 def _columns(raw: str | None) -> dict[str, str]:
@@ -216,6 +252,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         raise SettingsError("CHAT_JWT_SECRET is not set (or run `chat serve --dev` to generate one for trying out)")
     if secret is not None and len(secret.encode()) < 32 and any(a.startswith("HS") for a in algorithms):
         raise SettingsError("CHAT_JWT_SECRET must be at least 32 bytes long for HS algorithms")
+    _jwt_keys(algorithms, secret, public_key)
     users_table = env.get("CHAT_USERS_TABLE") or None
     if users_table is not None and not _IDENTIFIER.match(users_table):
         raise SettingsError(
@@ -233,6 +270,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         jwt_user_claim=env.get("CHAT_JWT_USER_CLAIM") or "sub",
         jwt_audience=env.get("CHAT_JWT_AUDIENCE") or None,
         jwt_issuer=env.get("CHAT_JWT_ISSUER") or None,
+        jwt_max_ttl=_int(env, "CHAT_JWT_MAX_TTL", 0) or None,
         users_table=users_table,
         users_columns=_columns(env.get("CHAT_USERS_COLUMNS")),
         db_schema=_db_schema(env.get("CHAT_DB_SCHEMA"), database_url),

@@ -154,7 +154,7 @@ async def dev_token(request: Request[Any, Any, Any], rt: Rt) -> DevToken:
     finally:
         await engine.dispose()
     try:
-        token = mint_token(rt.settings, user.id, ttl=DEV_TOKEN_TTL)
+        token = mint_token(rt.settings, user.id, ttl=min(DEV_TOKEN_TTL, rt.settings.jwt_max_ttl or DEV_TOKEN_TTL))
     except AuthError as exc:
         raise InvalidError(exc.detail) from None
     return DevToken(token=token, user=WebUser.of(user))

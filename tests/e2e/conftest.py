@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -120,6 +121,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = srv.log()
     assert "Traceback" not in log, f"the server logged a traceback:\n{log[-5000:]}"
     assert "token=ey" not in log, "a token reached the server log"
+    assert not re.search(r"sig=(?!\[redacted\])", log), "a file link's signature reached the server log"
 
 
 @pytest.fixture(autouse=True)
@@ -206,6 +208,15 @@ class Api:
     async def aclose(self) -> None:
         for client in self._clients:
             await client.aclose()
+
+
+async def close_code(url: str) -> int:
+    """The code the server closes a socket opened at `url` with, before sending it anything."""
+    async with connect(url, open_timeout=WAIT) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
 
 
 @attrs.define

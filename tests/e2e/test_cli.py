@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import Server, chat_command
+from tests.jwt_keys import rsa_pems
 
 
 def test_users_add_then_token_works_against_the_server(server: Server) -> None:
@@ -58,6 +59,39 @@ def test_bad_settings_stop_with_one_line_naming_the_variable(server: Server, tmp
         assert len(lines) == 1, done.stderr
         assert name in lines[0]
         assert "Traceback" not in done.stderr
+
+
+def test_jwt_settings_that_would_fail_every_token_stop_serve_with_one_line(server: Server, tmp_path: Path) -> None:
+    public = rsa_pems()[1]
+    cases = [
+        ({"CHAT_JWT_ALGORITHMS": "RS256,HS256", "CHAT_JWT_PUBLIC_KEY": public}, "CHAT_JWT_ALGORITHMS"),
+        ({"CHAT_JWT_ALGORITHMS": "ES256", "CHAT_JWT_PUBLIC_KEY": public}, "CHAT_JWT_PUBLIC_KEY"),
+        ({"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": "ssh-rsa AAAA"}, "CHAT_JWT_PUBLIC_KEY"),
+    ]
+    for env, name in cases:
+        done = chat_command("serve", "--port", "1", env={**server.env, **env}, cwd=tmp_path)
+        assert done.returncode == 2, (env, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert name in lines[0]
+
+
+def test_token_refuses_what_the_server_would_refuse_with_one_line(server: Server) -> None:
+    rs256 = {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": rsa_pems()[1]}
+    cases = [
+        (rs256, ("--ttl", "60"), "CHAT_JWT_PUBLIC_KEY"),  # tokens come from the identity provider's private key
+        ({"CHAT_JWT_MAX_TTL": "600"}, ("--ttl", "601"), "CHAT_JWT_MAX_TTL"),
+        ({}, ("--ttl", "0"), "--ttl"),
+    ]
+    for env, args, name in cases:
+        done = chat_command("token", "--user-id", "1", *args, env={**server.env, **env}, cwd=server.workdir)
+        assert done.returncode == 2, (env, args, done.stdout)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert name in lines[0]
+    allowed = chat_command("token", "--user-id", "1", "--ttl", "600", env={**server.env, "CHAT_JWT_MAX_TTL": "600"},
+                           cwd=server.workdir)  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_memory_broker_refuses_many_workers(server: Server, tmp_path: Path) -> None:

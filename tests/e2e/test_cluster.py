@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from websockets.asyncio.client import connect
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.users import SqlUserDirectory
-from tests.e2e.conftest import Api, Server, Socket, start_server, stop_server, token_for
+from chat_http.http_limits import MAX_HEADER_FIELDS
+from tests.e2e.conftest import Api, Server, close_code, start_server, stop_server, token_for
 from tests.pg import PgServer, create_database, pg_server
 from tests.redis_server import RedisServer, redis_server
 
@@ -153,6 +153,9 @@ async def test_workers_share_events_through_redis(
             await sender.send("send_message", content="to every worker")
             for sock in bobs:
                 assert (await sock.next("new_message"))["data"]["content"] == "to every worker"
+        too_many = {f"X-Field-{i}": "1" for i in range(2 * MAX_HEADER_FIELDS)}
+        for _ in range(4):  # each on a new connection (431 closes it), whichever worker accepts it
+            assert (await api.http.get("/health", headers=too_many)).status_code == 431
         pids = {
             line.split("[")[1].split("]")[0] for line in server.log().splitlines() if "Started server process" in line
         }
@@ -193,8 +196,7 @@ async def test_per_user_limits_count_sockets_and_searches_on_every_process(nodes
         for n in range(10):  # five on each process
             await stack.enter_async_context((a if n % 2 else b).socket(alice))
         for api in (a, b):
-            async with connect(f"{api.server.ws_url}?token={alice.token}", open_timeout=5) as extra:
-                assert await Socket(extra).closed_with() == 1008
+            assert await close_code(f"{api.server.ws_url}?token={alice.token}") == 1008
 
     statuses = [
         (

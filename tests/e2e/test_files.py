@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -86,6 +87,30 @@ async def test_static_files_need_a_valid_signature(api: Api) -> None:
     assert (await api.http.get(url.replace(expires, "expires=1000"))).status_code == 403
     traversal = await api.http.get("/static/chat_files/../chat.db")
     assert traversal.status_code in (401, 403, 404)
+
+
+async def test_signed_links_are_redacted_in_the_access_log(api: Api) -> None:
+    """A link's signature opens the file for anyone who reads the log until it expires, like a token."""
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as a:
+        await a.send(
+            "send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(), file_name="l.png"
+        )
+        url = (await a.next("new_message"))["data"]["file_url"]
+    assert (await api.http.get(url)).status_code == 200
+    assert (await api.http.get(url + "&token=" + alice.token)).status_code == 200
+    path, _, query = url.partition("?")
+    sig = next(p for p in query.split("&") if p.startswith("sig=")).removeprefix("sig=")
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:  # the access log line is written once the response is sent
+        logged = [line for line in api.server.log().splitlines() if path in line]
+        if len(logged) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(logged) == 2, logged
+    assert all("sig=[redacted]" in line and sig not in line for line in logged), logged
+    assert alice.token not in api.server.log()
 
 
 async def test_rejected_files_leave_nothing_on_disk(api: Api) -> None:

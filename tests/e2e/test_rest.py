@@ -50,6 +50,17 @@ async def test_numeric_sub_claim_is_accepted(api: Api) -> None:
     assert response.status_code == 200
 
 
+async def test_a_subject_that_is_not_the_canonical_user_id_gets_401(api: Api) -> None:
+    alice = await api.person("Alice")
+    digits = str(alice.id)
+    arabic = "".join(chr(0x0660 + int(d)) for d in digits)  # Arabic-Indic digits: int() reads them too
+    for sub in (f" {digits}", f"0{digits}", arabic, f"+{digits}", f"{digits} ", f"{digits}\n", ""):
+        token = jwt.encode({"sub": sub, "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+        response = await api.http.get(f"{API}/rooms", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, repr(sub)
+    assert (await alice.http.get(f"{API}/rooms")).status_code == 200  # str(id), as `chat token` writes it
+
+
 async def test_search_users_by_email_fragment(api: Api) -> None:
     alice, bob = await api.person("Alice"), await api.person("Bob")
     found = await alice.http.get(f"{API}/search-users", params={"email": bob.email.upper()[:12]})

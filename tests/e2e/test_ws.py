@@ -9,17 +9,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.e2e.conftest import WAIT, Api, token_for
+from tests.e2e.conftest import WAIT, Api, close_code, token_for
 
 API = "/api/v1/chat"
-
-
-async def _close_code(url: str) -> int:
-    async with connect(url, open_timeout=WAIT) as ws:
-        with pytest.raises(ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), WAIT)
-    assert closed.value.rcvd is not None
-    return closed.value.rcvd.code
 
 
 async def test_bad_tokens_close_with_4001(api: Api) -> None:
@@ -33,14 +25,14 @@ async def test_bad_tokens_close_with_4001(api: Api) -> None:
         f"{base}?token={token_for(123456789)}",
         f"{base}?token={token_for(alice.id, secret='z' * 40)}",
     ):
-        assert await _close_code(url) == 4001, url
+        assert await close_code(url) == 4001, url
 
 
 async def test_room_of_someone_else_closes_with_4003(api: Api) -> None:
     alice, bob, eve = await api.person("Alice"), await api.person("Bob"), await api.person("Eve")
     room = await api.room(alice, bob)
     for room_id in (str(room), "abc", str(2**70)):
-        assert await _close_code(f"{api.server.ws_url}?token={eve.token}&room_id={room_id}") == 4003
+        assert await close_code(f"{api.server.ws_url}?token={eve.token}&room_id={room_id}") == 4003
 
 
 async def test_client_close_is_normal_1000(api: Api) -> None:
@@ -225,7 +217,7 @@ async def test_too_many_connections_per_user_is_refused(api: Api) -> None:
         for ws in sockets:  # all ten are really open
             await ws.send(json.dumps({"type": "ping"}))
             assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["type"] == "pong"
-        assert await _close_code(url) == 1008
+        assert await close_code(url) == 1008
     finally:
         for ws in sockets:
             await ws.close()

@@ -50,7 +50,15 @@ async def test_a_failing_check_is_an_other_authentication_failure(caplog: pytest
     assert "alice" not in caplog.text  # the token never reaches the logs
 
 
-@pytest.mark.parametrize("bad", [0, -1, True, "7a", 2**63])
+@pytest.mark.parametrize("bad", [0, -1, True, 7.0, "7a", 2**63, str(2**63), " 7", "07", "+7", "7 ", "\u0667", ""])
 async def test_what_is_not_a_user_id_is_refused(bad: object) -> None:
-    with pytest.raises(AuthError):
+    """One spelling per user, as for JWT subjects: "07" or the Arabic-Indic seven are not user 7."""
+    with pytest.raises(AuthError) as refused:
         await HostVerifier(lambda _: bad).authenticate("x")  # type: ignore[arg-type, return-value]
+
+    assert refused.value.close_code == 4001
+
+
+@pytest.mark.parametrize(("given", "user"), [(7, 7), ("7", 7), (str(2**63 - 1), 2**63 - 1)])
+async def test_a_user_id_as_a_number_or_its_digits_is_accepted(given: int | str, user: int) -> None:
+    assert (await HostVerifier(lambda _: given).authenticate("x")).user_id == user

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+from collections.abc import Callable
 
 import pytest
 
+from chat_http.app import create_app
 from chat_http.cli import RedactTokens
-from chat_http.settings import SettingsError, load_settings
+from chat_http.settings import Settings, SettingsError, load_settings
+from tests.jwt_keys import ec_pems, rsa_pems
 
 SECRET = "s" * 40
 
@@ -50,6 +55,8 @@ def test_defaults_are_the_embedded_profile() -> None:
         ({"CHAT_DB_SCHEMA": "chat; drop", "CHAT_DATABASE_URL": "postgresql+asyncpg://db/x"}, "CHAT_DB_SCHEMA"),
         ({"CHAT_MOUNT_PATH": "chat"}, "CHAT_MOUNT_PATH"),
         ({"CHAT_MOUNT_PATH": "/chat?x=1"}, "CHAT_MOUNT_PATH"),
+        ({"CHAT_JWT_MAX_TTL": "0"}, "CHAT_JWT_MAX_TTL"),
+        ({"CHAT_JWT_MAX_TTL": "1h"}, "CHAT_JWT_MAX_TTL"),
     ],
 )
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
@@ -111,3 +118,92 @@ def test_tokens_are_redacted_from_log_records() -> None:
     RedactTokens().filter(record)
     assert "eyJabc" not in record.getMessage()
     assert "token=[redacted]&room_id=1" in record.getMessage()
+
+
+def test_file_link_signatures_are_redacted_from_access_log_records() -> None:
+    path = "/static/chat_files/images/a.png?expires=1900000000&sig=c2lnbmF0dXJl"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', ("1.2.3.4:5", "GET", path, "1.1", 200), None
+    )
+    RedactTokens().filter(record)
+    assert record.getMessage() == (
+        '1.2.3.4:5 - "GET /static/chat_files/images/a.png?expires=1900000000&sig=[redacted] HTTP/1.1" 200'
+    )
+
+
+def rsa_public(bits: int = 2048) -> str:
+    return rsa_pems(bits)[1]
+
+
+def ec_public() -> str:
+    return ec_pems()[1]
+
+
+BAD_KEYS: dict[str, tuple[Callable[[], dict[str, str]], str]] = {
+    # HS256 beside RS256 would let a token pick HS256 and be checked against the public key as a secret.
+    "HS mixed with RS": (lambda: {"CHAT_JWT_ALGORITHMS": "RS256,HS256", "CHAT_JWT_PUBLIC_KEY": rsa_public()},
+                         "CHAT_JWT_ALGORITHMS"),
+    "HS mixed with ES": (lambda: {"CHAT_JWT_ALGORITHMS": "HS512,ES256", "CHAT_JWT_PUBLIC_KEY": ec_public()},
+                         "CHAT_JWT_ALGORITHMS"),
+    "not a PEM": (lambda: {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----x"},
+                  "CHAT_JWT_PUBLIC_KEY"),
+    "EC key for RS256": (lambda: {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": ec_public()},
+                         "CHAT_JWT_PUBLIC_KEY"),
+    "RSA key for ES256": (lambda: {"CHAT_JWT_ALGORITHMS": "ES256", "CHAT_JWT_PUBLIC_KEY": rsa_public()},
+                          "CHAT_JWT_PUBLIC_KEY"),
+    "one key for RS256 and ES256": (
+        lambda: {"CHAT_JWT_ALGORITHMS": "RS256,ES256", "CHAT_JWT_PUBLIC_KEY": rsa_public()}, "CHAT_JWT_PUBLIC_KEY"
+    ),
+    "1024-bit RSA": (lambda: {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": rsa_public(1024)},
+                     "CHAT_JWT_PUBLIC_KEY"),
+    "a public key as the HS secret": (lambda: {"CHAT_JWT_SECRET": rsa_public()}, "CHAT_JWT_SECRET"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_KEYS)
+def test_a_jwt_key_that_cannot_check_tokens_stops_start_up(case: str) -> None:
+    make_env, variable = BAD_KEYS[case]
+    with pytest.raises(SettingsError) as error:
+        load_settings({"CHAT_JWT_SECRET": SECRET, **make_env()})
+    assert variable in str(error.value)
+    assert "\n" not in str(error.value)
+    assert "BEGIN" not in str(error.value)  # the key itself is never repeated
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "key"),
+    [("RS256", rsa_public), ("RS256,RS512,PS256", rsa_public), ("ES256", ec_public)],
+)
+def test_a_public_key_is_accepted_for_each_algorithm_it_serves(algorithms: str, key: Callable[[], str]) -> None:
+    settings = load_settings({"CHAT_JWT_ALGORITHMS": algorithms, "CHAT_JWT_PUBLIC_KEY": key()})
+    assert settings.jwt_algorithms == tuple(algorithms.split(","))
+
+
+def test_settings_made_in_code_are_checked_the_same() -> None:
+    mixed = Settings(jwt_algorithms=("RS256", "HS256"), jwt_public_key=rsa_public(), jwt_secret=SECRET)
+    with pytest.raises(SettingsError, match="CHAT_JWT_ALGORITHMS"):
+        create_app(mixed)
+    with pytest.raises(SettingsError, match="CHAT_JWT_PUBLIC_KEY"):
+        create_app(Settings(jwt_algorithms=("ES256",), jwt_public_key=rsa_public()))
+
+
+def test_rs256_without_the_crypto_backend_stops_start_up() -> None:
+    """Without cryptography PyJWT knows no RS/ES algorithm, so every token would be refused."""
+    script = (
+        "import sys; sys.modules['cryptography'] = None\n"  # as if it were not installed
+        "from chat_http.settings import SettingsError, load_settings\n"
+        "try:\n"
+        "    load_settings({'CHAT_JWT_ALGORITHMS': 'RS256', 'CHAT_JWT_PUBLIC_KEY': sys.argv[1]})\n"
+        "except SettingsError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, rsa_public()], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "CHAT_JWT_ALGORITHMS" in done.stdout
+    assert "cryptography" in done.stdout
+
+
+def test_the_token_lifetime_limit_is_off_unless_set() -> None:
+    assert load_settings({"CHAT_JWT_SECRET": SECRET}).jwt_max_ttl is None
+    assert load_settings({"CHAT_JWT_SECRET": SECRET, "CHAT_JWT_MAX_TTL": "900"}).jwt_max_ttl == 900

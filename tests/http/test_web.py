@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -145,6 +146,18 @@ async def test_with_dev_a_token_is_minted_by_email(tmp_path: Path, migrated: Pat
             response = await client.post("/api/v1/dev/token", json=bad)
             assert response.status_code == 400, bad
         assert (await client.post("/api/v1/dev/token", content=b"[")).status_code == 400
+
+
+async def test_dev_tokens_live_no_longer_than_the_limit(tmp_path: Path, migrated: Path) -> None:
+    settings = settings_for(tmp_path, CHAT_DEV="true", CHAT_JWT_MAX_TTL="600")
+    await add_user(settings, "Ann", "ann@example.com")
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        minted = await client.post("/api/v1/dev/token", json={"email": "ann@example.com"})
+        assert minted.status_code == 200, minted.text
+        claims = jwt.decode(minted.json()["token"], SECRET, algorithms=["HS256"])
+        assert claims["exp"] - claims["iat"] == 600
+        me = await client.get("/api/v1/chat/me", headers={"Authorization": f"Bearer {minted.json()['token']}"})
+        assert me.status_code == 200
 
 
 def test_only_serve_dev_turns_dev_mode_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
