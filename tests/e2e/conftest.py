@@ -111,9 +111,10 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    proc, srv = start_server(tmp_path_factory.mktemp("chat"))
+@contextlib.contextmanager
+def serving(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`chat serve` for as long as it is entered; then its log must hold no traceback and no secret."""
+    proc, srv = start_server(workdir, extra_env)
     try:
         yield srv
     finally:
@@ -122,6 +123,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert "Traceback" not in log, f"the server logged a traceback:\n{log[-5000:]}"
     assert "token=ey" not in log, "a token reached the server log"
     assert not re.search(r"sig=(?!\[redacted\])", log), "a file link's signature reached the server log"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(tmp_path_factory.mktemp("chat")) as srv:
+        yield srv
 
 
 @pytest.fixture(autouse=True)
@@ -260,10 +267,16 @@ class Socket:
         raise AssertionError(f"unexpected {kind}: {event}")
 
 
-@pytest.fixture
-async def api(server: Server) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def opened_api(server: Server) -> AsyncIterator[Api]:
     api = Api.open(server)
     try:
         yield api
     finally:
         await api.aclose()
+
+
+@pytest.fixture
+async def api(server: Server) -> AsyncIterator[Api]:
+    async with opened_api(server) as api:
+        yield api

@@ -9,7 +9,15 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.e2e.conftest import SECRET, Api, Server, close_code, start_server, stop_server, token_for
+from tests.e2e.conftest import (
+    SECRET,
+    Api,
+    Server,
+    close_code,
+    opened_api,
+    serving,
+    token_for,
+)
 from tests.jwt_keys import ec_pems, hs256_signed_with, rsa_pems
 
 API = "/api/v1/chat"
@@ -20,21 +28,14 @@ MAX_TTL = 600
 def rs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """RS256 only, tokens living at most MAX_TTL s; CHAT_JWT_SECRET stays set (it signs file links)."""
     env = {"CHAT_JWT_ALGORITHMS": "RS256", "CHAT_JWT_PUBLIC_KEY": rsa_pems()[1], "CHAT_JWT_MAX_TTL": str(MAX_TTL)}
-    proc, server = start_server(tmp_path_factory.mktemp("rs256"), env)
-    try:
+    with serving(tmp_path_factory.mktemp("rs256"), env) as server:
         yield server
-    finally:
-        stop_server(proc)
-    assert "Traceback" not in server.log(), server.log()[-5000:]
 
 
 @pytest.fixture
 async def rs_api(rs_server: Server) -> AsyncIterator[Api]:
-    api = Api.open(rs_server)
-    try:
+    async with opened_api(rs_server) as api:
         yield api
-    finally:
-        await api.aclose()
 
 
 def rs_token(user_id: int, *, ttl: int = 300, **claims: Any) -> str:

@@ -8,27 +8,20 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.e2e.conftest import Api, Server, start_server, stop_server
+from tests.e2e.conftest import Api, Server, opened_api, serving
 from tests.unit import helpers as samples
 
 
 @pytest.fixture(scope="module")
 def small_budget_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    proc, server = start_server(tmp_path_factory.mktemp("budget"), {"CHAT_WS_DECODE_BUDGET_MB": "1"})
-    try:
+    with serving(tmp_path_factory.mktemp("budget"), {"CHAT_WS_DECODE_BUDGET_MB": "1"}) as server:
         yield server
-    finally:
-        stop_server(proc)
-    assert "Traceback" not in server.log(), server.log()[-3000:]
 
 
 @pytest.fixture
 async def api(small_budget_server: Server) -> AsyncIterator[Api]:
-    api = Api.open(small_budget_server)
-    try:
+    async with opened_api(small_budget_server) as api:
         yield api
-    finally:
-        await api.aclose()
 
 
 async def test_large_frames_beyond_the_budget_wait_their_turn_and_all_arrive(api: Api) -> None:

@@ -12,27 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Api, Server, start_server, stop_server
+from tests.e2e.conftest import Api, Server, opened_api, serving
 
 
 @pytest.fixture(scope="module")
 def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with a small outbox and a short send timeout, and no rate limit in the way."""
     extra = {"CHAT_WS_QUEUE_SIZE": "8", "CHAT_WS_SEND_TIMEOUT": "1", "CHAT_WS_RATE": "1e5", "CHAT_WS_BURST": "100000"}
-    proc, server = start_server(Path(tmp_path_factory.mktemp("tight")), extra)
-    try:
+    with serving(Path(tmp_path_factory.mktemp("tight")), extra) as server:
         yield server
-    finally:
-        stop_server(proc)
 
 
 @pytest.fixture
 async def tight(tight_server: Server) -> AsyncIterator[Api]:
-    api = Api.open(tight_server)
-    try:
+    async with opened_api(tight_server) as api:
         yield api
-    finally:
-        await api.aclose()
 
 
 def open_raw_socket(server: Server, token: str) -> socket.socket:
