@@ -128,7 +128,7 @@ class _Sqlite:
             with contextlib.suppress(Exception):  # the first error matters; a broken connection is dropped
                 conn.rollback()
             raise
-        # One statement's new rowids grow in row order (INTEGER PRIMARY KEY: max + 1 each).
+        # One statement's new rowids grow in row order (AUTOINCREMENT: past the largest ever given, + 1 each).
         return sorted(row[0] for row in rows)
 
     @staticmethod
