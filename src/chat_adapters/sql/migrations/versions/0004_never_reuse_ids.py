@@ -13,7 +13,7 @@ PostgreSQL needs nothing: its BIGSERIAL sequences never hand out a value twice (
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-01
+Create Date: 2026-12-03
 """
 
 from __future__ import annotations
