@@ -5,8 +5,12 @@ a real single-process `chat serve` (SQLite by default; PostgreSQL too with --pos
 cluster). Each scenario prints one JSON line and a table; everything is also written to --out.
 Every loop is bounded in count and time.
 
-    python bench/run.py [--quick] [--postgres] [--rev HEAD] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--postgres] [--durable-only] [--rev HEAD] [--out bench/results/latest.json]
                         [--only SCENARIO ...] [--profile DIR] [--no-baseline] [--window N] [--wait-quiet S]
+
+The headline figures are on durable settings (SQLite synchronous FULL; PostgreSQL with fsync, synchronous_commit
+and full_page_writes on); the send scenarios run again beside them on non-durable ones, and the summary says what
+durability cost.
 """
 
 from __future__ import annotations
@@ -57,6 +61,12 @@ from tests.e2e.conftest import token_for  # noqa: E402
 from tests.pg import create_database  # noqa: E402
 
 SCENARIOS = ("sequential", "latency", "concurrent", "idle", "rest")
+# The headline runs commit durably (SQLite synchronous FULL, the default; PostgreSQL with fsync, synchronous_commit
+# and full_page_writes on). Beside them the send scenarios run again on settings that give durability up for speed.
+NOT_DURABLE = {"sqlite": "sqlite-normal", "postgres": "postgres-nofsync"}
+DURABLE = {fast: durable for durable, fast in NOT_DURABLE.items()}
+WRITES = ("sequential", "latency", "concurrent")  # what the durability of a commit can change
+CHAT_ENV = {"sqlite-normal": {"CHAT_SQLITE_SYNCHRONOUS": "normal"}}
 SRC: list[Path | None] = [None]  # --rev: the exported source tree `chat serve` imports (default: ./src)
 LOGS: list[Path] = [ROOT / "bench" / "results"]  # server logs with a traceback are copied here
 QUIET: list[float] = [0.0]  # --wait-quiet: seconds to wait for other work on the machine to die down
@@ -310,17 +320,19 @@ async def baseline(report: Report, plan: Plan, workdir: Path, only: set[str], wi
 
 
 async def _database(backend: str, purpose: str, workdir: Path, pg: Postgres | None) -> str:
-    if backend == "sqlite":
-        (workdir / purpose).mkdir(parents=True, exist_ok=True)
-        return f"sqlite+aiosqlite:///{workdir / purpose / 'chat.db'}"
+    if backend.startswith("sqlite"):
+        (workdir / backend / purpose).mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{workdir / backend / purpose / 'chat.db'}"
     assert pg is not None
     return pg.server.url(await create_database(pg.server, name=f"bench_{purpose}"))
 
 
 @contextlib.contextmanager
 def _chat(backend: str, purpose: str, workdir: Path, url: str, pg: Postgres | None) -> Iterator[Target]:
-    db_pid = pg.postmaster_pid if pg and backend == "postgres" else None
-    target = start_chat(workdir / f"{backend}-{purpose}", url, db_pid=db_pid, src=SRC[0])
+    db_pid = pg.postmaster_pid if pg and backend.startswith("postgres") else None
+    target = start_chat(
+        workdir / f"{backend}-{purpose}", url, backend=backend, db_pid=db_pid, src=SRC[0], env=CHAT_ENV.get(backend)
+    )
     try:
         yield target
     finally:
@@ -335,7 +347,7 @@ def _chat(backend: str, purpose: str, workdir: Path, url: str, pg: Postgres | No
 async def chat(
     report: Report, plan: Plan, backend: str, workdir: Path, pg: Postgres | None, args: argparse.Namespace
 ) -> None:
-    only: set[str] = set(args.only)
+    only: set[str] = set(args.only) & (set(WRITES) if backend in DURABLE else set(SCENARIOS))
     profile_dir: Path | None = args.profile
 
     def spy(name: str) -> Path | None:
@@ -445,19 +457,63 @@ def machine() -> dict[str, Any]:
     }
 
 
+def all_backends(args: argparse.Namespace) -> list[str]:
+    """The durable databases (the headline), each followed by its non-durable twin unless --durable-only."""
+    durable = ["sqlite", *(["postgres"] if args.postgres else [])]
+    if args.durable_only or not set(args.only) & set(WRITES):
+        return durable
+    return [name for backend in durable for name in (backend, NOT_DURABLE[backend])]
+
+
 async def run_all(args: argparse.Namespace, report: Report, plan: Plan) -> None:
-    backends = ["sqlite", *(["postgres"] if args.postgres else [])]
-    with tempfile.TemporaryDirectory(prefix="chat-bench-") as tmp, contextlib.ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="chat-bench-") as tmp:
         workdir = Path(tmp)
         if args.baseline and set(args.only) & {"sequential", "concurrent"}:
             await baseline(report, plan, workdir, set(args.only), args.window)
-        pg = stack.enter_context(postgres()) if args.postgres else None
-        for backend in backends:
-            await chat(report, plan, backend, workdir, pg, args)
+        for backend in all_backends(args):
+            if backend.startswith("postgres"):  # a cluster of its own for each: fsync is set per server
+                with postgres(durable=backend == "postgres") as pg:
+                    await chat(report, plan, backend, workdir, pg, args)
+            else:
+                await chat(report, plan, backend, workdir, None, args)
 
 
-def summary(report: Report, rows: list[dict[str, Any]], backends: list[str]) -> str:
-    lines = ["targets:"]
+def durability_cost(report: Report, backends: list[str]) -> list[dict[str, Any]]:
+    """Each send figure on durable settings beside the same on non-durable ones, and what durability cost."""
+    figures: list[tuple[str, str, Callable[[str], float | None], bool]] = [
+        ("sequential send", "msg/s", lambda b: _get(report, "sequential", b, "msg_per_s"), True),
+        ("sequential round trip p50", "ms", lambda b: _get(report, "sequential", b, "rtt.p50_ms"), False),
+        ("sequential round trip p99", "ms", lambda b: _get(report, "sequential", b, "rtt.p99_ms"), False),
+        ("p99 at 100 msg/s", "ms",
+         lambda b: _get(report, "latency", b, "latency.p99_ms", offered_msg_per_s=100), False),
+        ("p99 at 1,000 msg/s", "ms",
+         lambda b: _get(report, "latency", b, "latency.p99_ms", offered_msg_per_s=1000), False),
+        ("20 pairs delivered", "msg/s",
+         lambda b: _get(report, "concurrent", b, "delivered_msg_per_s", pairs=20), True),
+        ("200 pairs delivered", "msg/s",
+         lambda b: _get(report, "concurrent", b, "delivered_msg_per_s", pairs=200), True),
+        ("20 pairs p99", "ms", lambda b: _get(report, "concurrent", b, "latency.p99_ms", pairs=20), False),
+    ]  # fmt: skip
+    rows = []
+    for durable in backends:
+        fast = NOT_DURABLE.get(durable)
+        if fast not in backends:
+            continue
+        for name, unit, get, more_is_better in figures:
+            slow, quick = get(durable), get(fast)
+            if slow is None and quick is None:  # a scenario not run
+                continue
+            cost = None
+            if slow is not None and quick:
+                # % of the non-durable figure given up: less throughput, or more latency
+                cost = round(100 * ((quick - slow) if more_is_better else (slow - quick)) / quick, 1)
+            rows.append({"figure": name, "unit": unit, "durable": durable, "value": slow,
+                         "not_durable": fast, "not_durable_value": quick, "cost_pct": cost})  # fmt: skip
+    return rows
+
+
+def summary(report: Report, rows: list[dict[str, Any]], backends: list[str], cost: list[dict[str, Any]]) -> str:
+    lines = ["targets (durable settings):"]
     lines.append(
         table(
             ["target", "goal", *backends],
@@ -468,7 +524,19 @@ def summary(report: Report, rows: list[dict[str, Any]], backends: list[str]) -> 
             ],
         )
     )
+    if cost:
+        lines += ["", "what durability costs (cost %: throughput lost or latency added, of the non-durable figure):"]
+        cells = [
+            [r["figure"], r["durable"], _unit(r["value"], r["unit"]), r["not_durable"],
+             _unit(r["not_durable_value"], r["unit"]), r["cost_pct"]]
+            for r in cost
+        ]  # fmt: skip
+        lines.append(table(["figure", "durable", "value", "not durable", "value", "cost %"], cells))
     return "\n".join(lines)
+
+
+def _unit(value: float | None, unit: str) -> str | None:
+    return None if value is None else f"{value:,} {unit}"
 
 
 def _verdict(row: dict[str, Any]) -> str:
@@ -479,8 +547,12 @@ def _verdict(row: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (a few minutes)")
     parser.add_argument("--postgres", action="store_true", help="also run every scenario against PostgreSQL")
+    parser.add_argument(
+        "--durable-only", action="store_true",
+        help="skip the send scenarios on non-durable settings (SQLite synchronous NORMAL, PostgreSQL fsync off)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of the sequential and concurrent runs")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS), help="scenarios to run")
@@ -505,7 +577,7 @@ def main() -> int:
     if nofile < plan.idle + 200:
         plan = attrs.evolve(plan, idle=max(100, nofile - 500))
         print(f"open-file limit {nofile}: idle connections lowered to {plan.idle}", file=sys.stderr)
-    backends = ["sqlite", *(["postgres"] if args.postgres else [])]
+    backends = ["sqlite", *(["postgres"] if args.postgres else [])]  # the headline: durable commits
     report = Report(
         meta={
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -521,7 +593,10 @@ def main() -> int:
                 "client and servers share this machine, over loopback; the client is one uvloop process",
                 "chat serve runs with CHAT_WS_RATE/CHAT_WS_BURST raised (server_env) so its per-socket limit "
                 "of 20 msg/s (burst 50) does not throttle the load; every other setting is the default",
-                "PostgreSQL is the tests' throwaway cluster: fsync=off, synchronous_commit=off",
+                "durable (the headline): SQLite with synchronous FULL (the default); PostgreSQL a throwaway "
+                "cluster with fsync, synchronous_commit and full_page_writes on (its defaults). Beside them the "
+                "send scenarios on sqlite-normal (CHAT_SQLITE_SYNCHRONOUS=normal) and postgres-nofsync (a cluster "
+                "with all three off), which may lose acknowledged messages in a power cut or OS crash",
             ],
         }
     )
@@ -535,13 +610,14 @@ def main() -> int:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run_all(args, report, plan))
     rows = targets(report, backends)
+    cost = durability_cost(report, all_backends(args))
     report.meta["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
-        json.dumps({"meta": report.meta, "results": report.results, "targets": rows, "profiles": report.profiles},
-                   indent=1)
+        json.dumps({"meta": report.meta, "results": report.results, "targets": rows, "durability_cost": cost,
+                    "profiles": report.profiles}, indent=1)
     )  # fmt: skip
-    print(summary(report, rows, backends))
+    print(summary(report, rows, backends, cost))
     if args.quick:
         print("(--quick: smaller database and counts than the targets assume)")
     print(f"\nwritten to {args.out} in {report.meta['seconds']} s")

@@ -131,13 +131,20 @@ class Target:
         stop_server(self.proc)
 
 
-def start_chat(workdir: Path, database_url: str, *, db_pid: int | None = None, src: Path | None = None) -> Target:
-    """A real single-process `chat serve` on a free port (tests/e2e/conftest.py), with the bench limits;
-    `src` puts another source tree first on its path (the installed package is an editable ./src)."""
+def start_chat(
+    workdir: Path,
+    database_url: str,
+    *,
+    backend: str,
+    db_pid: int | None = None,
+    src: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Target:
+    """A real single-process `chat serve` on a free port (tests/e2e/conftest.py), with the bench limits and
+    `env`; `src` puts another source tree first on its path (the installed package is an editable ./src)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {"CHAT_DATABASE_URL": database_url, **BENCH_ENV, **({"PYTHONPATH": str(src)} if src else {})}
+    env = {"CHAT_DATABASE_URL": database_url, **BENCH_ENV, **(env or {}), **({"PYTHONPATH": str(src)} if src else {})}
     proc, server = start_server(workdir, env)
-    backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
     return Target(
         name="chat",
         backend=backend,
@@ -182,12 +189,13 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def postgres() -> Iterator[Postgres]:
-    """A throwaway PostgreSQL cluster (tests/pg.py: trust auth, fsync off, on a free loopback port)."""
+def postgres(*, durable: bool) -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster (tests/pg.py: trust auth, on a free loopback port), `durable` with
+    fsync, synchronous_commit and full_page_writes on (PostgreSQL's defaults), else with all three off."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found; apt-get install postgresql")
-    cluster = _Cluster(bin_dir)
+    cluster = _Cluster(bin_dir, durable=durable)
     try:
         server = cluster.start()
         pid = int((cluster.data / "postmaster.pid").read_text().split()[0])

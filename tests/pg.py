@@ -57,10 +57,12 @@ def free_port() -> int:
 
 
 class _Cluster:
-    """initdb + pg_ctl as an unprivileged user (initdb refuses to run as root)."""
+    """initdb + pg_ctl as an unprivileged user (initdb refuses to run as root); `durable` keeps PostgreSQL's
+    own crash-safe defaults (fsync, synchronous_commit, full_page_writes on) instead of turning them off."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="chat-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -87,10 +89,9 @@ class _Cluster:
         return PgServer(host="127.0.0.1", port=self.port, user=PG_USER)
 
     def resume(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w",
             "-t", str(int(START_TIMEOUT)), "start",

@@ -31,6 +31,7 @@ class SettingsError(ValueError):
 @attrs.frozen(kw_only=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    sqlite_synchronous: str = "full"  # "normal": faster, but a power cut may lose the last acknowledged messages
     storage_url: str = DEFAULT_STORAGE_URL
     s3_endpoint_url: str | None = None
     broker_url: str = DEFAULT_BROKER_URL
@@ -114,6 +115,14 @@ def _database_url(raw: str) -> str:
         raise SettingsError(
             f"CHAT_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://, got {scheme}://"
         )
+    return raw
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first is the default), in any case."""
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{name} must be {' or '.join(choices)}, got {raw!r}")
     return raw
 
 
@@ -261,6 +270,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
     database_url = _database_url(env.get("CHAT_DATABASE_URL") or DEFAULT_DATABASE_URL)
     return Settings(
         database_url=database_url,
+        sqlite_synchronous=_choice(env, "CHAT_SQLITE_SYNCHRONOUS", ("full", "normal")),
         storage_url=_storage_url(env.get("CHAT_STORAGE_URL") or DEFAULT_STORAGE_URL),
         s3_endpoint_url=env.get("CHAT_S3_ENDPOINT_URL") or None,
         broker_url=_broker_url(env.get("CHAT_BROKER_URL") or DEFAULT_BROKER_URL),

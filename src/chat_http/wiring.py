@@ -120,7 +120,7 @@ async def build_services(
     clock = SystemClock()
     signer = UrlSigner(settings.signing_key, base_path=f"{settings.mount_path}/static/chat_files")
     if engine is None:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         stack.push_async_callback(engine.dispose)
     layout = chat_layout(settings)
     sessions = session_factory(engine, layout)

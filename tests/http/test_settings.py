@@ -20,6 +20,7 @@ SECRET = "s" * 40
 def test_defaults_are_the_embedded_profile() -> None:
     settings = load_settings({"CHAT_JWT_SECRET": SECRET})
     assert settings.database_url == "sqlite+aiosqlite:///./chat.db"
+    assert settings.sqlite_synchronous == "full"  # durable commits unless CHAT_SQLITE_SYNCHRONOUS=normal
     assert settings.storage_url == "file://./static/chat_files"
     assert settings.broker_url == "memory://"
     assert settings.jwt_algorithms == ("HS256",)
@@ -38,6 +39,7 @@ def test_defaults_are_the_embedded_profile() -> None:
         ({"CHAT_JWT_ALGORITHMS": "XX1"}, "CHAT_JWT_ALGORITHMS"),
         ({"CHAT_JWT_ALGORITHMS": "RS256"}, "CHAT_JWT_PUBLIC_KEY"),
         ({"CHAT_DATABASE_URL": "mysql://db"}, "CHAT_DATABASE_URL"),
+        ({"CHAT_SQLITE_SYNCHRONOUS": "off"}, "CHAT_SQLITE_SYNCHRONOUS"),
         ({"CHAT_STORAGE_URL": "ftp://x"}, "CHAT_STORAGE_URL"),
         ({"CHAT_STORAGE_URL": "s3://"}, "CHAT_STORAGE_URL"),
         ({"CHAT_BROKER_URL": "kafka://x"}, "CHAT_BROKER_URL"),

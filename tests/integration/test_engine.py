@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from chat_adapters.sql.engine import create_engine, session_factory
+from chat_adapters.sql.engine import create_engine, enable_sqlite_pragmas, session_factory
 from chat_adapters.sql.store import SqlDatabase, SqlUnitOfWork
 from chat_adapters.users import SqlUserDirectory
 from chatcore.errors import UnavailableError
@@ -18,8 +18,12 @@ from tests.contract.backends import open_backend
 from tests.pg import free_port
 
 
-async def test_every_sqlite_connection_gets_the_pragmas(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+@pytest.mark.parametrize(("options", "synchronous"), [({}, 2), ({"sqlite_synchronous": "normal"}, 1)])
+async def test_every_sqlite_connection_gets_the_pragmas(
+    tmp_path: Path, options: dict[str, str], synchronous: int
+) -> None:
+    """Durable commits by default: synchronous FULL (2); NORMAL (1) only when asked for."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}", **options)
     try:
         async with engine.connect() as first, engine.connect() as second:
             for connection in (first, second):
@@ -27,7 +31,19 @@ async def test_every_sqlite_connection_gets_the_pragmas(tmp_path: Path) -> None:
                     name: (await connection.execute(text(f"PRAGMA {name}"))).scalar_one()
                     for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
                 }
-                assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": 1}
+                expected = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": synchronous}
+                assert pragmas == expected
+    finally:
+        await engine.dispose()
+
+
+async def test_a_second_call_with_another_level_replaces_the_first(tmp_path: Path) -> None:
+    engine = enable_sqlite_pragmas(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"), synchronous="normal")
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA synchronous"))).scalar_one() == 1
+        with pytest.raises(ValueError, match="synchronous"):
+            enable_sqlite_pragmas(engine, synchronous="off")
     finally:
         await engine.dispose()
 

@@ -84,19 +84,66 @@ async def test_programmatic_helpers_migrate_the_named_database(
     assert not decoy.exists()
 
 
+def _shape(connection: Connection) -> dict[str, Any]:
+    """What a migration changes, table by table: columns, keys and their names, indexes (partial ones' WHERE),
+    and on SQLite which tables never reuse an id (AUTOINCREMENT, which reflection does not report)."""
+    found = inspect(connection)
+    shape: dict[str, Any] = {}
+    for table in sorted(set(found.get_table_names()) - {"alembic_version", "sqlite_sequence"}):
+        shape[table] = {
+            "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in found.get_columns(table)],
+            "primary_key": found.get_pk_constraint(table),
+            "foreign_keys": sorted(found.get_foreign_keys(table), key=str),
+            "unique": sorted(found.get_unique_constraints(table), key=str),
+            "indexes": sorted(
+                (
+                    i["name"],
+                    i["column_names"],
+                    i["unique"],
+                    {k: str(v) for k, v in i.get("dialect_options", {}).items()},
+                )
+                for i in found.get_indexes(table)
+            ),
+        }
+    if connection.dialect.name == "sqlite":
+        shape["autoincrement"] = sorted(
+            name
+            for name, sql in connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            if "AUTOINCREMENT" in sql
+        )
+    return shape
+
+
+async def _shape_of(url: str) -> dict[str, Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_shape)
+    finally:
+        await engine.dispose()
+
+
 async def test_every_revision_goes_up_down_and_up_again(empty_url: str) -> None:
-    """Step by step, so a later revision's downgrade is exercised on the schema it really starts from."""
+    """Step by step, so a later revision's downgrade is exercised on the schema it really starts from; each
+    downgrade gives back exactly the schema of the revision before, each upgrade again the same schema."""
     scripts = ScriptDirectory.from_config(alembic_config())
     revisions = [script.revision for script in reversed(list(scripts.walk_revisions()))]
     assert revisions, "no migrations found in the package"
 
+    before = await _shape_of(empty_url)
     for revision in revisions:
         await upgrade(empty_url, revision)
+        after = await _shape_of(empty_url)
         await downgrade(empty_url, "-1")
+        assert await _shape_of(empty_url) == before, f"downgrading {revision} left another schema"
         await upgrade(empty_url, revision)
+        assert await _shape_of(empty_url) == after, f"upgrading {revision} again made another schema"
         assert (await _inspect(empty_url))[2] == revision
+        before = after
 
     assert (await _inspect(empty_url))[1] == []
+    if "sqlite" in empty_url:  # the head's SQLite tables with an integer id never reuse one (0004)
+        assert before["autoincrement"] == ["chat_messages", "chat_participants", "chat_rooms", "users"]
 
 
 async def test_a_table_prefix_names_every_table_and_the_version_table(empty_url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,32 +24,53 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",  # off by default in SQLite: cascades and room references would not be enforced
     "PRAGMA journal_mode=WAL",  # readers do not block the writer
     "PRAGMA busy_timeout=5000",  # writers queue for 5 s instead of failing at once with 'database is locked'
-    "PRAGMA synchronous=NORMAL",  # safe with WAL, far fewer fsyncs
 )
+# PRAGMA synchronous, per engine. FULL (with WAL): each commit syncs the WAL before it returns, so a message is
+# acknowledged only once it would survive a power cut. NORMAL syncs only at checkpoints: a power cut or kernel
+# crash may roll back the last commits, acknowledged ones included (a killed process loses nothing either way).
+SQLITE_SYNCHRONOUS = ("full", "normal")
 
 
-def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
+@functools.cache
+def _sqlite_on_connect(synchronous: str) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+    """One listener per level, the same object each time, so `event.contains` can tell it is there."""
+    pragmas = (*SQLITE_PRAGMAS, f"PRAGMA synchronous={synchronous.upper()}")
+
+    def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
-def enable_sqlite_pragmas(engine: AsyncEngine) -> AsyncEngine:
-    """Give every new SQLite connection of `engine` the pragmas chat needs (foreign keys on above all).
+def enable_sqlite_pragmas(engine: AsyncEngine, *, synchronous: str = "full") -> AsyncEngine:
+    """Give every new SQLite connection of `engine` the pragmas chat needs (foreign keys on above all), with
+    `synchronous` "full" (durable commits, the default) or "normal" (see SQLITE_SYNCHRONOUS).
 
     For a host's own engine: SQLite leaves foreign keys off unless each connection turns them on. Connections
     already open keep their settings, so call this right after creating the engine. A no-op for other databases.
     """
-    if engine.dialect.name == "sqlite" and not event.contains(engine.sync_engine, "connect", _sqlite_on_connect):
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SQLITE_SYNCHRONOUS}, got {synchronous!r}")
+    if engine.dialect.name != "sqlite":
+        return engine
+    wanted = _sqlite_on_connect(synchronous)
+    for level in SQLITE_SYNCHRONOUS:  # called again with another level: that one wins
+        listener = _sqlite_on_connect(level)
+        if listener is not wanted and event.contains(engine.sync_engine, "connect", listener):
+            event.remove(engine.sync_engine, "connect", listener)
+    if not event.contains(engine.sync_engine, "connect", wanted):
+        event.listen(engine.sync_engine, "connect", wanted)
     return engine
 
 
-def create_engine(url: str, **kw: Any) -> AsyncEngine:
-    """An async engine; on SQLite every new connection gets the pragmas a concurrent server needs.
+def create_engine(url: str, *, sqlite_synchronous: str = "full", **kw: Any) -> AsyncEngine:
+    """An async engine; on SQLite every new connection gets the pragmas a concurrent server needs, with
+    `sqlite_synchronous` as `enable_sqlite_pragmas` takes it (CHAT_SQLITE_SYNCHRONOUS in the service).
 
     Always `await engine.dispose()`: an undisposed aiosqlite engine hangs the process at exit.
     """
@@ -58,7 +80,7 @@ def create_engine(url: str, **kw: Any) -> AsyncEngine:
         kw.setdefault("pool_pre_ping", True)
         kw.setdefault("pool_timeout", 5)
         kw.setdefault("connect_args", {"timeout": 3, "command_timeout": 30})
-    return enable_sqlite_pragmas(create_async_engine(url, **kw))
+    return enable_sqlite_pragmas(create_async_engine(url, **kw), synchronous=sqlite_synchronous)
 
 
 def chat_engine(engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> AsyncEngine:

@@ -40,6 +40,9 @@ NAMING_CONVENTION = {
 
 # BIGINT with a sequence on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid and autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Every table with a BigId has `sqlite_autoincrement`, so no id is ever handed out twice: without it SQLite gives
+# a new row the largest id left plus one (a deleted user's id, and with it their tokens, went to the next user).
+# PostgreSQL's sequences never go back. Migration 0004 rebuilds older SQLite tables this way.
 
 # Long enough for 'hrchat_', short enough that every constraint name stays within PostgreSQL's 63 characters.
 MAX_PREFIX = 12
@@ -85,6 +88,7 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("email", String(320), nullable=False),
         Column("email_normalized", String(320), nullable=False, unique=True),
         Column("avatar_url", String(2048)),
+        sqlite_autoincrement=True,
     )
     # `direct_key` ('3:7', smaller id first) is unique: the database, not a check, keeps one room per pair.
     rooms = Table(
@@ -101,6 +105,7 @@ def chat_tables(prefix: str = "") -> ChatTables:
         # Bumped with every change to what a room list shows of the room (a message sent, edited, deleted or
         # read): the room lists a process keeps compare it to know which rooms to read again (migration 0003).
         Column("version", BigInteger, nullable=False, server_default="0"),
+        sqlite_autoincrement=True,
     )
     participants = Table(
         f"{prefix}chat_participants",
@@ -112,6 +117,7 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("last_read_message_id", BigInteger),
         UniqueConstraint("room_id", "user_id"),
         Index(None, "user_id", "room_id"),
+        sqlite_autoincrement=True,
     )
     # Indexes serve the hot paths: history by (room, id), unread counts, client_msg_id dedupe, file cleanup.
     messages = Table(
@@ -135,6 +141,7 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("client_msg_id", String(64)),
         Index(None, "room_id", "id"),
         UniqueConstraint("sender_id", "client_msg_id"),
+        sqlite_autoincrement=True,
     )
     # Only unread rows: small however long the history, and exactly what unread counts and mark_read touch.
     unread = messages.c.is_read == false()

@@ -46,6 +46,7 @@ DRAFT_COLUMNS = (
     "client_msg_id",
 )
 CONFLICT = "client_msg_id was already used"
+SQLITE_SYNCHRONOUS = {0: "off", 1: "normal", 2: "full", 3: "extra"}  # PRAGMA synchronous's numbers
 
 
 def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
@@ -128,7 +129,7 @@ class _Sqlite:
             with contextlib.suppress(Exception):  # the first error matters; a broken connection is dropped
                 conn.rollback()
             raise
-        # One statement's new rowids grow in row order (INTEGER PRIMARY KEY: max + 1 each).
+        # One statement's new rowids grow in row order (AUTOINCREMENT: past the largest ever given, + 1 each).
         return sorted(row[0] for row in rows)
 
     @staticmethod
@@ -225,6 +226,9 @@ class SqlMessageWriter:
         self._checkpoint_every = checkpoint_every
         self._next_checkpoint = 0.0
         self._checkpoint: asyncio.Task[None] | None = None
+        # How durable the commits of sends are, read on the connection that makes them when it is taken:
+        # SQLite's `PRAGMA synchronous` (full, normal ...), PostgreSQL's `synchronous_commit` (on, off ...).
+        self.synchronous: str | None = None
 
     async def add_batch(self, drafts: Sequence[MessageDraft]) -> list[Message]:
         if not drafts:
@@ -286,9 +290,13 @@ class SqlMessageWriter:
                 with translated():
                     raw = await connection.get_raw_connection()
                 driver: Any = raw.driver_connection
-                if isinstance(self._backend, _Sqlite):
-                    with driver_errors():
+                with driver_errors():
+                    if isinstance(self._backend, _Sqlite):
                         await driver.execute_fetchall("PRAGMA wal_autocheckpoint=0")
+                        ((level,),) = await driver.execute_fetchall("PRAGMA synchronous")
+                        self.synchronous = SQLITE_SYNCHRONOUS.get(level, str(level))
+                    else:
+                        self.synchronous = await driver.fetchval("SHOW synchronous_commit")
             except BaseException:  # cancelled or failed before it was ours: back to the pool
                 await asyncio.shield(connection.close())
                 raise
