@@ -66,6 +66,7 @@ class ChatController(Controller):
 
     @get("/search-users", summary="Search users by email")
     async def search_users(self, request: AnyRequest, rt: Rt, email: FromQuery[str]) -> UserSearch:
+        """`email`: 2 to 254 characters of an address; one with a space or a control character is a 400."""
         users = await rt.chat.search_users(request.user, email)
         return UserSearch(users=users, total=len(users))
 

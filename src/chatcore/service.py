@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import AsyncIterable, Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -105,6 +106,18 @@ def _check_text(content: str | None, limits: Limits, *, field: str = "content") 
     return content
 
 
+MAX_EMAIL_LENGTH = 254  # RFC 5321's longest address
+
+
+def _check_fragment(fragment: str) -> None:
+    """No email holds a space or a control character, so a fragment with one cannot match: refused, not
+    searched (a NUL ended SQLite's LIKE pattern early, so `%00%00` matched the whole directory)."""
+    if len(fragment) > MAX_EMAIL_LENGTH:
+        raise InvalidError(f"email may be at most {MAX_EMAIL_LENGTH} characters", field="email")
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in fragment):
+        raise InvalidError("email must not contain spaces or control characters", field="email")
+
+
 class ChatService:
     def __init__(
         self,
@@ -150,6 +163,7 @@ class ChatService:
         fragment = email.strip()
         if len(fragment) < self.limits.search_min_length:
             raise InvalidError(f"email must have at least {self.limits.search_min_length} characters", field="email")
+        _check_fragment(fragment)
         self._search_limiter.take(me, "searches")
         found = await self._users.search_email(fragment, exclude=me, limit=self.limits.search_max_results)
         online = await self._live.online([user.id for user in found])

@@ -66,6 +66,16 @@ async def test_search_users_by_email_fragment(api: Api) -> None:
     assert (await alice.http.get(f"{API}/search-users")).status_code == 400
 
 
+async def test_search_users_with_characters_no_email_has_is_refused(api: Api) -> None:
+    """`?email=%00%00` listed the whole directory (SQLite's LIKE ends its pattern at a NUL)."""
+    alice = await api.person("Alice")
+    await api.person("Bob")
+    for fragment in ("\x00\x00", "\x00@example", "bob smith", "\x1b[0m"):
+        response = await alice.http.get(f"{API}/search-users", params={"email": fragment})
+        assert response.status_code == 400, (fragment, response.text)
+        assert "email" in response.json()["detail"]
+
+
 async def test_open_room_then_same_room_again(api: Api) -> None:
     alice, bob = await api.person("Alice"), await api.person("Bob")
     first = await alice.http.post(f"{API}/rooms", json={"receiver_id": bob.id})
