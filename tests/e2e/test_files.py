@@ -86,6 +86,8 @@ async def test_static_files_need_a_valid_signature(api: Api) -> None:
     assert (await api.http.get(url.replace(expires, "expires=1000"))).status_code == 403
     traversal = await api.http.get("/static/chat_files/../chat.db")
     assert traversal.status_code in (401, 403, 404)
+    for odd in ("sig=%C3%A9", "expires=%C2%B2&sig=ab", "expires=9999999999&sig=%00"):  # each was a 500
+        assert (await api.http.get(f"{path}?{odd}")).status_code == 403, odd
 
 
 async def test_rejected_files_leave_nothing_on_disk(api: Api) -> None:
