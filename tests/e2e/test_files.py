@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.conftest import WAIT, Api
+from tests.e2e.conftest import WAIT, Api, start_server, stop_server
 from tests.unit import helpers as samples
 
 API = "/api/v1/chat"
@@ -236,3 +238,34 @@ async def test_a_participants_token_opens_the_file_a_strangers_does_not(api: Api
     assert (await api.http.get(path, params={"token": bob.token})).status_code == 200
     assert (await eve.http.get(path)).status_code == 401
     assert (await api.http.get(path)).status_code == 401
+
+
+async def test_a_500_logs_its_traceback_with_method_and_path_but_no_secret(tmp_path: Path) -> None:
+    """A storage folder turned into a plain file (a broken disk, a bad mount) is a real 500. Litestar logs an
+    unhandled exception only in debug mode; the server must log it always, and never the link's signature."""
+    proc, server = start_server(tmp_path)
+    api = Api.open(server)
+    try:
+        alice, bob = await api.person("Alice"), await api.person("Bob")
+        room = await api.room(alice, bob)
+        async with api.socket(alice, room) as a:
+            await a.send("send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(),
+                         file_name="a.png")  # fmt: skip
+            url = (await a.next("new_message"))["data"]["file_url"]
+        folder = tmp_path / "files" / "images"
+        shutil.rmtree(folder)
+        folder.write_bytes(b"not a folder")
+        async with httpx.AsyncClient(base_url=server.base_url) as plain:  # not recorded: this 500 is the point
+            broken = await plain.get(url)
+        assert broken.status_code == 500
+        assert broken.json() == {"status_code": 500, "detail": "Internal Server Error"}  # nothing leaks to clients
+    finally:
+        await api.aclose()
+        stop_server(proc)
+    log = server.log()
+    path = url.partition("?")[0]
+    (line,) = [line for line in log.splitlines() if line.startswith("ERROR")]  # the 2xx and 4xx logged none
+    assert line.endswith(f"500 on GET '{path}': NotADirectoryError")  # the path alone: no query string
+    assert log.count("Traceback") == 1
+    assert log.split(line, 1)[1].lstrip("\n").startswith("Traceback")
+    assert "NotADirectoryError: [Errno 20]" in log
