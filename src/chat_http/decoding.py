@@ -74,8 +74,8 @@ def _fast(raw: str) -> tuple[str, ClientCommand] | None:
         cls, decoder, names, strings = known
         data = b"{}" if bytes(frame.data) == b"null" else frame.data
         wire = decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None  # RecursionError: nested ~1,000 deep, which the core refuses past 32 levels
     for name in strings:
         value = getattr(wire, name)
         if value is not None and "\x00" in value:

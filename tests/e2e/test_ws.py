@@ -167,6 +167,39 @@ async def test_bad_frames_get_error_events_and_the_socket_stays_open(api: Api) -
         assert (await sock.next("new_message"))["data"]["content"] == "still here"
 
 
+DEEP = '{"type": "ping", "data": {"x": ' + "[" * 1000 + "]" * 1000 + "}}"
+
+
+async def test_frames_nested_a_thousand_deep_are_invalid_and_the_socket_keeps_working(api: Api) -> None:
+    """msgspec raised RecursionError on these: an `internal` error and a logged traceback per frame."""
+    alice = await api.person("Alice")
+    async with api.socket(alice) as sock:
+        for raw in (
+            DEEP,
+            '{"type": "send_message", "data": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}",
+            '{"type": "typing", "data": {}, "extra": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "[" * 100_000 + "]" * 100_000,
+        ):
+            await sock.ws.send(raw)
+            error = await sock.next()
+            assert error["data"]["code"] == "invalid", error
+            assert "nested deeper than 32 levels" in error["data"]["message"]
+        await sock.send("ping")
+        assert (await sock.next())["type"] == "pong"
+        for _ in range(100):
+            await sock.ws.send(DEEP)
+        codes = [(await sock.next("error"))["data"]["code"] for _ in range(100)]
+        assert set(codes) == {"invalid", "rate_limited"}  # the burst of 50 each got their answer
+        for _ in range(50):  # the bucket refills at 20 per second
+            await sock.send("ping")
+            if (await sock.next())["type"] == "pong":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the socket stopped answering ping")
+    assert "Traceback" not in api.server.log()
+
+
 async def test_error_names_the_client_msg_id(api: Api) -> None:
     alice, bob = await api.person("Alice"), await api.person("Bob")
     room = await api.room(alice, bob)

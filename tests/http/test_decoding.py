@@ -133,6 +133,9 @@ def test_everyday_frames_take_the_fast_path(raw: str) -> None:
         "[1, 2]",
         '{"type": "ping", "data": {}',
         '{"type": "ping", "data": {"n": NaN}}',
+        '{"type": "ping", "data": {"x": ' + "[" * 1000 + "]" * 1000 + "}}",  # msgspec: RecursionError
+        '{"type": "mark_read", "data": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}",
+        "[" * 100_000 + "]" * 100_000,
     ],
 )
 def test_anything_doubtful_is_left_to_the_core(raw: str) -> None:
