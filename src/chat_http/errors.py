@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from logging import Logger
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
-from litestar.types import Scope
+from litestar.types import Logger, Scope
 
 from chat_http import metrics
 from chatcore import (
