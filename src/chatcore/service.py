@@ -551,6 +551,8 @@ class ChatService:
 
     async def can_read_file(self, me: UserId, key: str) -> bool:
         """A participant of the room whose live message holds this file may read it."""
+        if "\x00" in key:  # no stored key holds one (names lose their control characters); PostgreSQL refuses it
+            return False
         async with self._uow() as uow:
             message = await uow.messages.with_file(key)
             if message is None:
