@@ -20,6 +20,7 @@ from chatcore.model import MAX_ID
 T = TypeVar("T")
 
 MAX_DEPTH = 32
+MAX_REASON = 200  # characters of a refused value's reason
 
 
 def _exactly(kind: type[T]) -> Callable[[Any, type], T]:
@@ -154,9 +155,11 @@ def structure(data: Any, cls: type[T], *, where: str = "data", ignore_unknown: b
 
 def _reason(exc: BaseException, kind: type | None) -> str:
     """Why a value was refused, in the words of the hook that refused it ("NUL characters are not allowed");
-    cattrs' own text otherwise, which says only "invalid value for type, expected str | None"."""
+    cattrs' own text otherwise, which says only "invalid value for type, expected str | None". Cut short, as
+    it may quote the value ("'...' is not a valid MessageType")."""
     if type(exc) in (TypeError, ValueError) and exc.args:
-        return str(exc)
+        text = str(exc)
+        return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
     return cattrs.v.format_exception(exc, kind)
 
 

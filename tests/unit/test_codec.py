@@ -298,6 +298,14 @@ def test_structure_refuses_a_body_that_is_not_an_object() -> None:
         assert raised.value.field == "body"
 
 
+def test_a_reason_quoting_a_long_value_is_cut_short() -> None:
+    error = refused(frame("send_message", {"message_type": "x" * 10_000}))
+
+    assert error.field == "message_type"
+    assert len(error.detail) < 250
+    assert error.detail.endswith("… @ $.data.message_type")
+
+
 def test_structure_refuses_unknown_keys_of_a_request_body_in_words_that_can_be_sent() -> None:
     with pytest.raises(InvalidError) as raised:
         structure({"room_id": 1, "\ud800": 1}, JoinRoom, where="body")
