@@ -78,8 +78,12 @@ class HostUserDirectory:
         return {user.id: user for user in map(_user, rows)}
 
     async def search_email(self, fragment: str, *, exclude: UserId, limit: int) -> list[User]:
-        """`%` and `_` in the fragment match only themselves; order by lowercased email, then id."""
-        if limit <= 0:
+        """`%` and `_` in the fragment match only themselves; order by lowercased email, then id.
+
+        A fragment with a NUL matches nothing: SQLite's LIKE reads its pattern only up to a NUL (`%\\0%` would be
+        `%`, every row) and PostgreSQL refuses NUL in text.
+        """
+        if limit <= 0 or "\x00" in fragment:
             return []
         order: ColumnElement[Any] = func.lower(self._email)
         if self._engine.dialect.name == "postgresql":

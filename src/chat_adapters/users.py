@@ -46,7 +46,7 @@ class SqlUserDirectory:
     async def search_email(self, fragment: str, *, exclude: UserId, limit: int) -> list[User]:
         """A substring scan of the casefolded emails; `%` and `_` in the fragment match only themselves."""
         users = self._users
-        if limit <= 0:
+        if limit <= 0 or "\x00" in fragment:  # no email holds one; SQLite's LIKE would end its pattern there
             return []
         async with self._sessions() as session:
             column = users.c.email_normalized

@@ -10,6 +10,7 @@ from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
+from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -18,7 +19,7 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_http.auth import BearerAuthMiddleware, VerifyToken, authenticator
-from chat_http.errors import chat_error_handler
+from chat_http.errors import chat_error_handler, log_server_error
 from chat_http.files import serve_file
 from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
@@ -139,6 +140,7 @@ def create_app(
         exception_handlers={ChatError: chat_error_handler},
         middleware=[auth_middleware(slot, PUBLIC_PATHS), prometheus.middleware],
         lifespan=[lifespan],
+        logging_config=LoggingConfig(log_exceptions="always", exception_logging_handler=log_server_error),
         openapi_config=OpenAPIConfig(
             title="chatcore",
             version=VERSION,

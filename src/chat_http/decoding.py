@@ -2,32 +2,42 @@
 
 `chatcore.codec.parse_client_event` (json + cattrs; the core may import nothing else) took ~23 us per
 `send_message` frame, ~5 % of the server's CPU per delivered message; this path takes ~7 us. It answers
-only for frames it can vouch for: an object with exactly `type` and `data`, a known type, every field of
-the command's type and in range, no NUL in a string. Everything else (any error, any doubt) goes to the
+only for frames it can vouch for: an object with `type` and `data`, a known type, every field of the
+command's type and in range, no NUL in a string. Everything else (any error, any doubt) goes to the
 core's parser, so the error a client sees is always the core's. A test compares the two on random frames.
+
+Unknown keys are ignored, as the core ignores them. msgspec skips them unread, while the core's json still
+parses them and refuses nesting deeper than 32 levels or an int of more digits than Python converts; so
+they are skipped here only in a frame too short to hold such an int and with too few brackets to nest that
+deep. A longer frame with an unknown key is left to the core.
 """
 
 from __future__ import annotations
 
+import sys
 import typing
 from typing import Annotated, Any
 
 import attrs
 import msgspec
 
-from chatcore.codec import parse_client_event
+from chatcore.codec import MAX_DEPTH, parse_client_event
 from chatcore.commands import CLIENT_EVENTS, ClientCommand
 from chatcore.model import MAX_ID
 
 _ID = Annotated[int, msgspec.Meta(ge=-MAX_ID, le=MAX_ID)]  # the core's int rule: any int within BIGINT
 
 
-class _Frame(msgspec.Struct, forbid_unknown_fields=True):
+class _Frame(msgspec.Struct):
     type: str
     data: msgspec.Raw = msgspec.Raw(b"null")
 
 
-_FRAME = msgspec.json.Decoder(_Frame)
+class _StrictFrame(_Frame, forbid_unknown_fields=True):
+    pass
+
+
+_FRAMES = (msgspec.json.Decoder(_StrictFrame), msgspec.json.Decoder(_Frame))
 
 
 def _wire_type(hint: Any) -> Any:
@@ -44,8 +54,16 @@ def _wire_type(hint: Any) -> Any:
     raise TypeError(f"no wire type for {hint!r}")
 
 
-def _decoder(cls: type[ClientCommand]) -> tuple[msgspec.json.Decoder[Any], tuple[str, ...], tuple[str, ...]]:
-    """A strict msgspec struct with the command's fields and defaults; and which of them hold strings."""
+@attrs.frozen
+class _Command:
+    cls: type[ClientCommand]
+    decoders: tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]  # refusing, ignoring unknown keys
+    names: tuple[str, ...]
+    strings: tuple[str, ...]  # the fields that hold strings
+
+
+def _command(cls: type[ClientCommand]) -> _Command:
+    """msgspec structs with the command's fields and defaults."""
     hints = typing.get_type_hints(cls)
     fields: list[Any] = []
     strings = []
@@ -57,30 +75,42 @@ def _decoder(cls: type[ClientCommand]) -> tuple[msgspec.json.Decoder[Any], tuple
             fields.append((field.name, kind, field.default))
         if str in (typing.get_args(kind) or (kind,)):
             strings.append(field.name)
-    struct = msgspec.defstruct(f"Wire{cls.__name__}", fields, forbid_unknown_fields=True)
-    return msgspec.json.Decoder(struct), tuple(field.name for field in attrs.fields(cls)), tuple(strings)
+    strict = msgspec.defstruct(f"Strict{cls.__name__}", fields, forbid_unknown_fields=True)
+    lenient = msgspec.defstruct(f"Wire{cls.__name__}", fields)
+    return _Command(
+        cls=cls,
+        decoders=(msgspec.json.Decoder(strict), msgspec.json.Decoder(lenient)),
+        names=tuple(field.name for field in attrs.fields(cls)),
+        strings=tuple(strings),
+    )
 
 
 # Built at import, so a command field of a type this module does not know fails at start-up, not per frame.
-_DECODERS = {kind: (cls, *_decoder(cls)) for kind, cls in CLIENT_EVENTS.items()}
+_COMMANDS = {kind: _command(cls) for kind, cls in CLIENT_EVENTS.items()}
+
+
+def _may_skip_unknown(raw: str) -> bool:
+    """Too short for an int json.loads refuses (sys.get_int_max_str_digits, 4300 by default), and too few
+    brackets to nest deeper than the core allows."""
+    return len(raw) <= (sys.get_int_max_str_digits() or len(raw)) and raw.count("{") + raw.count("[") <= MAX_DEPTH
 
 
 def _fast(raw: str) -> tuple[str, ClientCommand] | None:
+    lenient = _may_skip_unknown(raw)
     try:
-        frame = _FRAME.decode(raw)
-        known = _DECODERS.get(frame.type)
+        frame = _FRAMES[lenient].decode(raw)
+        known = _COMMANDS.get(frame.type)
         if known is None:
             return None
-        cls, decoder, names, strings = known
         data = b"{}" if bytes(frame.data) == b"null" else frame.data
-        wire = decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
-        return None
-    for name in strings:
+        wire = known.decoders[lenient].decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None  # RecursionError: nested ~1,000 deep, which the core refuses past 32 levels
+    for name in known.strings:
         value = getattr(wire, name)
         if value is not None and "\x00" in value:
             return None
-    return frame.type, cls(**{name: getattr(wire, name) for name in names})
+    return frame.type, known.cls(**{name: getattr(wire, name) for name in known.names})
 
 
 def decode_client_event(raw: str) -> tuple[str, ClientCommand]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import Logger, Scope
 
 from chat_http import metrics
 from chatcore import (
@@ -46,6 +49,21 @@ def status_of(exc: ChatError) -> int:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]
     return 400
+
+
+def log_server_error(_: Logger, scope: Scope, __: list[str]) -> None:
+    """Litestar's `exception_logging_handler`: the traceback of every 500, with the method and path.
+
+    Litestar logs unhandled exceptions only in debug mode by default (`log_exceptions="debug"`), so a 500 in
+    production left no trace. Set with `log_exceptions="always"`, it is called for every exception a route
+    raises, so 4xx answers (ChatError, HTTPException) are skipped here. The query string is never logged: it may
+    hold a token or a file link's signature.
+    """
+    exc = sys.exc_info()[1]
+    if isinstance(exc, ChatError) or (isinstance(exc, HTTPException) and exc.status_code != 500):
+        return
+    method = scope.get("method", "WEBSOCKET")
+    log.error("500 on %s %r: %s", method, scope.get("path", ""), type(exc).__name__, exc_info=exc)
 
 
 def chat_error_handler(_: Request[Any, Any, Any], exc: ChatError) -> Response[dict[str, Any]]:

@@ -20,6 +20,7 @@ from chatcore.model import MAX_ID
 T = TypeVar("T")
 
 MAX_DEPTH = 32
+MAX_REASON = 200  # characters of a refused value's reason
 
 
 def _exactly(kind: type[T]) -> Callable[[Any, type], T]:
@@ -59,9 +60,14 @@ def _utc_z(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@cache
 def make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True)
+    """Strict, for request bodies: an unknown key is an error."""
+    return _converter(forbid_extra_keys=True)
+
+
+@cache
+def _converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=forbid_extra_keys)
     conv.register_structure_hook(int, _int)
     conv.register_structure_hook(str, _str)
     conv.register_structure_hook(bool, _exactly(bool))
@@ -132,18 +138,29 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def structure(data: Any, cls: type[T], *, where: str = "data") -> T:
-    """Structure wire data, turning cattrs' errors into one readable InvalidError."""
+def structure(data: Any, cls: type[T], *, where: str = "data", ignore_unknown: bool = False) -> T:
+    """Structure wire data, turning cattrs' errors into one readable InvalidError; unknown keys are an error
+    unless `ignore_unknown`."""
     if attrs.has(cls) and not isinstance(data, dict):
         raise InvalidError(f"{where} must be a JSON object", field=where)
     try:
-        return make_converter().structure(data, cls)
+        return _converter(forbid_extra_keys=not ignore_unknown).structure(data, cls)
     except cattrs.ClassValidationError as exc:
-        messages = [_printable(m) for m in cattrs.transform_error(exc, path=f"$.{where}")]
+        messages = [_printable(m) for m in cattrs.transform_error(exc, path=f"$.{where}", format_exception=_reason)]
         field = _first_field(messages)
         raise InvalidError("; ".join(messages), field=field) from None
     except (TypeError, ValueError, KeyError) as exc:
         raise InvalidError(_printable(f"{where}: {exc}")) from None
+
+
+def _reason(exc: BaseException, kind: type | None) -> str:
+    """Why a value was refused, in the words of the hook that refused it ("NUL characters are not allowed");
+    cattrs' own text otherwise, which says only "invalid value for type, expected str | None". Cut short, as
+    it may quote the value ("'...' is not a valid MessageType")."""
+    if type(exc) in (TypeError, ValueError) and exc.args:
+        text = str(exc)
+        return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+    return cattrs.v.format_exception(exc, kind)
 
 
 def _first_field(messages: list[str]) -> str | None:
@@ -155,7 +172,11 @@ def _first_field(messages: list[str]) -> str | None:
 
 
 def parse_client_event(raw: str | bytes) -> tuple[str, ClientCommand]:
-    """A client frame `{"type": ..., "data": {...}}` as its command; InvalidError says what is wrong."""
+    """A client frame `{"type": ..., "data": {...}}` as its command; InvalidError says what is wrong.
+
+    Keys the server does not know, in `data` or beside `type` and `data`, are ignored, so a newer client
+    works with an older server; the known fields keep their strict types and values.
+    """
     frame = loads(raw)
     if not isinstance(frame, dict):
         raise InvalidError("a frame must be a JSON object with 'type' and 'data'")
@@ -170,4 +191,4 @@ def parse_client_event(raw: str | bytes) -> tuple[str, ClientCommand]:
         data = {}
     if not isinstance(data, dict):
         raise InvalidError("'data' must be an object", field="data")
-    return kind, structure(data, cls)
+    return kind, structure(data, cls, ignore_unknown=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import AsyncIterable, Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -121,6 +122,18 @@ def _check_text(content: str | None, limits: Limits, *, field: str = "content") 
     return content
 
 
+MAX_EMAIL_LENGTH = 254  # RFC 5321's longest address
+
+
+def _check_fragment(fragment: str) -> None:
+    """No email holds a space or a control character, so a fragment with one cannot match: refused, not
+    searched (a NUL ended SQLite's LIKE pattern early, so `%00%00` matched the whole directory)."""
+    if len(fragment) > MAX_EMAIL_LENGTH:
+        raise InvalidError(f"email may be at most {MAX_EMAIL_LENGTH} characters", field="email")
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in fragment):
+        raise InvalidError("email must not contain spaces or control characters", field="email")
+
+
 class ChatService:
     def __init__(
         self,
@@ -167,6 +180,7 @@ class ChatService:
         fragment = email.strip()
         if len(fragment) < self.limits.search_min_length:
             raise InvalidError(f"email must have at least {self.limits.search_min_length} characters", field="email")
+        _check_fragment(fragment)
         per_minute = self.limits.search_per_minute
         await self._limiter.take(f"search:{me}", rate=per_minute / 60, burst=per_minute, what="searches")
         found = await self._users.search_email(fragment, exclude=me, limit=self.limits.search_max_results)
@@ -572,6 +586,8 @@ class ChatService:
 
     async def can_read_file(self, me: UserId, key: str) -> bool:
         """A participant of the room whose live message holds this file may read it."""
+        if "\x00" in key:  # no stored key holds one (names lose their control characters); PostgreSQL refuses it
+            return False
         async with self._uow() as uow:
             message = await uow.messages.with_file(key)
             if message is None:

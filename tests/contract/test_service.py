@@ -154,6 +154,21 @@ async def test_deleting_a_file_message_removes_the_stored_file(world: World) -> 
     assert not await world.storage.exists(key)
 
 
+async def test_who_may_read_a_file_is_asked_of_any_key(world: World) -> None:
+    """A key with a NUL (any signed-in user's GET /static/chat_files/%00) was a 500 on PostgreSQL, which
+    refuses NUL in text; no stored key holds one."""
+    room, _ = await world.chat.open_direct_room(world.alice.id, world.bob.id)
+    png = base64.b64encode(PNG).decode()
+    command = SendMessage(room_id=room.id, message_type=MessageType.IMAGE, file_data=png, file_name="pic.png")
+    view, _ = await world.chat.send_message(world.alice.id, command)
+    key = view.file_path.removeprefix("chat_files/") if view.file_path else ""
+
+    assert await world.chat.can_read_file(world.bob.id, key)
+    assert not await world.chat.can_read_file(world.carol.id, key)
+    for odd in ("\x00", f"{key}\x00", "images/\x00.png", "é/😀", "../" * 20):
+        assert not await world.chat.can_read_file(world.bob.id, odd)
+
+
 async def test_a_resent_client_msg_id_returns_the_original(world: World) -> None:
     room, _ = await world.chat.open_direct_room(world.alice.id, world.bob.id)
     first = await _say(world, room.id, "once", client_msg_id="abc")

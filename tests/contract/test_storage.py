@@ -254,6 +254,27 @@ async def test_expired_url_is_refused(subject: Subject) -> None:
     assert await subject.open_url(url) is None
 
 
+@pytest.mark.parametrize(
+    ("expires", "sig"),
+    [
+        pytest.param("9999999999", "é", id="non-ascii-signature"),  # hmac.compare_digest raised TypeError: a 500
+        pytest.param("9999999999", "\ud800", id="lone-surrogate-signature"),
+        pytest.param("²", "ab", id="superscript-digit-expiry"),  # isdigit() but int() raised ValueError
+        pytest.param("١٢٣٤٥٦٧٨٩٠", "ab", id="arabic-indic-digit-expiry"),
+        pytest.param("9999999999", "", id="empty-signature"),
+        pytest.param("", "ab", id="empty-expiry"),
+        pytest.param("-1", "ab", id="negative-expiry"),
+    ],
+)
+def test_a_signed_link_with_any_odd_text_is_refused_not_raised(expires: str, sig: str) -> None:
+    signer = UrlSigner(b"k" * 32)
+    good = signer.sign("files/a.txt", expires_at=9_999_999_999)
+
+    assert signer.verify("files/a.txt", "9999999999", good.rpartition("sig=")[2], now=0)
+    assert signer.verify("files/a.txt", expires, sig, now=0) is False
+    assert signer.verify("files/\ud800.txt", "9999999999", sig or "ab", now=0) is False
+
+
 # What only S3 has: headers stored with the object, prefixes, its own URL format, a network.
 
 

@@ -65,6 +65,15 @@ async def test_search_wildcards_match_only_themselves(backend: Backend, fragment
     assert [user.name for user in found] == names
 
 
+@pytest.mark.parametrize("fragment", ["\x00\x00", "\x00@", "\x00corp", "e\x00xample"])
+async def test_search_with_a_nul_matches_nothing(backend: Backend, fragment: str) -> None:
+    """No email holds a NUL: SQLite's LIKE stopped the pattern at it (so `%\\0%` was `%`, everyone) and
+    PostgreSQL refuses NUL in text parameters."""
+    await _people(backend)
+
+    assert await backend.users.search_email(fragment, exclude=UserId(0), limit=20) == []
+
+
 async def test_upsert_creates_then_updates_by_email(backend: Backend) -> None:
     created, was_created = await backend.users.upsert_by_email(name="Eve", email="eve@corp.test")
     updated, again = await backend.users.upsert_by_email(

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.conftest import WAIT, Api
+from tests.e2e.conftest import WAIT, Api, start_server, stop_server
 from tests.unit import helpers as samples
 
 API = "/api/v1/chat"
@@ -87,6 +89,8 @@ async def test_static_files_need_a_valid_signature(api: Api) -> None:
     assert (await api.http.get(url.replace(expires, "expires=1000"))).status_code == 403
     traversal = await api.http.get("/static/chat_files/../chat.db")
     assert traversal.status_code in (401, 403, 404)
+    for odd in ("sig=%C3%A9", "expires=%C2%B2&sig=ab", "expires=9999999999&sig=%00"):  # each was a 500
+        assert (await api.http.get(f"{path}?{odd}")).status_code == 403, odd
 
 
 async def test_signed_links_are_redacted_in_the_access_log(api: Api) -> None:
@@ -275,3 +279,34 @@ async def test_an_oversize_message_sent_in_fragments_closes_with_1009_too(api: A
             await _send_then_receive(ws, fragments())
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
+
+
+async def test_a_500_logs_its_traceback_with_method_and_path_but_no_secret(tmp_path: Path) -> None:
+    """A storage folder turned into a plain file (a broken disk, a bad mount) is a real 500. Litestar logs an
+    unhandled exception only in debug mode; the server must log it always, and never the link's signature."""
+    proc, server = start_server(tmp_path)
+    api = Api.open(server)
+    try:
+        alice, bob = await api.person("Alice"), await api.person("Bob")
+        room = await api.room(alice, bob)
+        async with api.socket(alice, room) as a:
+            await a.send("send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(),
+                         file_name="a.png")  # fmt: skip
+            url = (await a.next("new_message"))["data"]["file_url"]
+        folder = tmp_path / "files" / "images"
+        shutil.rmtree(folder)
+        folder.write_bytes(b"not a folder")
+        async with httpx.AsyncClient(base_url=server.base_url) as plain:  # not recorded: this 500 is the point
+            broken = await plain.get(url)
+        assert broken.status_code == 500
+        assert broken.json() == {"status_code": 500, "detail": "Internal Server Error"}  # nothing leaks to clients
+    finally:
+        await api.aclose()
+        stop_server(proc)
+    log = server.log()
+    path = url.partition("?")[0]
+    (line,) = [line for line in log.splitlines() if line.startswith("ERROR")]  # the 2xx and 4xx logged none
+    assert line.endswith(f"500 on GET '{path}': NotADirectoryError")  # the path alone: no query string
+    assert log.count("Traceback") == 1
+    assert log.split(line, 1)[1].lstrip("\n").startswith("Traceback")
+    assert "NotADirectoryError: [Errno 20]" in log

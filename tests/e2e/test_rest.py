@@ -77,6 +77,16 @@ async def test_search_users_by_email_fragment(api: Api) -> None:
     assert (await alice.http.get(f"{API}/search-users")).status_code == 400
 
 
+async def test_search_users_with_characters_no_email_has_is_refused(api: Api) -> None:
+    """`?email=%00%00` listed the whole directory (SQLite's LIKE ends its pattern at a NUL)."""
+    alice = await api.person("Alice")
+    await api.person("Bob")
+    for fragment in ("\x00\x00", "\x00@example", "bob smith", "\x1b[0m"):
+        response = await alice.http.get(f"{API}/search-users", params={"email": fragment})
+        assert response.status_code == 400, (fragment, response.text)
+        assert "email" in response.json()["detail"]
+
+
 async def test_open_room_then_same_room_again(api: Api) -> None:
     alice, bob = await api.person("Alice"), await api.person("Bob")
     first = await alice.http.post(f"{API}/rooms", json={"receiver_id": bob.id})
@@ -256,6 +266,46 @@ async def test_edit_by_form_and_json_and_delete(api: Api) -> None:
     assert history[0]["content"] is None
     after_delete = await alice.http.put(f"{API}/messages/{message_id}", data={"content": "back"})
     assert after_delete.status_code == 403
+
+
+def _multipart(content: bytes, part_type: str = "text/plain") -> tuple[bytes, dict[str, str]]:
+    body = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="content"\r\nContent-Type: '
+        + part_type.encode()
+        + b"\r\n\r\n"
+        + content
+        + b"\r\n--b0undary--\r\n"
+    )
+    return body, {"content-type": "multipart/form-data; boundary=b0undary"}
+
+
+async def test_edit_by_form_takes_utf8_only(api: Api) -> None:
+    """A multipart `content` that was not UTF-8 (or named a charset Python lacks) was a 500; urlencoded
+    bytes were read as Latin-1, so `content=Grüße` sent unescaped (as `curl -d` does) came out garbled."""
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as ws:
+        await ws.send("send_message", content="first")
+        message_id = (await ws.next("new_message"))["data"]["id"]
+    url = f"{API}/messages/{message_id}"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    for body, headers in (
+        _multipart(b"caf\xe9"),
+        _multipart(b"hello", "text/plain; charset=no-such-charset"),
+        (b"content=caf%E9", form),
+        (b"content=caf\xe9", form),
+    ):
+        refused = await alice.http.put(url, content=body, headers=headers)
+        assert refused.status_code == 400, (body, refused.text)
+        assert "content" in refused.json()["detail"]
+    for body, headers in (
+        _multipart("Grüße 👋".encode()),
+        ("content=Grüße 👋".encode(), form),
+        (b"content=Gr%C3%BC%C3%9Fe+%F0%9F%91%8B", form),
+    ):
+        edited = await alice.http.put(url, content=body, headers=headers)
+        assert edited.status_code == 200, (body, edited.text)
+        assert edited.json()["content"] == "Grüße 👋"
 
 
 async def test_online_users_lists_connected_people(api: Api) -> None:

@@ -159,6 +159,64 @@ async def test_bad_frames_get_error_events_and_the_socket_stays_open(api: Api) -
         assert (await sock.next("new_message"))["data"]["content"] == "still here"
 
 
+DEEP = '{"type": "ping", "data": {"x": ' + "[" * 1000 + "]" * 1000 + "}}"
+
+
+async def test_frames_nested_a_thousand_deep_are_invalid_and_the_socket_keeps_working(api: Api) -> None:
+    """msgspec raised RecursionError on these: an `internal` error and a logged traceback per frame."""
+    alice = await api.person("Alice")
+    async with api.socket(alice) as sock:
+        for raw in (
+            DEEP,
+            '{"type": "send_message", "data": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}",
+            '{"type": "typing", "data": {}, "extra": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "[" * 100_000 + "]" * 100_000,
+        ):
+            await sock.ws.send(raw)
+            error = await sock.next()
+            assert error["data"]["code"] == "invalid", error
+            assert "nested deeper than 32 levels" in error["data"]["message"]
+        await sock.send("ping")
+        assert (await sock.next())["type"] == "pong"
+        for _ in range(100):
+            await sock.ws.send(DEEP)
+        codes = [(await sock.next("error"))["data"]["code"] for _ in range(100)]
+        assert set(codes) == {"invalid", "rate_limited"}  # the burst of 50 each got their answer
+        for _ in range(50):  # the bucket refills at 20 per second
+            await sock.send("ping")
+            if (await sock.next())["type"] == "pong":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the socket stopped answering ping")
+    assert "Traceback" not in api.server.log()
+
+
+async def test_unknown_fields_are_ignored_and_known_ones_stay_strict(api: Api) -> None:
+    """A newer client's extra fields were refused with `extra fields found`; now only known fields are checked."""
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice, room) as sock:
+        await sock.ws.send(
+            json.dumps({"type": "send_message", "data": {"content": "hi", "reply_to": {"id": 1}}, "v": 2})
+        )
+        assert (await sock.next("new_message"))["data"]["content"] == "hi"
+        long_text = "y" * 6000  # a longer frame takes the core's parser: the same answer
+        await sock.send("send_message", content=long_text, colour="red", client_msg_id="long")
+        assert (await sock.next("new_message"))["data"]["content"] == long_text
+        await sock.send("typing", room_id=room, is_typing=True, since="now")
+        assert (await sock.next("typing"))["data"]["typing_users"] == [alice.id]
+        await sock.send("ping", seq=1)
+        assert (await sock.next())["type"] == "pong"
+
+        await sock.send("send_message", content="x", room_id=str(room), colour="red")
+        error = (await sock.next("error"))["data"]
+        assert (error["code"], error["message"]) == ("invalid", "expected an integer, got str @ $.data.room_id")
+        await sock.send("send_message", message_type="file", file_name="cv\x00.pdf", file_data="JVBERi0=")
+        error = (await sock.next("error"))["data"]
+        assert error["message"] == "NUL characters are not allowed @ $.data.file_name"
+
+
 async def test_error_names_the_client_msg_id(api: Api) -> None:
     alice, bob = await api.person("Alice"), await api.person("Bob")
     room = await api.room(alice, bob)

@@ -16,6 +16,7 @@ import yaml
 
 from chat_http import errors
 from chatcore import ChatService, MessageType, SendMessage, User, UserId
+from chatcore.codec import parse_client_event
 from chatcore.commands import CLIENT_EVENTS
 from chatcore.events import Event, NewMessage
 from chatcore.testing import (
@@ -163,7 +164,8 @@ async def test_frames_the_service_really_sends_match_their_schemas(doc: dict[str
     [
         ("SendMessageFrame", {"type": "send_message", "data": {"content": "hi", "client_msg_id": "m1"}}, True),
         ("SendMessageFrame", {"type": "send_message", "data": {"message_type": "gif"}}, False),
-        ("SendMessageFrame", {"type": "send_message", "data": {"colour": "red"}}, False),
+        ("SendMessageFrame", {"type": "send_message", "data": {"content": "hi", "colour": "red"}, "v": 2}, True),
+        ("SendMessageFrame", {"type": "send_message", "data": {"content": 5, "colour": "red"}}, False),
         ("TypingFrame", {"type": "typing", "data": {"room_id": 3, "is_typing": False}}, True),
         ("JoinRoomFrame", {"type": "join_room", "data": {}}, False),
         ("PingFrame", {"type": "ping"}, True),
@@ -173,3 +175,14 @@ def test_client_frames_validate_as_the_server_parses_them(
     doc: dict[str, Any], schema: str, frame: dict[str, Any], valid: bool
 ) -> None:
     assert _validator(doc, schema).is_valid(frame) is valid
+
+
+@pytest.mark.parametrize("kind", sorted(CLIENT_EVENTS))
+def test_unknown_keys_are_ignored_by_the_schemas_as_by_the_server(doc: dict[str, Any], kind: str) -> None:
+    schema = {message["name"]: message["payload"]["$ref"].rpartition("/")[2] for message in
+              _messages(doc, "receiveClientEvents").values()}[kind]  # fmt: skip
+    data: dict[str, Any] = {"room_id": 1} if kind == "join_room" else {}
+    frame = {"type": kind, "data": {**data, "from_a_newer_client": [1]}, "trace": "t"}
+
+    assert _validator(doc, schema).is_valid(frame)
+    assert parse_client_event(json.dumps(frame))[0] == kind

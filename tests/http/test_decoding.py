@@ -47,8 +47,8 @@ def _plausible(rng: random.Random, kind: str) -> dict[str, Any]:
         else:
             good = rng.choice(STRINGS[:5])
         data[field.name] = good if rng.random() < 0.85 else _value(rng)
-    if rng.random() < 0.05:
-        data["unknown"] = 1
+    for _ in range(rng.choice([0, 0, 0, 1, 2])):  # keys of a newer client: ignored by both
+        data[rng.choice(["unknown", "reply_to", "colour", "\u00e9t\u00e9", "room"])] = rng.choice([*OTHERS, *NUMBERS])
     return data
 
 
@@ -60,9 +60,13 @@ def _frame(rng: random.Random) -> str:
         frame["data"] = _plausible(rng, kind) if isinstance(kind, str) and kind in CLIENT_EVENTS else {}
     elif roll < 0.9:
         frame["data"] = _value(rng)
-    if rng.random() < 0.05:
-        frame["extra"] = [[[1]]]
+    if rng.random() < 0.1:
+        frame["extra"] = rng.choice([[[[1]]], {"v": 2}, "x", None])
     text = json.dumps(frame, ensure_ascii=rng.random() < 0.5)
+    if rng.random() < 0.05 and text.endswith("}"):  # an unknown key the core's json refuses or finds too deep
+        text = text[:-1] + rng.choice([', "big": ' + "9" * 5000, ', "deep": ' + "[" * 33 + "]" * 33]) + "}"
+    if rng.random() < 0.03 and text.endswith("}"):
+        text = text[:-1] + ', "pad": "' + "p" * 5000 + '"}'  # a long frame: unknown keys take the core's path
     if rng.random() < 0.03:
         text = text[: rng.randrange(len(text))]  # truncated
     if rng.random() < 0.03:
@@ -106,6 +110,9 @@ def test_random_frames_decode_as_the_core_parses_them() -> None:
         '{"type": "mark_read", "data": null}',
         '{"type": "ping", "data": {}}',
         '{"data": {"room_id": 1, "room_id": 2}, "type": "mark_read"}',  # the last of a repeated key, as json
+        '{"type": "send_message", "data": {"content": "hi", "reply_to": {"id": 7, "q": [1, 2]}}, "v": 2}',
+        '{"type": "typing", "data": {"room_id": 3, "colour": "red", "n": 1e400, "z": null}}',
+        '{"type": "ping", "data": {"\\u00e9": "\\u0000"}, "trace": "abc"}',
     ],
 )
 def test_everyday_frames_take_the_fast_path(raw: str) -> None:
@@ -123,8 +130,10 @@ def test_everyday_frames_take_the_fast_path(raw: str) -> None:
         '{"type": "send_message", "data": {"room_id": true}}',
         '{"type": "send_message", "data": {"room_id": 1e2}}',
         '{"type": "send_message", "data": {"file_size": 9223372036854775808}}',
-        '{"type": "send_message", "data": {"content": "x", "colour": "red"}}',
         '{"type": "send_message", "data": {}, "x": ' + "[" * 40 + "1" + "]" * 40 + "}",
+        '{"type": "send_message", "data": {"content": "x", "big": ' + "9" * 5000 + "}}",  # json refuses the int
+        '{"type": "send_message", "data": {"content": "' + "x" * 5000 + '", "colour": "red"}}',  # long: core's
+        '{"type": "ping", "data": {"x": "\\ud800"}}',
         '{"type": "join_room", "data": {}}',
         '{"type": "typing", "data": {"is_typing": null}}',
         '{"type": "send_message", "data": {"message_type": "video"}}',
@@ -133,6 +142,9 @@ def test_everyday_frames_take_the_fast_path(raw: str) -> None:
         "[1, 2]",
         '{"type": "ping", "data": {}',
         '{"type": "ping", "data": {"n": NaN}}',
+        '{"type": "ping", "data": {"x": ' + "[" * 1000 + "]" * 1000 + "}}",  # msgspec: RecursionError
+        '{"type": "mark_read", "data": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}",
+        "[" * 100_000 + "]" * 100_000,
     ],
 )
 def test_anything_doubtful_is_left_to_the_core(raw: str) -> None:

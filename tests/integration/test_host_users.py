@@ -128,6 +128,8 @@ async def test_the_host_table_is_searched_and_read_with_its_own_column_names(hos
     assert await users.search_email("example", exclude=john.id, limit=0) == []
     assert [u.name for u in await users.search_email("%_", exclude=UserId(0), limit=20)] == ["Percent"]
     assert await users.search_email("0_s", exclude=UserId(0), limit=20) == []
+    assert await users.search_email("\x00\x00", exclude=UserId(0), limit=20) == []  # not everyone, no error
+    assert await users.search_email("\x00corp", exclude=UserId(0), limit=20) == []
     assert host.statements, "the listener saw the statements"
     assert host.writes_to_host_table() == []
 

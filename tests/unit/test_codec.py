@@ -160,16 +160,57 @@ def test_a_missing_required_field_is_named() -> None:
     assert "required field missing" in error.detail
 
 
-def test_extra_keys_are_refused() -> None:
-    error = refused(frame("send_message", {"content": "hi", "is_admin": True}))
+def test_unknown_keys_are_ignored_so_clients_can_evolve() -> None:
+    raw = json.dumps(
+        {
+            "type": "send_message",
+            "data": {"content": "hi", "reply_to": {"id": 5, "quote": [1, [2]]}, "is_admin": True, "z": None},
+            "v": 2,
+            "trace": {"id": "abc"},
+        }
+    )
 
-    assert "is_admin" in error.detail
+    assert parse_client_event(raw) == ("send_message", SendMessage(content="hi"))
+    assert parse_client_event('{"type": "ping", "data": {"\\ud800": "\\udfff", "n": 1e400}}') == ("ping", Ping())
+    assert parse_client_event(frame("join_room", {"room_id": 1, "room": "x"})) == (
+        "join_room",
+        JoinRoom(room_id=RoomId(1)),
+    )
 
 
-def test_an_extra_key_with_a_lone_surrogate_gives_an_error_that_can_be_sent() -> None:
-    error = refused('{"type": "send_message", "data": {"content": "hi", "\\ud800": 1}}')
+def test_known_fields_stay_strict_beside_unknown_ones() -> None:
+    error = refused(frame("send_message", {"content": "hi", "room_id": "1", "colour": "red"}))
 
-    assert "\\ud800" in error.detail
+    assert error.field == "room_id"
+    assert "expected an integer, got str @ $.data.room_id" in error.detail
+    assert refused(frame("join_room", {"room": 1})).field == "room_id"  # a misspelt required field is missing
+
+
+def test_unknown_keys_still_count_towards_the_nesting_limit() -> None:
+    deep: object = 1
+    for _ in range(MAX_DEPTH):
+        deep = [deep]
+
+    assert "nested deeper than 32" in refused(json.dumps({"type": "ping", "data": {}, "x": deep})).detail
+    assert "not valid JSON" in refused('{"type": "ping", "data": {"n": NaN}}').detail
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        ({"message_type": "file", "file_name": "cv\x00.pdf"}, "file_name", "NUL characters are not allowed"),
+        ({"content": "a\x00b"}, "content", "NUL characters are not allowed"),
+        ({"client_msg_id": "\ud800"}, "client_msg_id", "lone surrogates are not allowed"),
+        ({"room_id": 2**63}, "room_id", "integer out of range"),
+        ({"message_type": "gif"}, "message_type", "'gif' is not a valid MessageType"),
+    ],
+)
+def test_a_refused_value_is_named_with_the_reason(data: dict[str, object], field: str, reason: str) -> None:
+    """A NUL in file_name said only "invalid value for type, expected str | None"."""
+    error = refused(frame("send_message", data))
+
+    assert error.field == field
+    assert error.detail == f"{reason} @ $.data.{field}"
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
@@ -255,6 +296,24 @@ def test_structure_refuses_a_body_that_is_not_an_object() -> None:
         with pytest.raises(InvalidError) as raised:
             structure(body, JoinRoom, where="body")
         assert raised.value.field == "body"
+
+
+def test_a_reason_quoting_a_long_value_is_cut_short() -> None:
+    error = refused(frame("send_message", {"message_type": "x" * 10_000}))
+
+    assert error.field == "message_type"
+    assert len(error.detail) < 250
+    assert error.detail.endswith("… @ $.data.message_type")
+
+
+def test_structure_refuses_unknown_keys_of_a_request_body_in_words_that_can_be_sent() -> None:
+    with pytest.raises(InvalidError) as raised:
+        structure({"room_id": 1, "\ud800": 1}, JoinRoom, where="body")
+
+    assert "extra fields found" in raised.value.detail
+    assert "\\ud800" in raised.value.detail
+    raised.value.detail.encode("utf-8")
+    assert structure({"room_id": 1, "x": 1}, JoinRoom, ignore_unknown=True) == JoinRoom(room_id=RoomId(1))
 
 
 def test_structure_of_a_plain_type_is_strict_too() -> None:

@@ -44,6 +44,27 @@ async def test_search_counts_characters_after_trimming_spaces(chat: Chat) -> Non
         await chat.service.search_users(ALICE, "  c  ")
 
 
+@pytest.mark.parametrize(
+    "fragment",
+    ["\x00\x00", "ali\x00ce", "\x00@example", "a\x1bb", "ab\x7f", "john doe", "corp\u00a0test", "x\u200bcorp"],
+)
+async def test_search_refuses_what_no_email_contains_naming_email(chat: Chat, fragment: str) -> None:
+    """NUL cut SQLite's LIKE pattern short, so it matched everyone; PostgreSQL refused the parameter (a 500)."""
+    with pytest.raises(InvalidError) as raised:
+        await chat.service.search_users(ALICE, fragment)
+
+    assert raised.value.field == "email"
+    assert "control characters" in raised.value.detail
+
+
+async def test_search_longer_than_any_email_is_invalid(chat: Chat) -> None:
+    with pytest.raises(InvalidError) as raised:
+        await chat.service.search_users(ALICE, "a" * 255)
+
+    assert raised.value.field == "email"
+    assert len(await chat.service.search_users(ALICE, "a" * 254)) == 0
+
+
 async def test_search_treats_sql_wildcards_as_plain_characters(chat: Chat) -> None:
     assert await chat.service.search_users(ALICE, "%%") == []
     assert await chat.service.search_users(ALICE, "__") == []
