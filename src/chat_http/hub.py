@@ -120,8 +120,7 @@ class Hub:
 
     def end_user(self, user: UserId, code: int, reason: str) -> None:
         """Close every socket of `user` on this process with `code`."""
-        for conn in list(self._by_user.get(user, ())):
-            conn.end(code, reason)
+        self._end_channel(user_channel(user), code, reason)
 
     async def register(self, conn: Connection) -> None:
         mine = self._by_user.setdefault(conn.user_id, set())
@@ -131,7 +130,9 @@ class Hub:
             raise TooManyConnections(f"at most {self._max_per_user} connections per user")
         mine.add(conn)
         self._idle.clear()
-        await self._attach(user_channel(conn.user_id), conn)
+        # A gap on a user channel may have lost messages, reads or deletions: those sockets close with 1012 and
+        # their clients reconnect and catch up with `after_id`. A room channel carries only typing: let it be.
+        await self._attach(user_channel(conn.user_id), conn, closes_on_gap=True)
 
     async def unregister(self, conn: Connection) -> None:
         await self.leave(conn)
@@ -163,14 +164,12 @@ class Hub:
             room, conn.room_id = conn.room_id, None
             await self._detach(room_channel(room), conn)
 
-    async def _attach(self, channel: str, conn: Connection) -> None:
+    async def _attach(self, channel: str, conn: Connection, *, closes_on_gap: bool = False) -> None:
         conns = self._by_channel.get(channel)
         if conns is None:
             conns = self._by_channel[channel] = set()
             conns.add(conn)
-            # A gap on a user channel may have lost messages, reads or deletions: those sockets close with 1012 and
-            # their clients reconnect and catch up with `after_id`. A room channel carries only typing: let it be.
-            on_gap = (lambda: self._end_channel(channel, *MISSED_EVENTS)) if channel.startswith("user:") else None
+            on_gap = (lambda: self._end_channel(channel, *MISSED_EVENTS)) if closes_on_gap else None
             unsubscribe = await self._broker.subscribe(
                 channel, lambda payload: self._fan_out(channel, payload), on_gap=on_gap
             )

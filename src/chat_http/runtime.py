@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from chat_adapters.storage.signing import UrlSigner
 from chat_http.auth import Authenticator
 from chat_http.hub import DecodeBudget, Hub
-from chat_http.settings import Settings
+from chat_http.settings import DEFAULT_DECODE_BUDGET, Settings
 from chatcore import ChatService, Clock, FileStorage
 
 
@@ -24,7 +24,7 @@ class Runtime:
     signer: UrlSigner
     storage: FileStorage
     probes: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict)
-    decoding: DecodeBudget = attrs.field(factory=lambda: DecodeBudget(128 * 2**20))
+    decoding: DecodeBudget = attrs.field(factory=lambda: DecodeBudget(DEFAULT_DECODE_BUDGET))
 
 
 # How handlers ask for it: `rt: Rt` (the `rt` dependency, named explicitly as Litestar 3 will require).

@@ -14,6 +14,7 @@ import jwt
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chat.db"
 DEFAULT_STORAGE_URL = "file://./static/chat_files"
 DEFAULT_BROKER_URL = "memory://"
+DEFAULT_DECODE_BUDGET = 128 * 2**20  # CHAT_WS_DECODE_BUDGET_MB
 ASYMMETRIC = ("RS", "ES", "PS", "Ed")
 KNOWN_ALGORITHMS = {
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA",
@@ -60,7 +61,7 @@ class Settings:
     ws_burst: int = 50
     ws_queue_size: int = 256
     ws_send_timeout: float = 5.0
-    ws_decode_budget: int = 128 * 2**20  # bytes of large frames handled at once in a process
+    ws_decode_budget: int = DEFAULT_DECODE_BUDGET  # bytes of large frames held at once in a process
     search_per_minute: int = 30
     auto_migrate: bool = True
     dev: bool = False  # `chat serve --dev` (CHAT_DEV): the browser client may mint tokens by email
@@ -298,7 +299,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         ws_burst=_int(env, "CHAT_WS_BURST", 50, high=100_000),
         ws_queue_size=_int(env, "CHAT_WS_QUEUE_SIZE", 256, high=1_000_000),
         ws_send_timeout=_float(env, "CHAT_WS_SEND_TIMEOUT", 5.0),
-        ws_decode_budget=_int(env, "CHAT_WS_DECODE_BUDGET_MB", 128, high=1_000_000) * 2**20,
+        ws_decode_budget=_int(env, "CHAT_WS_DECODE_BUDGET_MB", DEFAULT_DECODE_BUDGET // 2**20, high=1_000_000) * 2**20,
         search_per_minute=_int(env, "CHAT_SEARCH_PER_MINUTE", 30, high=1_000_000),
         auto_migrate=_bool(env, "CHAT_AUTO_MIGRATE", True),
         dev=_bool(env, "CHAT_DEV", False),

@@ -193,13 +193,17 @@ async def _expire_uploads(chat: ChatService, settings: Settings) -> None:
 async def _close_sockets_of_removed_users(chat: ChatService, hub: Hub, every: float) -> None:
     """A user removed from the directory (an employee who left) keeps no open socket for more than `every`
     seconds: REST asks the directory on each request, sockets are checked here, one query per 500 users."""
+    failing = False
     while True:
         await asyncio.sleep(every)
         try:
             gone = await chat.gone(hub.users())
         except Exception:
-            log.warning("checking connected users against the directory failed; retrying later", exc_info=True)
+            if not failing:  # once per outage, not every few seconds
+                log.warning("checking connected users against the directory failed; retrying", exc_info=True)
+            failing = True
             continue
+        failing = False
         for user in gone:
             log.info("closing the sockets of user %s: no longer in the directory", user)
             hub.end_user(user, CLOSE_AUTH, "user not found")

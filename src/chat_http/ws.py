@@ -26,7 +26,7 @@ from chat_http.errors import (
     CLOSE_TRY_AGAIN,
     ws_error,
 )
-from chat_http.framing import RELEASE
+from chat_http.framing import LARGE, RELEASE
 from chat_http.hub import Connection, TooManyConnections
 from chat_http.runtime import Rt, Runtime
 from chatcore import (
@@ -51,7 +51,6 @@ from chatcore.ratelimit import TokenBucket
 log = logging.getLogger("chat_http.ws")
 
 CLOSE_TIMEOUT = 2.0
-LARGE_FRAME = 64 * 2**10  # frames above this count against the process's decode budget
 _CLIENT_MSG_ID = re.compile(r'"client_msg_id"\s*:\s*"([^"\\]{1,64})"')
 
 
@@ -265,7 +264,7 @@ async def _reader(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
                 await _handle(text, conn, rt, bucket)
             finally:
                 release()
-        elif len(text) <= LARGE_FRAME:
+        elif len(text) <= LARGE:
             await _handle(text, conn, rt, bucket)
         elif rt.decoding.take(size := len(text)):  # another server, which buffered it whole: count it now
             try:

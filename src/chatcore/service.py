@@ -429,12 +429,16 @@ class ChatService:
         return outcomes
 
     async def _insert_batch(self, drafts: Sequence[MessageDraft]) -> list[Message | BaseException]:
-        """One transaction for every send that queued meanwhile; if it fails, each goes alone."""
+        """One transaction for every send that queued meanwhile; if it surely failed, each goes alone (one used
+        client_msg_id must not fail the others). After a failure of unknown outcome the batch may have committed:
+        going alone would store those without a client_msg_id twice, so each gets the failure instead."""
         try:
             return list(await self._writer.add_batch(drafts))
-        except Exception:
+        except Exception as exc:
             if len(drafts) == 1:
                 raise
+            if not _not_committed(exc):
+                return [exc] * len(drafts)
         outcomes: list[Message | BaseException] = []
         for draft in drafts:
             try:

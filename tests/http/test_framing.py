@@ -1,4 +1,4 @@
-"""The frame ledger: large incoming messages share one byte budget; the oldest holder always reads."""
+"""The frame ledger: large incoming messages share one byte budget, without piling up and without deadlock."""
 
 from __future__ import annotations
 
@@ -21,45 +21,65 @@ def holders(count: int) -> list[BudgetedWebSocketProtocol]:
     return [cast(BudgetedWebSocketProtocol, Holder()) for _ in range(count)]
 
 
-def test_within_the_budget_everyone_reads_beyond_it_only_the_oldest() -> None:
+def resumed(holder: BudgetedWebSocketProtocol) -> int:
+    return int(cast(Any, holder).resumed)
+
+
+def test_within_the_budget_everyone_reads_beyond_it_only_the_first_receiver() -> None:
     ledger = FrameLedger(limit=100)
     first, second, third = holders(3)
-    ledger.hold(first, 60)
-    ledger.hold(second, 30)
+    ledger.receiving(first, 60)
+    ledger.receiving(second, 30)
     assert ledger.may_read(second)
 
-    ledger.hold(third, 20)  # 110 held: over the budget
+    ledger.receiving(third, 20)  # 110: over the budget
 
-    assert ledger.may_read(first)  # the oldest: finishing it is what frees bytes
+    assert ledger.may_read(first)  # nothing handed to the app: only finishing a message frees bytes
     assert not ledger.may_read(second)
     assert not ledger.may_read(third)
 
 
-def test_bytes_given_back_resume_the_waiters_in_order_while_they_fit() -> None:
+def test_while_the_app_holds_bytes_nobody_reads_past_the_budget() -> None:
+    """They are given back when the app is done: waiting for them is safe, and reading on would let whole
+    messages pile up undecoded."""
     ledger = FrameLedger(limit=100)
-    first, second, third = holders(3)
-    ledger.hold(first, 90)
-    ledger.hold(second, 20)
-    ledger.hold(third, 20)
+    decoding, receiving = holders(2)
+    ledger.handing(decoding, 90)
+    ledger.receiving(receiving, 20)
+    ledger.wait(receiving)
+
+    assert not ledger.may_read(receiving)
+    ledger.handing(decoding, 0)  # handled and released
+
+    assert resumed(receiving) == 1
+    assert ledger.total == 20
+
+
+def test_a_socket_that_finished_a_message_queues_behind_the_others_for_its_next() -> None:
+    ledger = FrameLedger(limit=100)
+    first, second = holders(2)
+    ledger.receiving(first, 90)
+    ledger.receiving(second, 20)
     ledger.wait(second)
-    ledger.wait(third)
 
-    ledger.hold(first, 0)  # handled and released: 40 held
+    ledger.receiving(first, 0)  # whole: to the app, which releases it at once here
+    ledger.receiving(first, 85)  # and its next large message begins, behind `second`
 
-    assert [cast(Any, h).resumed for h in (second, third)] == [1, 1]
-    assert ledger.total == 40
-    assert next(iter(ledger.held)) is second  # the oldest holder now
+    assert resumed(second) == 1
+    assert list(ledger.partial) == [second, first]
+    assert not ledger.may_read(first)
+    assert ledger.may_read(second)
 
 
-def test_a_holder_that_goes_away_frees_its_bytes_and_is_no_longer_waiting() -> None:
+def test_a_socket_that_goes_away_frees_its_bytes_and_no_longer_waits() -> None:
     ledger = FrameLedger(limit=10)
     first, second = holders(2)
-    ledger.hold(first, 50)
-    ledger.hold(second, 5)
+    ledger.receiving(first, 50)
+    ledger.receiving(second, 5)
     ledger.wait(second)
 
-    ledger.hold(second, 0)  # its connection was lost
-    ledger.hold(first, 1)
+    ledger.receiving(second, 0)  # its connection was lost
+    ledger.receiving(first, 1)
 
-    assert cast(Any, second).resumed == 0
-    assert ledger.held == {first: 1}
+    assert resumed(second) == 0
+    assert ledger.partial == {first: 1}

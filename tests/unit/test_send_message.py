@@ -266,6 +266,26 @@ async def test_a_commit_of_unknown_outcome_keeps_the_file(chat: Chat, room: Room
     assert list(chat.storage.files) == [f"images/{uuid(1)}-dot.png"]
 
 
+async def test_a_batch_of_unknown_outcome_is_not_sent_again_message_by_message(chat: Chat, room: RoomId) -> None:
+    """Two file messages share a batch whose commit is lost on the wire: it may have committed, so neither is
+    inserted again alone (a second copy, or a conflict that would throw its file away) and both files stay."""
+    commits = []
+
+    async def lost() -> None:
+        commits.append("batch")
+        chat.db.fail_commits_with = UnavailableError("still down")  # what a retry alone would meet
+        raise OutcomeUnknownError("lost during the commit")
+
+    chat.db.before_commit = lost
+    sends = [chat.send_file(ALICE, room, MessageType.IMAGE, f"{n}.png", png(), client_msg_id=f"f{n}") for n in "ab"]
+
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+
+    assert [type(o) for o in outcomes] == [OutcomeUnknownError, OutcomeUnknownError]
+    assert commits == ["batch"]  # one batch of both, and no retry
+    assert sorted(chat.storage.files) == [f"images/{uuid(1)}-a.png", f"images/{uuid(2)}-b.png"]
+
+
 async def test_a_sender_gone_while_its_file_message_commits_leaves_the_message_and_its_file(
     chat: Chat, room: RoomId
 ) -> None:

@@ -276,6 +276,7 @@ class RedisBroker:
                 self._subscribed.add(key)
             else:
                 self._subscribed.discard(key)
+                self._confirmed.discard(key)  # a SUBSCRIBE sent after this must wait for its own confirmation
 
     async def _until_confirmed(self, key: bytes) -> None:
         if key in self._confirmed or self._down or key not in self._listeners:
