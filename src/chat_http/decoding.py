@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import attrs
 import msgspec
 
-from chatcore.codec import MAX_DEPTH, parse_client_event
+from chatcore.codec import MAX_DEPTH, brackets, parse_client_event
 from chatcore.commands import CLIENT_EVENTS, ClientCommand
 from chatcore.model import MAX_ID
 
@@ -92,7 +92,7 @@ _COMMANDS = {kind: _command(cls) for kind, cls in CLIENT_EVENTS.items()}
 def _may_skip_unknown(raw: str) -> bool:
     """Too short for an int json.loads refuses (sys.get_int_max_str_digits, 4300 by default), and too few
     brackets to nest deeper than the core allows."""
-    return len(raw) <= (sys.get_int_max_str_digits() or len(raw)) and raw.count("{") + raw.count("[") <= MAX_DEPTH
+    return len(raw) <= (sys.get_int_max_str_digits() or len(raw)) and brackets(raw) <= MAX_DEPTH
 
 
 def _fast(raw: str) -> tuple[str, ClientCommand] | None:

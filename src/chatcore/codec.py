@@ -122,12 +122,13 @@ def loads(raw: str | bytes) -> Any:
         raise InvalidError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidError(f"body is not valid JSON: {exc}") from None
-    if _brackets(raw) > MAX_DEPTH and _depth(value) > MAX_DEPTH:  # no deeper than it has brackets
+    if brackets(raw) > MAX_DEPTH and _depth(value) > MAX_DEPTH:  # no deeper than it has brackets
         raise InvalidError(f"JSON nested deeper than {MAX_DEPTH} levels")
     return value
 
 
-def _brackets(raw: str | bytes) -> int:
+def brackets(raw: str | bytes) -> int:
+    """Opening brackets: an upper bound on how deep the JSON nests, counted in C."""
     if isinstance(raw, str):
         return raw.count("{") + raw.count("[")
     return raw.count(b"{") + raw.count(b"[")
