@@ -40,7 +40,8 @@ from chatcore.ratelimit import MemoryRateLimiter
 log = logging.getLogger("chat_http")
 
 UPLOAD_SWEEP_SECONDS = 300
-USER_CHECK_SECONDS = 3.0  # how long a removed user's socket may stay open
+USER_CHECK_SECONDS = 3.0  # how often connected users are checked against the directory ...
+USER_CHECK_BATCH = 2_000  # ... and how many at a time
 SHUTDOWN_GRACE = 5.0
 
 
@@ -190,20 +191,28 @@ async def _expire_uploads(chat: ChatService, settings: Settings) -> None:
         await asyncio.sleep(UPLOAD_SWEEP_SECONDS)
 
 
-async def _close_sockets_of_removed_users(chat: ChatService, hub: Hub, every: float) -> None:
-    """A user removed from the directory (an employee who left) keeps no open socket for more than `every`
-    seconds: REST asks the directory on each request, sockets are checked here, one query per 500 users."""
+async def _close_sockets_of_removed_users(chat: ChatService, hub: Hub, every: float, per_check: int) -> None:
+    """A user removed from the directory (an employee who left) keeps no open socket for long: REST asks the
+    directory on each request, sockets are checked here, `per_check` connected users every `every` seconds in
+    turn (3 s for the first 2,000 users of a process, 15 s for 10,000: a whole sweep of 10,000 cost ~170 ms,
+    6 % of a core every 3 s, which an idle process should not spend)."""
     failing = False
+    turn = 0
     while True:
         await asyncio.sleep(every)
+        users = sorted(hub.users())
+        if turn >= len(users):
+            turn = 0
+        batch = users[turn : turn + per_check]
         try:
-            gone = await chat.gone(hub.users())
+            gone = await chat.gone(batch)
         except Exception:
             if not failing:  # once per outage, not every few seconds
                 log.warning("checking connected users against the directory failed; retrying", exc_info=True)
             failing = True
             continue
         failing = False
+        turn += per_check
         for user in gone:
             log.info("closing the sockets of user %s: no longer in the directory", user)
             hub.end_user(user, CLOSE_AUTH, "user not found")
@@ -224,7 +233,7 @@ async def open_runtime(
         sweepers = [
             asyncio.create_task(_expire_uploads(services.chat, settings), name="expire-uploads"),
             asyncio.create_task(
-                _close_sockets_of_removed_users(services.chat, services.hub, USER_CHECK_SECONDS),
+                _close_sockets_of_removed_users(services.chat, services.hub, USER_CHECK_SECONDS, USER_CHECK_BATCH),
                 name="removed-users",
             ),
         ]
