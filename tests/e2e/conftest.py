@@ -112,9 +112,9 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serving(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+def serving(workdir: Path, extra_env: dict[str, str] | None = None, *, args: tuple[str, ...] = ()) -> Iterator[Server]:
     """`chat serve` for as long as it is entered; then its log must hold no traceback and no secret."""
-    proc, srv = start_server(workdir, extra_env)
+    proc, srv = start_server(workdir, extra_env, args=args)
     try:
         yield srv
     finally:

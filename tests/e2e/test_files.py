@@ -14,6 +14,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from chat_http.cli import frame_limit
+from chat_http.settings import Settings
 from tests.e2e.conftest import WAIT, Api, start_server, stop_server
 from tests.unit import helpers as samples
 
@@ -266,13 +268,21 @@ async def test_a_participants_token_opens_the_file_a_strangers_does_not(api: Api
 
 
 async def test_an_oversize_message_sent_in_fragments_closes_with_1009_too(api: Api) -> None:
-    """The limit is on the message, not on each frame: 9 fragments of 8 MiB (72 MiB in all) are refused."""
+    """The limit is on the message, not on each frame: fragments up to 10 bytes short of it, then one of 100.
+
+    The last fragment is small so that all of it is read before the server closes: a close with client data
+    still unread resets the connection, and the client would never see the close frame."""
     alice = await api.person("Alice")
     url = f"{api.server.ws_url}?token={alice.token}"
+    limit = frame_limit(Settings())
 
     async def fragments() -> AsyncIterator[str]:
-        for _ in range(9):
-            yield "x" * (8 * 2**20)
+        left = limit - 10
+        while left > 0:
+            piece = min(left, 8 * 2**20)
+            yield "x" * piece
+            left -= piece
+        yield "x" * 100
 
     async with connect(url, open_timeout=WAIT, max_size=None) as ws:
         with pytest.raises(ConnectionClosed) as closed:
