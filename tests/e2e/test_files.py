@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chat_http.cli import frame_limit
 from chat_http.settings import Settings
-from tests.e2e.conftest import WAIT, Api, start_server, stop_server
+from tests.e2e.conftest import WAIT, Api, Person, start_server, stop_server
 from tests.unit import helpers as samples
 
 API = "/api/v1/chat"
@@ -76,14 +76,19 @@ async def test_file_round_trips_byte_for_byte(
         assert response.headers["content-disposition"].startswith("attachment")
 
 
-async def test_static_files_need_a_valid_signature(api: Api) -> None:
+async def image_link(api: Api, file_name: str) -> tuple[Person, str]:
+    """Alice sends Bob a PNG over her socket: Alice, and the signed `file_url` her echo carries."""
     alice, bob = await api.person("Alice"), await api.person("Bob")
     room = await api.room(alice, bob)
     async with api.socket(alice, room) as a:
-        await a.send(
-            "send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(), file_name="a.png"
-        )
-        url = (await a.next("new_message"))["data"]["file_url"]
+        data = base64.b64encode(samples.png()).decode()
+        await a.send("send_message", message_type="image", file_data=data, file_name=file_name)
+        url: str = (await a.next("new_message"))["data"]["file_url"]
+    return alice, url
+
+
+async def test_static_files_need_a_valid_signature(api: Api) -> None:
+    _, url = await image_link(api, "a.png")
     path, _, query = url.partition("?")
     assert (await api.http.get(path)).status_code == 401
     assert (await api.http.get(url[:-4] + "0000")).status_code == 403
@@ -97,13 +102,7 @@ async def test_static_files_need_a_valid_signature(api: Api) -> None:
 
 async def test_signed_links_are_redacted_in_the_access_log(api: Api) -> None:
     """A link's signature opens the file for anyone who reads the log until it expires, like a token."""
-    alice, bob = await api.person("Alice"), await api.person("Bob")
-    room = await api.room(alice, bob)
-    async with api.socket(alice, room) as a:
-        await a.send(
-            "send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(), file_name="l.png"
-        )
-        url = (await a.next("new_message"))["data"]["file_url"]
+    alice, url = await image_link(api, "l.png")
     assert (await api.http.get(url)).status_code == 200
     assert (await api.http.get(url + "&token=" + alice.token)).status_code == 200
     path, _, query = url.partition("?")
@@ -297,12 +296,7 @@ async def test_a_500_logs_its_traceback_with_method_and_path_but_no_secret(tmp_p
     proc, server = start_server(tmp_path)
     api = Api.open(server)
     try:
-        alice, bob = await api.person("Alice"), await api.person("Bob")
-        room = await api.room(alice, bob)
-        async with api.socket(alice, room) as a:
-            await a.send("send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(),
-                         file_name="a.png")  # fmt: skip
-            url = (await a.next("new_message"))["data"]["file_url"]
+        _, url = await image_link(api, "a.png")
         folder = tmp_path / "files" / "images"
         shutil.rmtree(folder)
         folder.write_bytes(b"not a folder")
