@@ -6,6 +6,7 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v curl >/dev/null || missing+=(curl)  # the README tour's commands, run by tests/e2e/test_tour.py
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -175,3 +176,24 @@ def test_the_example_type_checks_under_mypy_strict(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_readme_commands_run_as_written(hrms: Hrms, tmp_path: Path) -> None:
+    """The example README's shell lines in bash (only the port changed): logins, search, a room, an upload."""
+    readme = (EXAMPLE / "README.md").read_text()
+    port = hrms.base_url.rsplit(":", 1)[1]
+    (script,) = re.findall(r"```sh\n(login\(\).*?)```", readme, re.S)
+    script = script.replace("localhost:8000", f"localhost:{port}").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{hrms.log.read_text()[-3000:]}"
+    assert '"email":"john@acme.test"' in done.stdout
+    assert '"other_user":{"avatar_url":null,"email":"john@acme.test","id":12' in done.stdout  # the room
+    assert '"file_name":"payslip.pdf"' in done.stdout
+    assert '"upload_id":"' in done.stdout
