@@ -56,7 +56,7 @@ participants = table(
     column("joined_at", DateTime(timezone=True)),
 )
 messages = table("chat_messages", column("id", BigInteger))
-DIRECT_ROOM_NAME = "Direct Chat"  # chatcore.service.DIRECT_ROOM_NAME
+DIRECT_ROOM_NAME = "Direct Chat"  # chatcore.rooms.DIRECT_ROOM_NAME
 
 CHUNK = 1000  # rows per multi-row insert: well under SQLite's and asyncpg's bind-parameter limits
 TEXT = "': an ordinary line of chat text, about as long as most messages are.'"

@@ -43,9 +43,8 @@ from chatcore import (
     TooManyConnectionsError,
     UnavailableError,
 )
-from chatcore.codec import dumps, event_frame
+from chatcore.codec import dumps
 from chatcore.commands import ClientCommand
-from chatcore.events import NewMessage
 from chatcore.ratelimit import TokenBucket
 
 log = logging.getLogger("chat_http.ws")
@@ -355,4 +354,4 @@ async def _send(command: SendMessage, conn: Connection, rt: Runtime) -> None:
     if created:
         metrics.sent(view.message_type.value).inc()
     else:  # a retry: the original went out already; echo it to this socket alone
-        conn.offer(dumps(event_frame(NewMessage(message=view))))
+        conn.offer(rt.chat.new_message_frame(view))

@@ -36,9 +36,6 @@ class Lru(Generic[K, V]):
         while len(self._items) > self._capacity:
             self._items.popitem(last=False)
 
-    def discard(self, key: K) -> None:
-        self._items.pop(key, None)
-
 
 class CachedUserDirectory:
     """Names and avatars change rarely: a found user is reused for `ttl`; unknown ids are always asked again."""
@@ -90,6 +87,36 @@ class RoomList:
     versions: dict[RoomId, int]
     summaries: list[RoomSummary]
     built: dict[RoomId, BuiltRoom]
+
+    def moved(self, versions: dict[RoomId, int]) -> list[RoomId]:
+        """Rooms whose version is not the kept one (new rooms included)."""
+        return [room for room, version in versions.items() if self.versions.get(room) != version]
+
+    def merged(self, versions: dict[RoomId, int], fresh: list[RoomSummary]) -> list[RoomSummary]:
+        """The kept summaries of rooms still listed in `versions`, the moved ones replaced by `fresh`, in the
+        store's order (newest activity first)."""
+        stale = {summary.room.id for summary in fresh}
+        current = [s for s in self.summaries if s.room.id in versions and s.room.id not in stale]
+        current.extend(fresh)
+        current.sort(key=RoomSummary.activity, reverse=True)
+        return current
+
+    def reusable(self, summary: RoomSummary, *, other: User, sender: User | None, is_online: bool) -> BuiltRoom | None:
+        """The line built before from this very summary, with the same people and presence, if any.
+
+        The summary is compared by identity (`merged` hands out the kept objects of unmoved rooms) and users by
+        identity first: the directory cache hands out the same objects while they are unchanged.
+        """
+        prior = self.built.get(summary.room.id)
+        if (
+            prior is not None
+            and prior.summary is summary
+            and prior.view.other_user.is_online == is_online
+            and (prior.other is other or prior.other == other)
+            and (prior.sender is sender or prior.sender == sender)
+        ):
+            return prior
+        return None
 
 
 class RoomListCache:

@@ -1,0 +1,135 @@
+"""What every use case shares: the ports, the limits, and the few steps they all take the same way.
+
+Each use case module (people, rooms, sending, editing, files, liveness) takes one `Context` and reads as
+check, load, ask the model, save, commit, publish; `ChatService` is only their facade.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+import attrs
+
+from chatcore.caching import CachedUserDirectory, Lru, RoomListCache
+from chatcore.errors import InvalidError, UnavailableError
+from chatcore.events import Event, user_channel
+from chatcore.model import Membership, Message, RoomId, StoredFile, User, UserId
+from chatcore.ports import (
+    Broker,
+    Clock,
+    FileStorage,
+    IdSource,
+    LiveState,
+    MessageWriter,
+    RateLimiter,
+    UnitOfWorkFactory,
+    UserDirectory,
+)
+from chatcore.uploads import UploadPolicy
+from chatcore.views import MessageView
+
+log = logging.getLogger("chatcore")
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    max_text_length: int = 10_000
+    room_detail_limit: int = 500
+    max_per_page: int = 100
+    search_min_length: int = 2
+    search_max_results: int = 20
+    search_per_minute: int = 30
+    max_connections_per_user: int | None = None  # live sockets of one user on every process together
+    max_client_msg_id: int = 64
+    file_url_ttl: timedelta = timedelta(minutes=15)
+    cache: bool = True  # users for a few seconds, room membership for good, room lists checked on each use
+    room_list_cache_rooms: int = 20_000  # rooms kept in all the cached room lists (0: none kept)
+    room_list_cache_min: int = 100  # shorter lists are read whole each time
+
+
+def check_text(content: str | None, limits: Limits, *, field: str = "content") -> str:
+    if content is None or not content.strip():
+        raise InvalidError(f"{field} must not be empty", field=field)
+    if len(content) > limits.max_text_length:
+        raise InvalidError(f"{field} may be at most {limits.max_text_length} characters", field=field)
+    if "\x00" in content:
+        raise InvalidError(f"{field} must not contain NUL characters", field=field)
+    return content
+
+
+def participants(membership: Membership) -> list[str]:
+    """The channels of both people of a direct room: every event about the room goes to each of their sockets."""
+    return [user_channel(membership.user_id), user_channel(membership.other_user_id)]
+
+
+@attrs.define(kw_only=True, eq=False)
+class Context:
+    """The collaborators of the use cases, built once by `ChatService`.
+
+    `directory` is asked directly whether someone is still there; `users` (cached for a few seconds) gives
+    names and avatars. `members` keeps found memberships: who is in a direct room never changes.
+    """
+
+    uow: UnitOfWorkFactory
+    writer: MessageWriter
+    directory: UserDirectory
+    users: UserDirectory
+    storage: FileStorage
+    broker: Broker
+    live: LiveState
+    clock: Clock
+    ids: IdSource
+    policy: UploadPolicy
+    limits: Limits
+    encode: Callable[[Event], bytes]
+    limiter: RateLimiter
+    members: Lru[tuple[UserId, RoomId], Membership] = attrs.field(factory=lambda: Lru(100_000))
+    room_lists: RoomListCache | None = None
+
+    @classmethod
+    def cached_users(cls, directory: UserDirectory, clock: Clock, limits: Limits) -> UserDirectory:
+        return CachedUserDirectory(directory, clock) if limits.cache else directory
+
+    async def membership(self, me: UserId, room_id: RoomId) -> Membership:
+        """NotFoundError unless `me` is in the room; a found membership is kept (a NotFoundError is not)."""
+        key = (me, room_id)
+        found = self.members.get(key) if self.limits.cache else None
+        if found is None:
+            async with self.uow() as uow:
+                found = await uow.rooms.membership(me, room_id)
+            self.members.put(key, found)
+        return found
+
+    async def view(self, message: Message) -> MessageView:
+        users = await self.users.get_many({message.sender_id, message.receiver_id})
+        return (await self.message_views([message], users))[0]
+
+    async def message_views(self, messages: Iterable[Message], users: dict[UserId, User]) -> list[MessageView]:
+        views = []
+        for message in messages:
+            key = message.storage_key
+            url = await self.storage.url(key, expires_in=self.limits.file_url_ttl) if key else None
+            views.append(MessageView.of(message, users, file_url=url))
+        return views
+
+    async def publish(self, event: Event, channels: list[str]) -> None:
+        """After commit, so nobody hears of a change that did not happen; a broker outage loses no data."""
+        if not channels:
+            return
+        try:
+            await self.broker.publish(channels, self.encode(event))
+        except UnavailableError:  # the broker's adapter warns once per outage, not once per event
+            log.debug("could not publish %s: the broker is unavailable; clients catch up from history", event.type)
+        except Exception:
+            log.warning("could not publish %s; clients catch up from history", event.type, exc_info=True)
+
+    async def discard(self, stored: StoredFile | None, why: str = "after a failed send") -> None:
+        """Delete a stored file whose write did not happen; a failure here is logged (cleanup finds the orphan)."""
+        if stored is None:
+            return
+        try:
+            await self.storage.delete(stored.key)
+        except Exception:  # the original error matters more
+            log.exception("could not remove %s %s", stored.key, why)
