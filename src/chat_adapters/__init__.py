@@ -6,7 +6,7 @@ pull in every driver):
 - SQL (see `chat_adapters.sql`): `SqlDatabase` (the unit of work), `SqlUserDirectory` (the chat's own users);
 - `HostUserDirectory` + `UserColumns`: the host's existing users table, read only;
 - storage: `LocalStorage` (signed links through `UrlSigner`), `S3Storage`;
-- brokers and live state: `InMemoryBroker` + `MemoryLiveState` (one process), `open_redis` (many);
+- brokers and live state: `MemoryBroker` + `MemoryLiveState` (one process), `open_redis` (many);
 - `SystemClock`, `UuidIds`.
 """
 
@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chat_adapters.broker.memory import InMemoryBroker, MemoryLiveState
+    from chat_adapters.broker.memory import MemoryBroker, MemoryLiveState
     from chat_adapters.broker.redis import RedisBroker, RedisLiveState, open_redis
     from chat_adapters.host_users import HostTableError, HostUserDirectory, UserColumns
     from chat_adapters.sql.store import SqlDatabase
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from chat_adapters.users import SqlUserDirectory
 
 _WHERE = {
-    "InMemoryBroker": "chat_adapters.broker.memory",
+    "MemoryBroker": "chat_adapters.broker.memory",
     "MemoryLiveState": "chat_adapters.broker.memory",
     "RedisBroker": "chat_adapters.broker.redis",
     "RedisLiveState": "chat_adapters.broker.redis",
@@ -47,8 +47,8 @@ _WHERE = {
 __all__ = [
     "HostTableError",
     "HostUserDirectory",
-    "InMemoryBroker",
     "LocalStorage",
+    "MemoryBroker",
     "MemoryLiveState",
     "RedisBroker",
     "RedisLiveState",

@@ -18,8 +18,6 @@ from sqlalchemy.types import TypeEngine
 from chat_adapters.sql.errors import translated
 from chatcore.model import User, UserId
 
-MAX_USER_ID = 2**63 - 1
-
 
 class HostTableError(ValueError):
     """The host table cannot serve as the directory (missing table or column, ids that are not integers)."""

@@ -19,13 +19,13 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from chat_http.settings import ASYMMETRIC, Settings
 from chatcore import NotFoundError, UserId
+from chatcore.model import MAX_ID
 
 if TYPE_CHECKING:
     from chat_http.runtime import RuntimeSlot
 
 log = logging.getLogger("chat_http.auth")
 
-MAX_USER_ID = 2**63 - 1
 # One spelling per user: " 1", "01", "+1" and "\u0661" (Arabic-Indic one) all pass int() but must not name user 1.
 _CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
 
@@ -131,7 +131,7 @@ def _user_id(raw: object) -> UserId:
         raise AuthError("invalid token: the user claim is not a user id")
     if isinstance(raw, str) and _CANONICAL_ID.fullmatch(raw):
         raw = int(raw)
-    if not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
+    if not isinstance(raw, int) or not 1 <= raw <= MAX_ID:
         raise AuthError("invalid token: the user claim is not a user id")
     return UserId(raw)
 

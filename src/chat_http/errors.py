@@ -33,10 +33,7 @@ HTTP_STATUS: dict[type[ChatError], int] = {
 }
 
 # Close codes of the seed and the contract.
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
 CLOSE_RESTART = 1012
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 'Try Again Later': the database (or broker) did not answer in time
 CLOSE_AUTH_OTHER = 4000

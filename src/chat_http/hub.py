@@ -8,13 +8,14 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
+from chat_http.errors import CLOSE_RESTART
 from chatcore import Broker, RoomId, UserId
 from chatcore.events import room_channel, user_channel
 from chatcore.ports import Deliver
 
 _serial = itertools.count(1)
 SLOW_READER = (1008, "too slow: outgoing queue full")
-MISSED_EVENTS = (1012, "events may have been missed; reconnect and catch up")
+MISSED_EVENTS = (CLOSE_RESTART, "events may have been missed; reconnect and catch up")
 _PROCESS = uuid.uuid4().hex[:12]  # unique across machines: connection ids meet in Redis
 
 
@@ -110,9 +111,6 @@ class Hub:
     @property
     def connection_count(self) -> int:
         return sum(len(conns) for conns in self._by_user.values())
-
-    def connections(self) -> list[Connection]:
-        return [conn for conns in self._by_user.values() for conn in conns]
 
     def users(self) -> list[UserId]:
         """Who has a socket on this process."""

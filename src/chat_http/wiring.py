@@ -14,7 +14,7 @@ import attrs
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat_adapters.broker.memory import InMemoryBroker, MemoryLiveState
+from chat_adapters.broker.memory import MemoryBroker, MemoryLiveState
 from chat_adapters.broker.redis import open_redis
 from chat_adapters.host_users import HostTableError, HostUserDirectory, UserColumns
 from chat_adapters.sql.engine import create_engine, session_factory
@@ -132,7 +132,7 @@ async def build_services(
     live: LiveState
     limiter: RateLimiter = MemoryRateLimiter(clock)
     if settings.broker_url == "memory://":
-        broker, live = InMemoryBroker(), MemoryLiveState(clock, presence_ttl=settings.presence_ttl)
+        broker, live = MemoryBroker(), MemoryLiveState(clock, presence_ttl=settings.presence_ttl)
     else:
         redis = open_redis(settings.broker_url, presence_ttl=settings.presence_ttl)
         broker, redis_live = await stack.enter_async_context(redis)

@@ -45,6 +45,7 @@ from chatcore import (
 )
 from chatcore.codec import dumps
 from chatcore.commands import ClientCommand
+from chatcore.model import MAX_ID
 from chatcore.ratelimit import TokenBucket
 
 log = logging.getLogger("chat_http.ws")
@@ -118,7 +119,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
     metrics.CONNECTIONS.inc()
     try:
         if raw_room:
-            if not raw_room.isdigit() or int(raw_room) > 2**63 - 1:
+            if not raw_room.isdigit() or int(raw_room) > MAX_ID:
                 await _close(socket, CLOSE_NOT_IN_ROOM, "not a room of yours")
                 return
             try:

@@ -77,10 +77,6 @@ def _converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
     return conv
 
 
-def to_wire(obj: Any) -> Any:
-    return make_converter().unstructure(obj)
-
-
 def event_payload(event: Event) -> Any:
     """Message events carry the message itself as `data`, as the seed shows."""
     return event.message if isinstance(event, NewMessage | MessageUpdated) else event

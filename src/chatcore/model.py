@@ -29,6 +29,13 @@ class RoomType(StrEnum):
 FILE_KINDS = frozenset({MessageType.IMAGE, MessageType.FILE, MessageType.VOICE})
 
 
+FILE_PATH_PREFIX = "chat_files/"  # the seed's `file_path` is this prefix and the storage key
+
+
+def file_path_of(key: str) -> str:
+    return FILE_PATH_PREFIX + key
+
+
 @attrs.frozen(kw_only=True)
 class User:
     """A reference to a person in the host's user directory; the chat never owns more of them."""
@@ -81,7 +88,7 @@ class StoredFile:
 
     @property
     def file_path(self) -> str:
-        return f"chat_files/{self.key}"
+        return file_path_of(self.key)
 
 
 @attrs.frozen(kw_only=True)
@@ -151,7 +158,7 @@ class Message:
         """The storage key behind `file_path` ('chat_files/images/x.png' -> 'images/x.png')."""
         if self.file_path is None:
             return None
-        return self.file_path.removeprefix("chat_files/")
+        return self.file_path.removeprefix(FILE_PATH_PREFIX)
 
     def preview(self) -> MessagePreview:
         return MessagePreview(
@@ -264,10 +271,6 @@ class HistoryQuery:
     per_page: int = 50
     before_id: MessageId | None = None
     after_id: MessageId | None = None
-
-    @property
-    def oldest_first(self) -> bool:
-        return self.after_id is not None
 
     @property
     def offset(self) -> int:

@@ -10,7 +10,7 @@ import itertools
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import attrs
 
+from chatcore.broker import MemoryBroker
 from chatcore.errors import ConflictError, InvalidError, NotFoundError
 from chatcore.model import (
     HistoryQuery,
@@ -36,7 +37,7 @@ from chatcore.model import (
     User,
     UserId,
 )
-from chatcore.ports import Deliver, Messages, PresenceLog, Rooms, Uploads
+from chatcore.ports import Messages, PresenceLog, Rooms, Uploads
 from chatcore.presence import MemoryLiveState
 
 __all__ = [
@@ -513,33 +514,3 @@ class MemoryStorage:
     async def keys(self) -> AsyncIterator[str]:
         for key in sorted(self.files):
             yield key
-
-
-class MemoryBroker:
-    """Fan-out within one process: every subscriber of a channel gets each payload, in order."""
-
-    def __init__(self) -> None:
-        self._subscribers: dict[str, list[Deliver]] = defaultdict(list)
-
-    async def publish(self, channels: Sequence[str], payload: bytes) -> None:
-        for channel in dict.fromkeys(channels):
-            for deliver in list(self._subscribers.get(channel, ())):
-                try:
-                    deliver(payload)
-                except Exception:  # like the Redis reader: one broken subscriber must not starve the others
-                    log.exception("a subscriber of %r failed on a message", channel)
-
-    async def subscribe(
-        self, channel: str, deliver: Deliver, *, on_gap: Callable[[], None] | None = None
-    ) -> Callable[[], Awaitable[None]]:
-        """In one process nothing is ever lost on the way: `on_gap` is never called."""
-        self._subscribers[channel].append(deliver)
-
-        async def unsubscribe() -> None:
-            listeners = self._subscribers.get(channel, [])
-            if deliver in listeners:
-                listeners.remove(deliver)
-            if not listeners:
-                self._subscribers.pop(channel, None)
-
-        return unsubscribe

@@ -24,7 +24,7 @@ from chatcore import (
     Typing,
     UserId,
 )
-from chatcore.codec import MAX_DEPTH, dumps, encode_event, loads, make_converter, parse_client_event, structure, to_wire
+from chatcore.codec import MAX_DEPTH, dumps, encode_event, loads, make_converter, parse_client_event, structure
 from chatcore.events import Event
 
 
@@ -326,6 +326,7 @@ def test_structure_of_a_plain_type_is_strict_too() -> None:
 
 
 def test_datetimes_are_written_in_utc_with_a_z() -> None:
+    to_wire = make_converter().unstructure
     assert to_wire(datetime(2024, 1, 21, 12, 0, tzinfo=UTC)) == "2024-01-21T12:00:00Z"
     assert to_wire(datetime(2024, 1, 21, 14, 0, tzinfo=timezone(timedelta(hours=2)))) == "2024-01-21T12:00:00Z"
     assert to_wire(datetime(2024, 1, 21, 12, 0, 0, 5000)) == "2024-01-21T12:00:00.005000Z"  # naive is taken as UTC

@@ -1,6 +1,6 @@
-"""The single-process broker and live state: the same classes the core's tests use, as they are complete."""
+"""The single-process broker and live state: complete, so the core's tests use the very same classes."""
 
+from chatcore.broker import MemoryBroker
 from chatcore.presence import MemoryLiveState
-from chatcore.testing import MemoryBroker as InMemoryBroker
 
-__all__ = ["InMemoryBroker", "MemoryLiveState"]
+__all__ = ["MemoryBroker", "MemoryLiveState"]

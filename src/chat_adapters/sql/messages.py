@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from chatcore.errors import NotFoundError
 from chatcore.model import (
+    FILE_PATH_PREFIX,
     HistoryQuery,
     Message,
     MessageDraft,
@@ -21,6 +22,7 @@ from chatcore.model import (
     StoredFile,
     Upload,
     UserId,
+    file_path_of,
 )
 
 if TYPE_CHECKING:
@@ -147,18 +149,18 @@ class SqlMessages:
 
     async def with_file(self, key: str) -> Message | None:
         messages = self._tables.messages
-        return await self._one(messages.c.file_path == f"chat_files/{key}", messages.c.is_deleted == false())
+        return await self._one(messages.c.file_path == file_path_of(key), messages.c.is_deleted == false())
 
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
         """Matches `file_path` ('chat_files/<key>') over the partial file_path index, in chunks."""
         messages = self._tables.messages
-        paths = sorted({f"chat_files/{key}" for key in keys})
+        paths = sorted({file_path_of(key) for key in keys})
         found: set[str] = set()
         for start in range(0, len(paths), IN_CHUNK):
             statement = select(messages.c.file_path).where(
                 messages.c.file_path.in_(paths[start : start + IN_CHUNK]), messages.c.is_deleted == false()
             )
-            found.update(path.removeprefix("chat_files/") for path in (await self._uow.execute(statement)).scalars())
+            found.update(path.removeprefix(FILE_PATH_PREFIX) for path in (await self._uow.execute(statement)).scalars())
         return found
 
 
