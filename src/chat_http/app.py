@@ -27,7 +27,7 @@ from chat_http.runtime import Rt, Runtime, RuntimeSlot
 from chat_http.settings import Settings, SettingsError, check_jwt
 from chat_http.uploads import upload
 from chat_http.views import Health
-from chat_http.web import web_routes, whoami
+from chat_http.web import client_routes, web_routes, whoami
 from chat_http.wiring import check_supported, open_runtime
 from chat_http.ws import chat_socket
 from chatcore import ChatError, UserDirectory
@@ -70,15 +70,16 @@ def auth_middleware(slot: RuntimeSlot, exclude: Sequence[str] = ()) -> DefineMid
     return DefineMiddleware(BearerAuthMiddleware, slot=slot, exclude=list(exclude) or None, scopes={ScopeType.HTTP})
 
 
-def chat_router(slot: RuntimeSlot, *, path: str = "/chat") -> Router:
+def chat_router(slot: RuntimeSlot, *, path: str = "/chat", web_client: bool = False) -> Router:
     """The chat API (plus `GET .../me`) as a Router for a host's Litestar app, with its own auth, errors and `rt`.
 
     Start `slot` with `chat_lifespan` in the host's lifespan; `path` must be the settings' `mount_path`, so
-    signed file links point under it.
+    signed file links (and the web client's own links) point under it. `web_client` adds the browser client: the
+    page at `path` (and `path/chat`) and its files under `path/web/`, as `chat serve` serves them.
     """
     return Router(
         path or "/",
-        route_handlers=[*chat_handlers(), whoami],
+        route_handlers=[*chat_handlers(), whoami, *(client_routes() if web_client else [])],
         dependencies={"rt": Provide(slot.get, sync_to_thread=False)},
         exception_handlers={ChatError: chat_error_handler},
         middleware=[auth_middleware(slot)],

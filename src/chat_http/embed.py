@@ -27,6 +27,10 @@ class ChatPlugin(InitPlugin):
     `/chat/static/chat_files/...`), checks tokens with the host's `verify_token` (or CHAT_JWT_* settings), reads
     users from `users` / `settings.users_table`, and stores chat tables through `engine` (the host's) or
     `settings.database_url`. Hosts that wire routes themselves use `router` and `lifespan` instead.
+
+    `web_client=True` also serves the browser client: the page at `path` (`/chat`; people sign in with a token of
+    the host's, e.g. a link to `/chat#token=...`) and its files under `path/web/`, with the same strict headers
+    as `chat serve`. The developer sign-in of `chat serve --dev` is never offered here: the host signs people in.
     """
 
     def __init__(
@@ -37,15 +41,16 @@ class ChatPlugin(InitPlugin):
         verify_token: VerifyToken | None = None,
         engine: AsyncEngine | None = None,
         users: UserDirectory | None = None,
+        web_client: bool = False,
     ) -> None:
-        self.settings = attrs.evolve(settings or Settings(), mount_path=path.rstrip("/"))
+        self.settings = attrs.evolve(settings or Settings(), mount_path=path.rstrip("/"), dev=False)
         check_supported(self.settings)
         check_secrets(self.settings)
         self._verify_token = verify_token
         self._engine = engine
         self._users = users
         self._slot = RuntimeSlot()
-        self.router: Router = chat_router(self._slot, path=self.settings.mount_path)
+        self.router: Router = chat_router(self._slot, path=self.settings.mount_path, web_client=web_client)
 
     @asynccontextmanager
     async def lifespan(self, _: Litestar | None = None) -> AsyncIterator[Runtime]:

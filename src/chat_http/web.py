@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +100,20 @@ def _cached(name: str) -> bytes:
     return (WEB_DIR / name).read_bytes()
 
 
+def page_html(settings: Settings) -> bytes:
+    """The page; it learns whether the server runs with --dev from one attribute, and its files' links carry the
+    mount path; nothing else is templated (the scripts find the API from their own URL)."""
+    html = _read("index.html", fresh=settings.dev)
+    if settings.dev:
+        html = html.replace(b'data-dev="false"', b'data-dev="true"', 1)
+    if settings.mount_path:  # CHAT_MOUNT_PATH is checked, a plugin's `path` is the host's code: escaped all the same
+        html = html.replace(b'="/web/', f'="{escape(settings.mount_path)}/web/'.encode())
+    return html
+
+
 @get(["/", "/chat"], opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
 def chat_page(rt: Rt) -> Response[bytes]:
-    """The page; it learns whether the server runs with --dev from one attribute, nothing else is templated."""
-    html = _read("index.html", fresh=rt.settings.dev)
-    if rt.settings.dev:
-        html = html.replace(b'data-dev="false"', b'data-dev="true"', 1)
-    return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+    return Response(page_html(rt.settings), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
 
 @get("/web/{name:str}", opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
@@ -160,6 +168,11 @@ async def dev_token(request: Request[Any, Any, Any], rt: Rt) -> DevToken:
     return DevToken(token=token, user=WebUser.of(user))
 
 
+def client_routes() -> list[HTTPRouteHandler]:
+    """The page and its files, without a token: all a host needs to serve the browser client beside the API."""
+    return [chat_page, web_asset]
+
+
 def web_routes(settings: Settings) -> list[HTTPRouteHandler]:
     """The page, its files and `me`; the dev sign-in exists only when the server runs with --dev."""
-    return [chat_page, web_asset, whoami, *([dev_token] if settings.dev else [])]
+    return [*client_routes(), whoami, *([dev_token] if settings.dev else [])]

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -26,6 +27,7 @@ from chat_adapters.sql import create_engine, session_factory, upgrade
 from chat_adapters.users import SqlUserDirectory
 from chat_http import ChatPlugin, Settings, create_app
 from chatcore import User
+from tests.http.test_web import assert_strict
 from tests.pg import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
@@ -229,6 +231,57 @@ def test_chat_plugin_adds_the_routes_and_the_lifespan_to_a_host_app(chat: Chat) 
         missing = client.get("/chat/api/v1/chat/rooms/999999", headers=alice)
         assert missing.json() == {"status_code": 404, "detail": "room not found"}
     assert plugin.settings.mount_path == "/chat"
+
+
+def plugin_host(chat: Chat, **options: Any) -> Litestar:
+    @get("/", sync_to_thread=False)
+    def home() -> dict[str, str]:
+        return {"hrms": "home"}
+
+    return Litestar(
+        route_handlers=[home], plugins=[ChatPlugin(chat.settings, path="/chat", verify_token=verify, **options)]
+    )
+
+
+def test_chat_plugin_serves_the_web_client_under_its_path_when_asked(chat: Chat) -> None:
+    with TestClient(plugin_host(chat, web_client=True)) as client:
+        page = client.get("/chat")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert_strict(page.headers)
+        assert page.headers["x-frame-options"] == "DENY"
+        assert 'data-dev="false"' in page.text
+        links = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert "/chat/web/main.js" in links
+        assert all(link.startswith("/chat/web/") for link in links), links
+        for link in [*links, "/chat/web/api.js", "/chat/web/voice-worklet.js"]:
+            asset = client.get(link)
+            assert asset.status_code == 200, link
+            assert_strict(asset.headers)
+        assert client.get("/chat/web/main.js").headers["content-type"].startswith("text/javascript")
+        assert client.get("/chat/web/index.html").status_code == 404
+        assert client.get("/web/main.js").status_code == 404  # the host's root stays the host's
+        assert client.get("/").json() == {"hrms": "home"}
+        assert (
+            client.get("/chat/api/v1/chat/me", headers={"Authorization": f"Bearer tok-{chat.alice.id}"}).json()["email"]
+            == "alice@hr.test"
+        )
+
+
+def test_chat_plugin_serves_no_web_client_unless_asked(chat: Chat) -> None:
+    with TestClient(plugin_host(chat)) as client:
+        assert client.get("/chat").status_code == 404
+        assert client.get("/chat/web/main.js").status_code == 404
+        me = client.get("/chat/api/v1/chat/me", headers={"Authorization": f"Bearer tok-{chat.alice.id}"})
+        assert me.status_code == 200
+
+
+def test_chat_plugin_never_turns_on_the_dev_sign_in(chat: Chat) -> None:
+    plugin = ChatPlugin(attrs.evolve(chat.settings, dev=True), verify_token=verify, web_client=True)
+    assert plugin.settings.dev is False
+    with TestClient(Litestar(plugins=[plugin])) as client:
+        assert 'data-dev="false"' in client.get("/chat").text
+        assert client.post("/chat/api/v1/dev/token", json={"email": "alice@hr.test"}).status_code == 404
 
 
 def test_a_host_without_any_signing_secret_is_refused(chat: Chat) -> None:

@@ -87,9 +87,9 @@ async def test_the_page_is_served_without_a_token_under_a_strict_policy(
 async def test_every_file_the_page_loads_is_served_with_its_own_type(client: AsyncTestClient[Litestar]) -> None:
     html = (await client.get("/chat")).text
     referenced = set(re.findall(r'(?:src|href)="(/web/[^"]+)"', html))
-    for script in WEB_DIR.glob("*.js"):  # ES module imports and the worklet are loaded by name too
+    for script in WEB_DIR.glob("*.js"):  # ES module imports and the worklet, both relative to the script
         referenced |= {f"/web/{name}" for name in re.findall(r'from "\./([\w.-]+)"', script.read_text())}
-        referenced |= set(re.findall(r'"(/web/[\w.-]+\.js)"', script.read_text()))
+        referenced |= {f"/web/{name}" for name in re.findall(r'new URL\("\./([\w.-]+)"', script.read_text())}
     assert {"/web/main.js", "/web/chat.css", "/web/api.js", "/web/voice-worklet.js"} <= referenced
     types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
     for path in sorted(referenced):
@@ -179,3 +179,19 @@ def test_only_serve_dev_turns_dev_mode_on(monkeypatch: pytest.MonkeyPatch, tmp_p
     paths = [{route.path for route in app.routes} for app in served]
     assert "/api/v1/dev/token" not in paths[0]
     assert "/api/v1/dev/token" in paths[1]
+
+
+async def test_under_a_mount_path_the_page_links_its_files_under_it(tmp_path: Path) -> None:
+    """`create_app` mounted at /chat: the page must not load /web/... from the host's root."""
+    async with AsyncTestClient(app=create_app(settings_for(tmp_path, CHAT_MOUNT_PATH="/chat"))) as client:
+        html = (await client.get("/chat")).text
+    links = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/chat/web/main.js" in links
+    assert all(link.startswith("/chat/web/") for link in links), links
+
+
+def test_the_scripts_name_no_absolute_path_of_the_service() -> None:
+    """They find the API, the socket and their own files from their URL, so they work under any mount path."""
+    for script in WEB_DIR.glob("*.js"):
+        found = re.findall(r"""["'`]/(?:api|web|static)/[^"'`]*""", script.read_text())
+        assert not found, f"{script.name}: {found}"

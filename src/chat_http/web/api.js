@@ -1,6 +1,8 @@
 // The REST API and the WebSocket, as the chat service defines them (SEED-SPEC plus the contract).
 
-const BASE = "/api/v1/chat";
+// The service's root path: "" for `chat serve`, the mount path ("/chat") inside a host; this file is <root>/web/api.js.
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const BASE = `${ROOT}/api/v1/chat`;
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -95,7 +97,7 @@ export class Api {
 }
 
 export async function devToken(email, name) {
-  const response = await fetch("/api/v1/dev/token", {
+  const response = await fetch(`${ROOT}/api/v1/dev/token`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(name ? { email, name } : { email }),

@@ -52,7 +52,7 @@ export class VoiceRecorder {
   async startWav() {
     this.samples = [];
     this.context = new AudioContext();
-    await this.context.audioWorklet.addModule("/web/voice-worklet.js");
+    await this.context.audioWorklet.addModule(new URL("./voice-worklet.js", import.meta.url).href);
     const source = this.context.createMediaStreamSource(this.stream);
     this.node = new AudioWorkletNode(this.context, "voice-tap", { numberOfOutputs: 0 });
     this.node.port.onmessage = (event) => this.samples.push(event.data);
