@@ -57,7 +57,7 @@ def multipart(size: int, boundary: str) -> Iterator[bytes]:
 
 async def add_users(database_url: str, count: int) -> list[int]:
     from chat_adapters.sql.engine import create_engine, session_factory
-    from chat_adapters.users import SqlUserDirectory
+    from chat_adapters.sql.users import SqlUserDirectory
 
     engine = create_engine(database_url)
     try:

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chat_adapters.broker.memory import MemoryBroker, MemoryLiveState
     from chat_adapters.broker.redis import RedisBroker, RedisLiveState, open_redis
-    from chat_adapters.host_users import HostTableError, HostUserDirectory, UserColumns
+    from chat_adapters.sql.host_users import HostTableError, HostUserDirectory, UserColumns
     from chat_adapters.sql.store import SqlDatabase
+    from chat_adapters.sql.users import SqlUserDirectory
     from chat_adapters.storage.local import LocalStorage
     from chat_adapters.storage.s3 import S3Storage
     from chat_adapters.storage.signing import UrlSigner
     from chat_adapters.system import SystemClock, UuidIds
-    from chat_adapters.users import SqlUserDirectory
 
 _WHERE = {
     "MemoryBroker": "chat_adapters.broker.memory",
@@ -32,16 +32,16 @@ _WHERE = {
     "RedisBroker": "chat_adapters.broker.redis",
     "RedisLiveState": "chat_adapters.broker.redis",
     "open_redis": "chat_adapters.broker.redis",
-    "HostTableError": "chat_adapters.host_users",
-    "HostUserDirectory": "chat_adapters.host_users",
-    "UserColumns": "chat_adapters.host_users",
+    "HostTableError": "chat_adapters.sql.host_users",
+    "HostUserDirectory": "chat_adapters.sql.host_users",
+    "UserColumns": "chat_adapters.sql.host_users",
     "SqlDatabase": "chat_adapters.sql.store",
     "LocalStorage": "chat_adapters.storage.local",
     "S3Storage": "chat_adapters.storage.s3",
     "UrlSigner": "chat_adapters.storage.signing",
     "SystemClock": "chat_adapters.system",
     "UuidIds": "chat_adapters.system",
-    "SqlUserDirectory": "chat_adapters.users",
+    "SqlUserDirectory": "chat_adapters.sql.users",
 }
 
 __all__ = [

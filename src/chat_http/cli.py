@@ -70,7 +70,7 @@ def _own_users_only(settings: Settings) -> None:
 
 async def _with_users(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
     from chat_adapters.sql.engine import create_engine, session_factory
-    from chat_adapters.users import SqlUserDirectory
+    from chat_adapters.sql.users import SqlUserDirectory
     from chat_http.wiring import chat_layout
 
     layout = chat_layout(settings)

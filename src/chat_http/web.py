@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
 from chat_adapters.sql.engine import create_engine, session_factory
-from chat_adapters.users import SqlUserDirectory
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_http.auth import AuthError, mint_token
 from chat_http.runtime import Rt
 from chat_http.settings import Settings

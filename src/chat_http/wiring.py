@@ -16,16 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_adapters.broker.memory import MemoryBroker, MemoryLiveState
 from chat_adapters.broker.redis import open_redis
-from chat_adapters.host_users import HostTableError, HostUserDirectory, UserColumns
 from chat_adapters.sql.engine import create_engine, session_factory
+from chat_adapters.sql.host_users import HostTableError, HostUserDirectory, UserColumns
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import ChatLayout
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_adapters.sql.writer import SqlMessageWriter
 from chat_adapters.storage.local import LocalStorage
 from chat_adapters.storage.s3 import S3Storage
 from chat_adapters.storage.signing import UrlSigner
 from chat_adapters.system import SystemClock, UuidIds
-from chat_adapters.users import SqlUserDirectory
 from chat_http import framing
 from chat_http.auth import Authenticator
 from chat_http.encoding import encode_event

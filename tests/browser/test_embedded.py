@@ -12,7 +12,7 @@ import pytest_asyncio
 from litestar import Litestar, get
 
 from chat_adapters.sql import create_engine, session_factory, upgrade
-from chat_adapters.users import SqlUserDirectory
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_http import ChatPlugin, Settings
 from chatcore import User
 from tests.browser.conftest import DESKTOP, LOOP, WAIT_MS, ChatPage, expect

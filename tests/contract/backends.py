@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import metadata
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_adapters.sql.writer import SqlMessageWriter
-from chat_adapters.users import SqlUserDirectory
 from chatcore.batching import UnitOfWorkWriter
 from chatcore.ports import MessageWriter, UnitOfWork
 from chatcore.testing import MemoryDatabase, MemoryUserDirectory

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 
+from chat_adapters.sql.driver import sqlite_timestamp
 from chat_adapters.sql.engine import create_engine, session_factory
-from chat_adapters.sql.room_list import sqlite_timestamp
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import chat_tables
 from chat_adapters.sql.writer import SqlMessageWriter

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from chat_adapters.sql.engine import create_engine, session_factory
-from chat_adapters.users import SqlUserDirectory
+from chat_adapters.sql.users import SqlUserDirectory
 
 SECRET = "e2e-secret-" + "x" * 40
 SEEN_STATUSES: list[tuple[str, str, int]] = []

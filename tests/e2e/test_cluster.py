@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from chat_adapters.sql.engine import create_engine, session_factory
-from chat_adapters.users import SqlUserDirectory
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_http.http_limits import MAX_HEADER_FIELDS
 from tests.e2e.conftest import Api, Server, close_code, start_server, stop_server, token_for
 from tests.pg import PgServer, create_database, pg_server

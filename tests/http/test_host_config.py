@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_adapters.host_users import HostUserDirectory
+from chat_adapters.sql.host_users import HostUserDirectory
 from chat_http.cli import main
 from chat_http.settings import SettingsError, load_settings
 from chat_http.wiring import chat_layout, check_database, host_directory

@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from chat_adapters.sql import create_engine, session_factory, upgrade
-from chat_adapters.users import SqlUserDirectory
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_http import ChatPlugin, Settings, create_app
 from chatcore import User
 from tests.http.test_web import assert_strict

@@ -13,7 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from chat_adapters.sql.engine import create_engine, session_factory, upgrade
-from chat_adapters.users import SqlUserDirectory
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_http import cli
 from chat_http.app import create_app
 from chat_http.auth import mint_token

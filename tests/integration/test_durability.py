@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from chat_adapters.sql.engine import create_engine, session_factory, upgrade
 from chat_adapters.sql.tables import messages
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_adapters.sql.writer import SqlMessageWriter
-from chat_adapters.users import SqlUserDirectory
 from chat_http import wiring
 from chat_http.settings import load_settings
 from chatcore.commands import SendMessage

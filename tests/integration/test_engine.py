@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from chat_adapters.sql.engine import create_engine, enable_sqlite_pragmas, session_factory
 from chat_adapters.sql.store import SqlDatabase, SqlUnitOfWork
-from chat_adapters.users import SqlUserDirectory
+from chat_adapters.sql.users import SqlUserDirectory
 from chatcore.errors import UnavailableError
 from chatcore.model import Presence, UserId
 from tests.contract.backends import open_backend

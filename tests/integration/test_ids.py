@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat_adapters.sql.engine import chat_engine, create_engine, session_factory, upgrade
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
+from chat_adapters.sql.users import SqlUserDirectory
 from chat_adapters.sql.writer import SqlMessageWriter
-from chat_adapters.users import SqlUserDirectory
 from chatcore.errors import NotFoundError
 from chatcore.model import MessageId, RoomId, UserId
 from tests.contract.builders import T0, draft

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, false, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from chat_adapters.sql.session import SqlSession
 from chatcore.errors import NotFoundError
 from chatcore.model import (
     FILE_PATH_PREFIX,
@@ -24,9 +25,6 @@ from chatcore.model import (
     UserId,
     file_path_of,
 )
-
-if TYPE_CHECKING:
-    from chat_adapters.sql.store import SqlUnitOfWork
 
 IN_CHUNK = 500  # keys per IN (...) list: far below every driver's bind-parameter limit
 
@@ -53,9 +51,9 @@ def message_from_row(row: Mapping[Any, Any]) -> Message:
 
 
 class SqlMessages:
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        self._uow = uow
-        self._tables = uow.tables
+    def __init__(self, session: SqlSession) -> None:
+        self._session = session
+        self._tables = session.tables
 
     async def add(self, draft: MessageDraft) -> Message:
         messages = self._tables.messages
@@ -77,18 +75,18 @@ class SqlMessages:
             "is_edited": False,
             "client_msg_id": draft.client_msg_id,
         }
-        result = await self._uow.insert(
+        result = await self._session.insert(
             insert(messages).values(values).returning(messages.c.id),
             conflict="client_msg_id was already used",
             field="client_msg_id",
         )
         message = draft.stored(MessageId(result.scalar_one()))
-        await self._uow.execute(self._tables.room_changed(draft.room_id))
+        await self._session.execute(self._tables.room_changed(draft.room_id))
         return message
 
     async def _one(self, *where: Any) -> Message | None:
         messages = self._tables.messages
-        row = (await self._uow.execute(select(messages).where(*where))).mappings().first()
+        row = (await self._session.execute(select(messages).where(*where))).mappings().first()
         return message_from_row(row) if row is not None else None
 
     async def get(self, message_id: MessageId) -> Message | None:
@@ -117,9 +115,9 @@ class SqlMessages:
             )
             .returning(messages.c.id)
         )
-        if (await self._uow.execute(statement)).first() is None:
+        if (await self._session.execute(statement)).first() is None:
             raise NotFoundError("message not found", field="message_id")
-        await self._uow.execute(self._tables.room_changed(message.room_id))
+        await self._session.execute(self._tables.room_changed(message.room_id))
 
     async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
         """One page plus one row: the extra row says whether more lie beyond, without a second count."""
@@ -131,7 +129,7 @@ class SqlMessages:
             if query.before_id is not None:
                 statement = statement.where(messages.c.id < query.before_id)
             statement = statement.order_by(messages.c.id.desc()).offset(query.offset)
-        rows = (await self._uow.execute(statement.limit(query.per_page + 1))).mappings().all()
+        rows = (await self._session.execute(statement.limit(query.per_page + 1))).mappings().all()
         return [message_from_row(row) for row in rows[: query.per_page]], len(rows) > query.per_page
 
     async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
@@ -139,13 +137,13 @@ class SqlMessages:
         if limit <= 0:
             return []
         statement = select(messages).where(messages.c.room_id == room_id).order_by(messages.c.id.desc()).limit(limit)
-        rows = (await self._uow.execute(statement)).mappings().all()
+        rows = (await self._session.execute(statement)).mappings().all()
         return [message_from_row(row) for row in reversed(rows)]
 
     async def count(self, room_id: RoomId) -> int:
         messages = self._tables.messages
         statement = select(func.count()).select_from(messages).where(messages.c.room_id == room_id)
-        return int((await self._uow.execute(statement)).scalar_one())
+        return int((await self._session.execute(statement)).scalar_one())
 
     async def with_file(self, key: str) -> Message | None:
         messages = self._tables.messages
@@ -160,14 +158,16 @@ class SqlMessages:
             statement = select(messages.c.file_path).where(
                 messages.c.file_path.in_(paths[start : start + IN_CHUNK]), messages.c.is_deleted == false()
             )
-            found.update(path.removeprefix(FILE_PATH_PREFIX) for path in (await self._uow.execute(statement)).scalars())
+            found.update(
+                path.removeprefix(FILE_PATH_PREFIX) for path in (await self._session.execute(statement)).scalars()
+            )
         return found
 
 
 class SqlUploads:
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        self._uow = uow
-        self._tables = uow.tables
+    def __init__(self, session: SqlSession) -> None:
+        self._session = session
+        self._tables = session.tables
 
     async def add(self, upload: Upload) -> None:
         uploads = self._tables.uploads
@@ -181,25 +181,25 @@ class SqlUploads:
             "mime_type": upload.file.mime_type,
             "created_at": upload.created_at,
         }
-        await self._uow.execute(insert(uploads).values(values))
+        await self._session.execute(insert(uploads).values(values))
 
     async def take(self, upload_id: str, user: UserId) -> Upload | None:
         """DELETE ... RETURNING: two racing sends cannot both claim one upload."""
         uploads = self._tables.uploads
         statement = delete(uploads).where(uploads.c.id == upload_id, uploads.c.user_id == user).returning(*uploads.c)
-        row = (await self._uow.execute(statement)).mappings().first()
+        row = (await self._session.execute(statement)).mappings().first()
         return None if row is None else _upload(row)
 
     async def older_than(self, when: datetime, limit: int) -> list[Upload]:
         uploads = self._tables.uploads
         statement = select(uploads).where(uploads.c.created_at < when).order_by(uploads.c.created_at).limit(limit)
-        return [_upload(row) for row in (await self._uow.execute(statement)).mappings()]
+        return [_upload(row) for row in (await self._session.execute(statement)).mappings()]
 
     async def remove(self, upload_ids: Collection[str]) -> None:
         uploads = self._tables.uploads
         ids = sorted(upload_ids)
         for start in range(0, len(ids), IN_CHUNK):
-            await self._uow.execute(delete(uploads).where(uploads.c.id.in_(ids[start : start + IN_CHUNK])))
+            await self._session.execute(delete(uploads).where(uploads.c.id.in_(ids[start : start + IN_CHUNK])))
 
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
         uploads = self._tables.uploads
@@ -207,7 +207,7 @@ class SqlUploads:
         found: set[str] = set()
         for start in range(0, len(wanted), IN_CHUNK):
             statement = select(uploads.c.storage_key).where(uploads.c.storage_key.in_(wanted[start : start + IN_CHUNK]))
-            found.update((await self._uow.execute(statement)).scalars())
+            found.update((await self._session.execute(statement)).scalars())
         return found
 
 
@@ -224,18 +224,18 @@ def _upload(row: Mapping[Any, Any]) -> Upload:
 
 
 class SqlPresenceLog:
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        self._uow = uow
-        self._tables = uow.tables
+    def __init__(self, session: SqlSession) -> None:
+        self._session = session
+        self._tables = session.tables
 
     async def save(self, presence: Presence) -> None:
         """One upsert statement (both supported dialects, SQLite and PostgreSQL, have ON CONFLICT)."""
         presence_log = self._tables.presence_log
         values = {"user_id": presence.user_id, "is_online": presence.is_online, "last_seen": presence.last_seen}
-        dialect_insert = postgresql.insert if self._uow.dialect == "postgresql" else sqlite.insert
+        dialect_insert = postgresql.insert if self._session.dialect == "postgresql" else sqlite.insert
         upsert = dialect_insert(presence_log).values(values)
         changes = {"is_online": upsert.excluded.is_online, "last_seen": upsert.excluded.last_seen}
-        await self._uow.execute(upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes))
+        await self._session.execute(upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes))
 
     async def get_many(self, ids: Collection[UserId]) -> dict[UserId, Presence]:
         presence_log = self._tables.presence_log
@@ -246,5 +246,5 @@ class SqlPresenceLog:
             UserId(row["user_id"]): Presence(
                 user_id=UserId(row["user_id"]), is_online=row["is_online"], last_seen=row["last_seen"]
             )
-            for row in (await self._uow.execute(statement)).mappings()
+            for row in (await self._session.execute(statement)).mappings()
         }

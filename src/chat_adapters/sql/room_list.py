@@ -1,59 +1,24 @@
-"""The room list straight through the driver: one statement, rows mapped without SQLAlchemy's result layer.
-
-A user with 1,000 rooms: ~59 ms for the two Core statements through the session (most of it row and
-DateTimeUTC processing, ~1 ms per 100 rows), ~14 ms for the same rows through the driver. The statement:
-rooms with the other participant, the newest message (only the columns a preview shows), and the unread
-count over the partial unread index; the cost grows with the user's rooms, not with the history."""
+"""The room list straight through the driver: one statement, rows mapped without SQLAlchemy's result layer
+(several times faster for a long list than Core statements through the session; bench/README.md has the
+figures). The statement: rooms with the other participant, the newest message (only the columns a preview
+shows), and the unread count over the partial unread index; the cost grows with the user's rooms, not with
+the history. One class per driver, as the message writer."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from chat_adapters.sql.driver import aware, qualified, sqlite_time, sqlite_timestamp
 from chat_adapters.sql.tables import ChatLayout
 from chatcore.model import MessagePreview, MessageType, Room, RoomCursor, RoomId, RoomSummary, RoomType, UserId
 
 ROOM = ("id", "name", "room_type", "created_by", "created_at", "updated_at", "is_active")
 PREVIEW = ("id", "sender_id", "message_type", "content", "created_at")  # chatcore.model.MessagePreview
-
-
-def qualified(layout: ChatLayout, dialect: Dialect, table: str) -> str:
-    """A chat table's name as SQL text, quoted, in the layout's schema if it has one."""
-    preparer = dialect.identifier_preparer
-    if layout.schema is None:
-        return str(preparer.quote(table))
-    return f"{preparer.quote_schema(layout.schema)}.{preparer.quote(table)}"
-
-
-def sqlite_timestamp(value: datetime) -> str:
-    """DateTimeUTC's text on SQLite ('2026-01-02 01:04:05.006789', in UTC), without its processor chain."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (the fastest of the ways tried)
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-    )
-
-
-def _sqlite_time(value: str | None) -> datetime | None:
-    """DateTimeUTC's SQLite text ('2026-01-02 01:04:05.006789', UTC) back to an aware datetime.
-
-    Parsing the offset is ~7x faster than datetime.replace(tzinfo=...) (0.3 against 2.3 us here).
-    """
-    return None if value is None else datetime.fromisoformat(value + "+00:00")
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value  # asyncpg reads timestamptz as aware datetimes
 
 
 # Enum lookups by value through a dict: calling the Enum class costs ~35x more.
@@ -62,39 +27,25 @@ ROOM_TYPES = {kind.value: kind for kind in RoomType}
 
 
 class RoomListQuery:
-    """The SQL for one dialect and layout; `run` takes the driver connection."""
+    """The SQL for one driver and layout, its fixed parts built once; `run` takes the driver connection."""
+
+    FALSE = "0"  # as the partial unread index says it
 
     def __init__(self, layout: ChatLayout, dialect: Dialect) -> None:
         tables = layout.tables
         self._rooms, self._participants, messages = (
             qualified(layout, dialect, t.name) for t in (tables.rooms, tables.participants, tables.messages)
         )
-        self._postgres = dialect.driver == "asyncpg"
-        if not self._postgres and dialect.driver != "aiosqlite":
-            raise ValueError(f"no RoomListQuery for the {dialect.name}+{dialect.driver} driver")
-        self._time: Callable[[Any], datetime | None] = _aware if self._postgres else _sqlite_time
-        user = self._param(1)
-        false = "false" if self._postgres else "0"  # as the partial unread index says it
+        user, false = self._param(1), self.FALSE
         columns = ", ".join([*(f"r.{c}" for c in ROOM), "o.user_id", *(f"l.{c}" for c in PREVIEW)])
-        if self._postgres:
-            # A LATERAL backward index scan reads the newest message once; max(id) then a join read the index
-            # twice per room (18 against 21 ms for 1,000 rooms).
-            last = (
-                f" LEFT OUTER JOIN LATERAL (SELECT {', '.join(PREVIEW)} FROM {messages} AS m"
-                f" WHERE m.room_id = me.room_id ORDER BY m.id DESC LIMIT 1) AS l ON true"
-            )
-        else:  # SQLite has no LATERAL; its max() over (room_id, id) is one index seek
-            last = (
-                f" LEFT OUTER JOIN {messages} AS l ON l.id ="
-                f" (SELECT max(m.id) FROM {messages} AS m WHERE m.room_id = me.room_id)"
-            )
         self._columns = (
             f"SELECT {columns}, (SELECT count(*) FROM {messages} AS u WHERE u.room_id = me.room_id"
             f" AND u.receiver_id = {user} AND u.is_read = {false} AND u.is_deleted = {false})"
         )
         self._joins = (
             f" JOIN {self._rooms} AS r ON r.id = me.room_id"
-            f" LEFT OUTER JOIN {self._participants} AS o ON o.room_id = me.room_id AND o.user_id != me.user_id{last}"
+            f" LEFT OUTER JOIN {self._participants} AS o ON o.room_id = me.room_id AND o.user_id != me.user_id"
+            + self._last_message(messages)
         )
         self._order = " ORDER BY r.updated_at DESC, r.id DESC"
         self._versions = (
@@ -102,8 +53,29 @@ class RoomListQuery:
             f" WHERE me.user_id = {user}"
         )
 
+    # -- what differs between the drivers -------------------------------------------------------------
+
+    def _last_message(self, messages: str) -> str:
+        raise NotImplementedError
+
     def _param(self, number: int) -> str:
-        return f"${number}" if self._postgres else f"?{number}"
+        raise NotImplementedError
+
+    def _in_rooms(self, args: list[Any], room_ids: Sequence[RoomId]) -> str:
+        """The condition on `me.room_id`, its arguments appended to `args`."""
+        raise NotImplementedError
+
+    def _bind_time(self, value: datetime) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _time(value: Any) -> datetime | None:
+        raise NotImplementedError
+
+    async def _fetch(self, driver: Any, sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
+        raise NotImplementedError
+
+    # -- the same for both ------------------------------------------------------------------------------
 
     def statement(
         self, user: UserId, room_ids: Sequence[RoomId] | None, after: RoomCursor | None, limit: int | None
@@ -116,18 +88,12 @@ class RoomListQuery:
         args: list[Any] = [user]
         where = f"me.user_id = {self._param(1)}"
         if room_ids is not None:
-            if self._postgres:
-                args.append(list(room_ids))
-                where += " AND me.room_id = ANY($2::bigint[])"
-            else:
-                first = len(args) + 1
-                args.extend(room_ids)
-                where += f" AND me.room_id IN ({', '.join(self._param(n) for n in range(first, len(args) + 1))})"
+            where += " AND " + self._in_rooms(args, room_ids)
         if after is None and limit is None:
             return f"{self._columns} FROM {self._participants} AS me{self._joins} WHERE {where}{self._order}", args
         page = where.replace("me.", "p.")
         if after is not None:
-            args += [after.updated_at if self._postgres else sqlite_timestamp(after.updated_at), after.room_id]
+            args += [self._bind_time(after.updated_at), after.room_id]
             at, room = self._param(len(args) - 1), self._param(len(args))
             page += f" AND (pr.updated_at < {at} OR (pr.updated_at = {at} AND pr.id < {room}))"
         bound = ""
@@ -152,14 +118,8 @@ class RoomListQuery:
         return [self._summary(user, row) for row in await self._fetch(driver, sql, args)]
 
     async def versions(self, driver: Any, user: UserId) -> dict[RoomId, int]:
-        """Two columns over the user's participant rows and the rooms' primary key: ~1.6 ms for 1,000 rooms
-        (SQLite, in-process)."""
+        """Two columns over the user's participant rows and the rooms' primary key."""
         return {row[0]: row[1] for row in await self._fetch(driver, self._versions, [user])}
-
-    async def _fetch(self, driver: Any, sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
-        if self._postgres:
-            return await driver.fetch(sql, *args)  # type: ignore[no-any-return]
-        return await driver.execute_fetchall(sql, args)  # type: ignore[no-any-return]
 
     def _summary(self, user: UserId, row: Sequence[Any]) -> RoomSummary:
         time = self._time
@@ -187,7 +147,66 @@ class RoomListQuery:
         )
 
 
+class SqliteRoomList(RoomListQuery):
+    """aiosqlite: `?N` parameters, timestamps as DateTimeUTC's text."""
+
+    def _last_message(self, messages: str) -> str:
+        # SQLite has no LATERAL; its max() over (room_id, id) is one index seek.
+        return (
+            f" LEFT OUTER JOIN {messages} AS l ON l.id ="
+            f" (SELECT max(m.id) FROM {messages} AS m WHERE m.room_id = me.room_id)"
+        )
+
+    def _param(self, number: int) -> str:
+        return f"?{number}"
+
+    def _in_rooms(self, args: list[Any], room_ids: Sequence[RoomId]) -> str:
+        first = len(args) + 1
+        args.extend(room_ids)
+        return f"me.room_id IN ({', '.join(self._param(n) for n in range(first, len(args) + 1))})"
+
+    def _bind_time(self, value: datetime) -> Any:
+        return sqlite_timestamp(value)
+
+    _time = staticmethod(sqlite_time)  # called per timestamp: no method call in between
+
+    async def _fetch(self, driver: Any, sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
+        return await driver.execute_fetchall(sql, args)  # type: ignore[no-any-return]
+
+
+class PostgresRoomList(RoomListQuery):
+    """asyncpg: `$N` parameters, aware timestamps both ways."""
+
+    FALSE = "false"
+
+    def _last_message(self, messages: str) -> str:
+        # A LATERAL backward index scan reads the newest message once; max(id) then a join read the index twice.
+        return (
+            f" LEFT OUTER JOIN LATERAL (SELECT {', '.join(PREVIEW)} FROM {messages} AS m"
+            f" WHERE m.room_id = me.room_id ORDER BY m.id DESC LIMIT 1) AS l ON true"
+        )
+
+    def _param(self, number: int) -> str:
+        return f"${number}"
+
+    def _in_rooms(self, args: list[Any], room_ids: Sequence[RoomId]) -> str:
+        args.append(list(room_ids))
+        return f"me.room_id = ANY({self._param(len(args))}::bigint[])"
+
+    def _bind_time(self, value: datetime) -> Any:
+        return value
+
+    _time = staticmethod(aware)
+
+    async def _fetch(self, driver: Any, sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
+        return await driver.fetch(sql, *args)  # type: ignore[no-any-return]
+
+
 @functools.cache
 def room_list_query(layout: ChatLayout, dialect: Dialect) -> RoomListQuery:
     """One per layout and engine dialect: the fixed parts of the SQL are built once, a page's per call."""
-    return RoomListQuery(layout, dialect)
+    if dialect.driver == "asyncpg":
+        return PostgresRoomList(layout, dialect)
+    if dialect.driver == "aiosqlite":
+        return SqliteRoomList(layout, dialect)
+    raise ValueError(f"no RoomListQuery for the {dialect.name}+{dialect.driver} driver")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, false, func, insert, select, update
 
 from chat_adapters.sql.errors import driver_errors
+from chat_adapters.sql.session import SqlSession
 from chatcore.errors import NotFoundError
 from chatcore.model import Membership, MessageId, Room, RoomCursor, RoomId, RoomSummary, RoomType, UserId
-
-if TYPE_CHECKING:
-    from chat_adapters.sql.store import SqlUnitOfWork
 
 
 def direct_key(a: UserId, b: UserId) -> str:
@@ -35,14 +33,14 @@ def room_from_row(row: Mapping[Any, Any]) -> Room:
 
 
 class SqlRooms:
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        self._uow = uow
-        self._tables = uow.tables
+    def __init__(self, session: SqlSession) -> None:
+        self._session = session
+        self._tables = session.tables
 
     async def direct_between(self, a: UserId, b: UserId) -> Room | None:
         rooms = self._tables.rooms
         statement = select(rooms).where(rooms.c.direct_key == direct_key(a, b), rooms.c.room_type == RoomType.DIRECT)
-        row = (await self._uow.execute(statement)).mappings().first()
+        row = (await self._session.execute(statement)).mappings().first()
         return room_from_row(row) if row is not None else None
 
     async def create_direct(self, *, created_by: UserId, other: UserId, name: str, at: datetime) -> Room:
@@ -56,13 +54,13 @@ class SqlRooms:
             "is_active": True,
             "direct_key": direct_key(created_by, other),
         }
-        result = await self._uow.insert(
+        result = await self._session.insert(
             insert(rooms).values(values).returning(rooms.c.id), conflict="a direct room for this pair exists"
         )
         room_id = RoomId(result.scalar_one())
         people = dict.fromkeys((created_by, other))  # one participant when both are the same user
         members = [{"room_id": room_id, "user_id": user, "joined_at": at} for user in people]
-        await self._uow.execute(insert(participants), members)
+        await self._session.execute(insert(participants), members)
         return room_from_row({**values, "id": room_id})
 
     async def membership(self, user: UserId, room_id: RoomId) -> Membership:
@@ -76,7 +74,7 @@ class SqlRooms:
             .where(me.c.user_id == user, me.c.room_id == room_id)
             .limit(1)
         )
-        row = (await self._uow.execute(statement)).mappings().first()
+        row = (await self._session.execute(statement)).mappings().first()
         if row is None:
             raise NotFoundError("room not found", field="room_id")
         return self._membership(user, row)
@@ -105,25 +103,25 @@ class SqlRooms:
         """
         if room_ids is not None and not room_ids:
             return []
-        query = self._uow.room_list_query()
-        driver = await self._uow.driver()
+        query = self._session.room_list_query()
+        driver = await self._session.driver()
         with driver_errors():
             return await query.run(driver, user, room_ids, after, limit)
 
     async def versions(self, user: UserId) -> dict[RoomId, int]:
-        query = self._uow.room_list_query()
-        driver = await self._uow.driver()
+        query = self._session.room_list_query()
+        driver = await self._session.driver()
         with driver_errors():
             return await query.versions(driver, user)
 
     async def count(self, user: UserId) -> int:
         participants = self._tables.participants
         statement = select(func.count()).select_from(participants).where(participants.c.user_id == user)
-        return int((await self._uow.execute(statement)).scalar_one())
+        return int((await self._session.execute(statement)).scalar_one())
 
     async def touch(self, room_id: RoomId, at: datetime) -> None:
         rooms = self._tables.rooms
-        await self._uow.execute(
+        await self._session.execute(
             update(rooms).where(rooms.c.id == room_id).values(updated_at=at, version=rooms.c.version + 1)
         )
 
@@ -137,12 +135,12 @@ class SqlRooms:
             .join(other, other.c.room_id == me.c.room_id)
             .where(me.c.user_id == user, other.c.user_id != user)
         )
-        return {UserId(user_id) for user_id in (await self._uow.execute(statement)).scalars()}
+        return {UserId(user_id) for user_id in (await self._session.execute(statement)).scalars()}
 
     async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
         """Two statements: flag the unread messages to `user`, then move the read marker to the newest message."""
         participants, messages = self._tables.participants, self._tables.messages
-        flagged = await self._uow.execute(
+        flagged = await self._session.execute(
             update(messages)
             .where(messages.c.room_id == room_id, messages.c.receiver_id == user, messages.c.is_read == false())
             .values(is_read=True)
@@ -150,7 +148,7 @@ class SqlRooms:
         newest = (
             select(messages.c.id).where(messages.c.room_id == room_id).order_by(messages.c.id.desc()).limit(1)
         ).scalar_subquery()
-        result = await self._uow.execute(
+        result = await self._session.execute(
             update(participants)
             .where(participants.c.room_id == room_id, participants.c.user_id == user)
             .values(last_read_message_id=newest)
@@ -160,7 +158,7 @@ class SqlRooms:
         if row is None:
             raise NotFoundError("room not found", field="room_id")
         if flagged.rowcount:  # type: ignore[attr-defined]
-            await self._uow.execute(self._tables.room_changed(room_id))
+            await self._session.execute(self._tables.room_changed(room_id))
         return MessageId(row[0]) if row[0] is not None else None
 
     async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
@@ -168,7 +166,7 @@ class SqlRooms:
         participants, messages = self._tables.participants, self._tables.messages
         me, unread = participants.alias("me"), messages.alias("unread")
         statement = select(me.c.room_id, _unread_count(unread, me, user)).where(me.c.user_id == user)
-        return {RoomId(room_id): n for room_id, n in (await self._uow.execute(statement)).tuples()}
+        return {RoomId(room_id): n for room_id, n in (await self._session.execute(statement)).tuples()}
 
 
 def _unread_count(unread: Any, me: Any, user: UserId) -> Any:

@@ -18,13 +18,13 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
+from chat_adapters.sql.driver import in_sqlite_thread, qualified, sqlite_timestamp
 from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavailable, translated
-from chat_adapters.sql.room_list import qualified, sqlite_timestamp
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId
@@ -64,18 +64,6 @@ def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ..
         stamp(draft.created_at),
         draft.client_msg_id,
     )
-
-
-T = TypeVar("T")
-
-
-async def in_sqlite_thread(driver: Any, work: Callable[[sqlite3.Connection], T]) -> T:
-    """Run `work` with the sqlite3 connection on aiosqlite's own thread, where each of its methods runs.
-
-    aiosqlite has no public call for this; `_execute` and `_conn` are what its public methods use
-    (aiosqlite 0.22). A batch's statements then take one hop between the threads instead of three.
-    """
-    return await driver._execute(work, driver._conn)  # type: ignore[no-any-return]
 
 
 def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
