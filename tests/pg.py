@@ -12,7 +12,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import attrs
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.ports import free_port
 
 PG_USER = "postgres"
 START_TIMEOUT = 60.0
@@ -48,12 +48,6 @@ def _bin_dir() -> Path | None:
             return Path(candidate)
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Cluster:

@@ -8,7 +8,6 @@ A missing redis-server skips the tests locally and fails them in CI.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,15 +20,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.conftest import skip_or_fail
+from tests.ports import free_port
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:

@@ -24,7 +24,7 @@ import attrs
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL_BASE = "python:3.12-slim-bookworm"

@@ -18,7 +18,7 @@ from chat_adapters.storage.signing import UrlSigner
 from chatcore.errors import InvalidError, NotFoundError, UnavailableError
 from chatcore.ports import FileStorage
 from chatcore.testing import FakeClock, MemoryStorage
-from tests.pg import free_port
+from tests.ports import free_port
 from tests.s3 import S3Server, s3_server
 
 __all__ = ["s3_server"]

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,17 +24,11 @@ from websockets.exceptions import ConnectionClosed
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.users import SqlUserDirectory
+from tests.ports import free_port
 
 SECRET = "e2e-secret-" + "x" * 40
 SEEN_STATUSES: list[tuple[str, str, int]] = []
 WAIT = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @attrs.frozen

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Api, Server, opened_api, serving
+from tests.e2e.conftest import Api, Server, serving
 from tests.unit import helpers as samples
 
 
 @pytest.fixture(scope="module")
-def small_budget_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """1 MiB of large frames at once for this module's server; the e2e `api` fixture opens on it."""
     with serving(tmp_path_factory.mktemp("budget"), {"CHAT_WS_DECODE_BUDGET_MB": "1"}) as server:
         yield server
-
-
-@pytest.fixture
-async def api(small_budget_server: Server) -> AsyncIterator[Api]:
-    async with opened_api(small_budget_server) as api:
-        yield api
 
 
 async def test_large_frames_beyond_the_budget_wait_their_turn_and_all_arrive(api: Api) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,8 @@ API = "/api/v1/chat"
 
 
 @pytest.fixture(scope="module")
-def s3_service(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[tuple[Server, S3Server]]:
+def server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[Server]:
+    """This module's `chat serve` keeps its files in S3; the e2e `api` fixture opens on it."""
     env = {
         "CHAT_STORAGE_URL": s3_server.fresh_url(),
         "CHAT_S3_ENDPOINT_URL": s3_server.endpoint_url,
@@ -29,18 +30,9 @@ def s3_service(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) ->
     }
     proc, server = start_server(Path(tmp_path_factory.mktemp("s3chat")), env)
     try:
-        yield server, s3_server
+        yield server
     finally:
         stop_server(proc)
-
-
-@pytest.fixture
-async def api(s3_service: tuple[Server, S3Server]) -> AsyncIterator[Api]:
-    api = Api.open(s3_service[0])
-    try:
-        yield api
-    finally:
-        await api.aclose()
 
 
 async def test_files_round_trip_through_presigned_urls_and_go_with_their_message(api: Api) -> None:

@@ -28,7 +28,7 @@ from chat_adapters.sql.users import SqlUserDirectory
 from chat_http import ChatPlugin, Settings, create_app
 from chatcore import User
 from tests.http.test_web import assert_strict
-from tests.pg import free_port
+from tests.ports import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 

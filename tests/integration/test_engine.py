@@ -15,7 +15,7 @@ from chat_adapters.sql.users import SqlUserDirectory
 from chatcore.errors import UnavailableError
 from chatcore.model import Presence, UserId
 from tests.contract.backends import open_backend
-from tests.pg import free_port
+from tests.ports import free_port
 
 
 @pytest.mark.parametrize(("options", "synchronous"), [({}, 2), ({"sqlite_synchronous": "normal"}, 1)])

@@ -238,32 +238,30 @@ async def test_a_client_msg_id_of_sixty_four_characters_is_accepted(chat: Chat, 
     assert view.client_msg_id == "x" * 64
 
 
-async def test_a_failed_commit_removes_the_file_already_stored(chat: Chat, room: RoomId) -> None:
-    chat.db.fail_commits_with = UnavailableError("database went away")
+STORED = f"images/{uuid(1)}-dot.png"
 
-    with pytest.raises(UnavailableError):
+
+@pytest.mark.parametrize(
+    ("failure", "raised", "kept"),
+    [
+        pytest.param(UnavailableError("database went away"), UnavailableError, [], id="a-failed-commit-removes-it"),
+        pytest.param(asyncio.CancelledError(), asyncio.CancelledError, [STORED], id="cancelled-midway-keeps-it"),
+        pytest.param(OutcomeUnknownError("lost"), UnavailableError, [STORED], id="unknown-outcome-keeps-it"),
+    ],
+)
+async def test_the_file_already_stored_goes_only_when_the_commit_surely_failed(
+    chat: Chat, room: RoomId, failure: BaseException, raised: type[BaseException], kept: list[str]
+) -> None:
+    """A commit that may have happened (cancelled midway, lost on the wire) keeps the file: an orphan at worst,
+    found by cleanup, while a message whose file is gone would be broken for good."""
+    chat.db.fail_commits_with = failure
+
+    with pytest.raises(raised):
         await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
 
-    assert chat.storage.files == {}
-    assert chat.message_count == 0
-
-
-async def test_a_commit_cancelled_midway_keeps_the_file_as_it_may_have_committed(chat: Chat, room: RoomId) -> None:
-    chat.db.fail_commits_with = asyncio.CancelledError()
-
-    with pytest.raises(asyncio.CancelledError):
-        await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
-
-    assert list(chat.storage.files) == [f"images/{uuid(1)}-dot.png"]  # an orphan at worst, found by cleanup
-
-
-async def test_a_commit_of_unknown_outcome_keeps_the_file(chat: Chat, room: RoomId) -> None:
-    chat.db.fail_commits_with = OutcomeUnknownError("lost during the commit")
-
-    with pytest.raises(UnavailableError):
-        await chat.send_file(ALICE, room, MessageType.IMAGE, "dot.png", png())
-
-    assert list(chat.storage.files) == [f"images/{uuid(1)}-dot.png"]
+    assert list(chat.storage.files) == kept
+    if not kept:
+        assert chat.message_count == 0
 
 
 async def test_a_batch_of_unknown_outcome_is_not_sent_again_message_by_message(chat: Chat, room: RoomId) -> None:
