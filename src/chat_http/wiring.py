@@ -194,8 +194,8 @@ async def _expire_uploads(chat: ChatService, settings: Settings) -> None:
 async def _close_sockets_of_removed_users(chat: ChatService, hub: Hub, every: float, per_check: int) -> None:
     """A user removed from the directory (an employee who left) keeps no open socket for long: REST asks the
     directory on each request, sockets are checked here, `per_check` connected users every `every` seconds in
-    turn (3 s for the first 2,000 users of a process, 15 s for 10,000: a whole sweep of 10,000 cost ~170 ms,
-    6 % of a core every 3 s, which an idle process should not spend)."""
+    turn (3 s for the first 2,000 users of a process, 15 s for 10,000): a whole sweep of every user every 3 s
+    cost an idle process a noticeable share of a core."""
     failing = False
     turn = 0
     while True:

@@ -200,7 +200,7 @@ async def _writer(socket: WebSocket[Any, Any, Any], conn: Connection, rt: Runtim
     """Drain the outbox; a reader too slow to keep up is dropped with 1008 instead of growing memory.
 
     A send that takes longer than CHAT_WS_SEND_TIMEOUT is cancelled by a watchdog timer. It is not armed per
-    send (call_at + cancel was ~3 us, 2 % of the server's CPU at 6,000 frames/s): each send notes when it
+    send (call_at + cancel per frame showed in the profile): each send notes when it
     began; the timer, armed when none is pending, fires at the first send's deadline and re-arms itself for
     the current send's, until no send is under way.
     """

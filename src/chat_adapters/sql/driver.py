@@ -44,7 +44,7 @@ def sqlite_timestamp(value: datetime) -> str:
 def sqlite_time(value: str | None) -> datetime | None:
     """DateTimeUTC's SQLite text ('2026-01-02 01:04:05.006789', UTC) back to an aware datetime.
 
-    Parsing the offset is ~7x faster than datetime.replace(tzinfo=...) (0.3 against 2.3 us here).
+    Parsing the offset is several times faster than datetime.replace(tzinfo=...).
     """
     return None if value is None else datetime.fromisoformat(value + "+00:00")
 

@@ -1,8 +1,7 @@
 """The send path's write straight through the driver: SQL text built once, one held connection, a batch per call.
 
-Measured on SQLite (aiosqlite, one message): ~2 ms per send through the session and Core statements built
-per message, ~1.1 ms with prebuilt Core statements on a pooled connection, ~0.3 ms here; 20 messages per
-batch cost ~1.5 ms, ~0.3 ms and ~0.06 ms each. Everything else keeps going through SQLAlchemy.
+Several times cheaper per message than statements through the session (bench/README.md, "Measurements
+behind the code"); everything else keeps going through SQLAlchemy.
 
 Only this process's sends use the connection, one batch at a time; other writers (SQLAlchemy sessions, other
 processes) meet it in the database's own locking: SQLite's single writer lock (BEGIN IMMEDIATE, which waits
@@ -156,7 +155,7 @@ class _Postgres:
             "FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) "
             "WHERE r.id = t.id AND r.id IN (SELECT id FROM locked) RETURNING r.id) " + insert
         )
-        # One room (every sequential send): its UPDATE is the only lock, so no order to keep; ~12 % less work.
+        # One room (every sequential send): its UPDATE is the only lock, so no order to keep: less work per send.
         self._one_room_sql = (
             f"WITH touched AS (UPDATE {rooms} SET updated_at = ($2::timestamptz[])[1], version = version + 1 "
             "WHERE id = ($1::bigint[])[1] RETURNING id) " + insert
@@ -242,8 +241,8 @@ class SqlMessageWriter:
         return [draft.stored(MessageId(message_id)) for draft, message_id in zip(drafts, ids, strict=True)]
 
     def _checkpoint_soon(self) -> None:
-        """SQLite's automatic checkpoint would run inside a send's commit every 1,000 pages, fsync included:
-        batches of 100 messages took 5 ms at the median and 25 ms at p95. The writer's connection has it
+        """SQLite's automatic checkpoint would run inside a send's commit every 1,000 pages, fsync included,
+        and show as the send path's slowest batches. The writer's connection has it
         off; instead a passive checkpoint runs on another connection (another thread) at most every
         `checkpoint_every` seconds while sends go on."""
         loop = asyncio.get_running_loop()
