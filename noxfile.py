@@ -37,4 +37,5 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "bench", "examples", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "bench", "examples", "noxfile.py")
     session.run("mypy")
+    session.run("lint-imports")  # layers chat_http > chat_adapters > chatcore, no import cycles
     session.run("mypy", "--strict", "examples/hrms")  # the public API as a host application uses it

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chat_http.app import chat_handlers, chat_lifespan, chat_router, create_app
-    from chat_http.auth import AuthError, Identity, VerifyToken
     from chat_http.embed import ChatPlugin
     from chat_http.runtime import Runtime, RuntimeSlot
     from chat_http.settings import Settings, SettingsError, load_settings
+    from chat_http.tokens import AuthError, Identity, VerifyToken
     from chat_http.wiring import Services, build_services
 
 _WHERE = {
@@ -26,9 +26,9 @@ _WHERE = {
     "chat_lifespan": "chat_http.app",
     "chat_router": "chat_http.app",
     "create_app": "chat_http.app",
-    "AuthError": "chat_http.auth",
-    "Identity": "chat_http.auth",
-    "VerifyToken": "chat_http.auth",
+    "AuthError": "chat_http.tokens",
+    "Identity": "chat_http.tokens",
+    "VerifyToken": "chat_http.tokens",
     "ChatPlugin": "chat_http.embed",
     "Runtime": "chat_http.runtime",
     "RuntimeSlot": "chat_http.runtime",

@@ -18,13 +18,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat_http.auth import BearerAuthMiddleware, VerifyToken, authenticator
+from chat_http.auth import BearerAuthMiddleware
 from chat_http.errors import chat_error_handler, log_server_error
 from chat_http.files import serve_file
 from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
 from chat_http.runtime import Rt, Runtime, RuntimeSlot
 from chat_http.settings import Settings, SettingsError, check_jwt
+from chat_http.tokens import VerifyToken, authenticator
 from chat_http.uploads import upload
 from chat_http.views import Health
 from chat_http.web import client_routes, web_routes, whoami

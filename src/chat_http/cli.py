@@ -234,7 +234,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from chat_http.auth import AuthError, mint_token
+    from chat_http.tokens import AuthError, mint_token
 
     if not os.environ.get("CHAT_JWT_SECRET") and (kept := dev_secret(create=False)):
         os.environ["CHAT_JWT_SECRET"] = kept

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_adapters.sql.tables import ChatLayout
 from chat_http.app import chat_lifespan, chat_router, check_secrets
-from chat_http.auth import VerifyToken
 from chat_http.runtime import Runtime, RuntimeSlot
 from chat_http.settings import Settings
+from chat_http.tokens import VerifyToken
 from chat_http.wiring import chat_layout, check_supported
 from chatcore import ChatService, UserDirectory
 

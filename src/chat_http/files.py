@@ -9,8 +9,8 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from chat_http.auth import AuthError
 from chat_http.runtime import Rt, Runtime
+from chat_http.tokens import AuthError
 from chatcore import ChatError, NotFoundError
 from chatcore.model import MessageType
 from chatcore.uploads import FILE_TYPES

@@ -8,9 +8,9 @@ import attrs
 from litestar.di import NamedDependency
 
 from chat_adapters.storage.signing import UrlSigner
-from chat_http.auth import Authenticator
 from chat_http.hub import DecodeBudget, Hub
 from chat_http.settings import DEFAULT_DECODE_BUDGET, Settings
+from chat_http.tokens import Authenticator
 from chatcore import ChatService, Clock, FileStorage
 
 

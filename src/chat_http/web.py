@@ -17,9 +17,9 @@ from litestar.status_codes import HTTP_200_OK
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.users import SqlUserDirectory
-from chat_http.auth import AuthError, mint_token
 from chat_http.runtime import Rt
 from chat_http.settings import Settings
+from chat_http.tokens import AuthError, mint_token
 from chat_http.wiring import chat_layout
 from chatcore import InvalidError, NotFoundError, User, UserId
 from chatcore.codec import loads, structure

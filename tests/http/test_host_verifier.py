@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from chat_http.auth import AuthError, HostVerifier, Identity
+from chat_http.tokens import AuthError, HostVerifier, Identity
 from chatcore import UserId
 
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from chat_http.auth import AuthError, TokenVerifier
 from chat_http.settings import Settings
+from chat_http.tokens import AuthError, TokenVerifier
 from tests.jwt_keys import hs256_signed_with, rsa_pems
 
 

@@ -16,8 +16,8 @@ from chat_adapters.sql.engine import create_engine, session_factory, upgrade
 from chat_adapters.sql.users import SqlUserDirectory
 from chat_http import cli
 from chat_http.app import create_app
-from chat_http.auth import mint_token
 from chat_http.settings import Settings, load_settings
+from chat_http.tokens import mint_token
 from chat_http.web import WEB_DIR
 
 SECRET = "w" * 40
