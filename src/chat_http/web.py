@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import html
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from chat_http.settings import Settings
 from chat_http.wiring import chat_layout
 from chatcore import InvalidError, NotFoundError, User, UserId
 from chatcore.codec import loads, structure
+from chatcore.uploads import FILE_TYPES, UploadPolicy
 
 WEB_DIR = Path(__file__).with_name("web")
 ASSET_TYPES = {
@@ -101,11 +104,25 @@ def _cached(name: str) -> bytes:
 
 @get(["/", "/chat"], opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
 def chat_page(rt: Rt) -> Response[bytes]:
-    """The page; it learns whether the server runs with --dev from one attribute, nothing else is templated."""
-    html = _read("index.html", fresh=rt.settings.dev)
+    """The page; it learns from two attributes whether the server runs with --dev and which files it takes."""
+    page = _read("index.html", fresh=rt.settings.dev)
     if rt.settings.dev:
-        html = html.replace(b'data-dev="false"', b'data-dev="true"', 1)
-    return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+        page = page.replace(b'data-dev="false"', b'data-dev="true"', 1)
+    page = page.replace(b'data-upload-policy=""', b'data-upload-policy="%s"' % upload_policy_attr(rt.chat.policy), 1)
+    return Response(page, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+
+def upload_policy_attr(policy: UploadPolicy) -> bytes:
+    """What the server's upload policy lets through, for the page to filter its file picker and refuse early.
+
+    From the policy itself (extensions by kind, each kind's size limit), so the page never drifts from it.
+    """
+    allowed = {
+        kind.value: {"extensions": [ft.extension for ft in FILE_TYPES[kind]], "max_size": limit}
+        for kind, limit in policy.limits.items()
+        if kind in FILE_TYPES
+    }
+    return html.escape(json.dumps(allowed, separators=(",", ":")), quote=True).encode()
 
 
 @get("/web/{name:str}", opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
