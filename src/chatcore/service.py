@@ -514,7 +514,7 @@ class ChatService:
         data = decode_base64(command.file_data)
         self.policy.check_size(kind, len(data), declared=command.file_size)
         accepted = self.policy.accept(kind, command.file_name, data[:HEAD_SIZE], uuid=self._ids.uuid4())
-        await self._storage.put(accepted.key, data, accepted.mime_type)
+        await self._storage.put(accepted.key, data, accepted.mime_type, file_name=accepted.file_name)
         return accepted.stored(len(data))
 
     async def upload_file(
@@ -525,7 +525,7 @@ class ChatService:
         if kind not in FILE_KINDS:
             raise InvalidError("message_type must be image, file or voice", field="message_type")
         accepted, body = await self.policy.stream_checked(kind, file_name, chunks, uuid=self._ids.uuid4())
-        size = await self._storage.put_stream(accepted.key, body, accepted.mime_type)
+        size = await self._storage.put_stream(accepted.key, body, accepted.mime_type, file_name=accepted.file_name)
         stored = StoredFile(
             key=accepted.key, file_name=accepted.file_name, file_size=size, mime_type=accepted.mime_type
         )
@@ -601,6 +601,14 @@ class ChatService:
             except NotFoundError:
                 return False
         return True
+
+    async def file_name_of(self, key: str) -> str | None:
+        """The name a stored file was sent with, for its download; None if no live message holds it."""
+        if "\x00" in key:
+            return None
+        async with self._uow() as uow:
+            message = await uow.messages.with_file(key)
+        return message.file_name if message is not None else None
 
     async def _discard(self, stored: StoredFile | None) -> None:
         if stored is None:
