@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from chatcore.model import MessageType
 from chatcore.uploads import DEFAULT_LIMITS, FILE_TYPES
 from tests.browser.conftest import DESKTOP, PDF, PHONE, ChatPage, Pages, employee, expect, png
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -147,3 +148,27 @@ async def test_a_failure_a_retry_can_fix_offers_retry_on_one_line(api: Api, page
     await failed.locator("button.retry").click()
     await expect(b.page.locator("li.msg.kind-file[data-id] .file-name")).to_have_text("Quarterly headcount plan.pdf")
     await expect(a.page.locator("li.msg.pending")).to_have_count(0)
+
+
+async def test_swagger_ui_shows_with_every_other_host_blocked(browser: Any, server: Server) -> None:
+    """Offline or behind a strict proxy: only this server answers, and the API's page still renders."""
+    context = await browser.new_context(base_url=server.base_url)
+    own = urlsplit(server.base_url).netloc
+    elsewhere: list[str] = []
+
+    async def only_this_server(route: Any) -> None:
+        if urlsplit(route.request.url).netloc == own:
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    try:
+        await context.route("**/*", only_this_server)
+        page = await context.new_page()
+        await page.goto("/schema/swagger")
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("chatcore")
+        await expect(page.locator(".opblock-summary-path").first).to_be_visible()
+        assert elsewhere == []
+    finally:
+        await context.close()
