@@ -24,7 +24,7 @@ from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
 from chat_http.runtime import Rt, Runtime, RuntimeSlot
 from chat_http.settings import Settings, SettingsError, check_jwt
-from chat_http.swagger import swagger_assets, swagger_plugin
+from chat_http.swagger import swagger_asset, swagger_plugin
 from chat_http.uploads import upload
 from chat_http.views import Health
 from chat_http.web import web_routes, whoami
@@ -135,7 +135,7 @@ def create_app(
 
     ws_url = f"{settings.mount_path}/api/v1/chat/ws?token=<token>&room_id=<id>"
     return Litestar(
-        route_handlers=[*chat_handlers(), health, ready, Metrics, *web_routes(settings), swagger_assets()],
+        route_handlers=[*chat_handlers(), health, ready, Metrics, *web_routes(settings), swagger_asset],
         dependencies={"rt": Provide(slot.get, sync_to_thread=False)},
         exception_handlers={ChatError: chat_error_handler},
         middleware=[auth_middleware(slot, PUBLIC_PATHS), prometheus.middleware],

@@ -42,10 +42,13 @@ async def test_the_swagger_page_loads_only_files_of_this_server(client: AsyncTes
     assert "cdn" not in page.text.lower()
 
 
-async def test_the_shipped_release_keeps_its_licence(client: AsyncTestClient[Litestar]) -> None:
+async def test_the_shipped_release_keeps_its_licence_and_nothing_else_is_served(
+    client: AsyncTestClient[Litestar],
+) -> None:
     assert "Apache License" in (ASSETS_DIR / "LICENSE").read_text()
     assert re.fullmatch(r"5\.\d+\.\d+\n", (ASSETS_DIR / "VERSION").read_text())
-    assert (await client.get("/schema/assets/../app.py")).status_code == 404
+    for name in ("../app.py", "..%2Fapp.py", "LICENSE", "VERSION", "swagger-ui.css%00", "missing.js"):
+        assert (await client.get(f"/schema/assets/{name}")).status_code == 404, name
 
 
 async def test_a_mounted_app_points_the_page_under_its_prefix(tmp_path: Path) -> None:
