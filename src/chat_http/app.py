@@ -13,7 +13,6 @@ from litestar.exceptions import HTTPException
 from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +24,7 @@ from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
 from chat_http.runtime import Rt, Runtime, RuntimeSlot
 from chat_http.settings import Settings, SettingsError, check_jwt
+from chat_http.swagger import swagger_asset, swagger_plugin
 from chat_http.tokens import VerifyToken, authenticator
 from chat_http.uploads import upload
 from chat_http.views import Health
@@ -137,7 +137,7 @@ def create_app(
 
     ws_url = f"{settings.mount_path}/api/v1/chat/ws?token=<token>&room_id=<id>"
     return Litestar(
-        route_handlers=[*chat_handlers(), health, ready, Metrics, *web_routes(settings)],
+        route_handlers=[*chat_handlers(), health, ready, Metrics, *web_routes(settings), swagger_asset],
         dependencies={"rt": Provide(slot.get, sync_to_thread=False)},
         exception_handlers={ChatError: chat_error_handler},
         middleware=[auth_middleware(slot, PUBLIC_PATHS), prometheus.middleware],
@@ -148,7 +148,7 @@ def create_app(
             version=VERSION,
             description=f"Real-time 1-on-1 chat for HR systems. WebSocket: {ws_url}.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger_plugin(settings.mount_path)],
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

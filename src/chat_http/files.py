@@ -13,25 +13,22 @@ from chat_http.runtime import Rt, Runtime
 from chat_http.tokens import AuthError
 from chatcore import ChatError, NotFoundError
 from chatcore.model import MessageType
-from chatcore.uploads import FILE_TYPES
+from chatcore.uploads import FILE_TYPES, content_disposition, name_in_key
 
 _MIME_BY_EXT = {ft.extension: (kind, ft.mime_type) for kind, types in FILE_TYPES.items() for ft in types}
 
 
-def safe_headers(key: str) -> tuple[str, dict[str, str]]:
-    """Content type from our own table (never sniffed), attachment for anything but images."""
+def safe_headers(key: str, file_name: str | None = None) -> tuple[str, dict[str, str]]:
+    """Content type from our own table (never sniffed), attachment for anything but images, and the name the
+    file was sent with (else the one in its key) for saving it."""
     ext = key.rpartition(".")[2].lower()
     kind, mime = _MIME_BY_EXT.get(ext, (MessageType.FILE, "application/octet-stream"))
-    name = key.rpartition("/")[2]
-    headers = {
+    return mime, {
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, max-age=300",
+        "Content-Disposition": content_disposition(file_name or name_in_key(key), inline=kind is MessageType.IMAGE),
     }
-    if kind is not MessageType.IMAGE:
-        ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-        headers["Content-Disposition"] = f'attachment; filename="{ascii_name}"'
-    return mime, headers
 
 
 @get("/static/chat_files/{key:path}", opt={"exclude_from_auth": True}, include_in_schema=False)
@@ -57,8 +54,17 @@ async def serve_file(request: Request[Any, Any, Any], rt: Rt, key: FromPath[str]
         async for chunk in chunks:
             yield chunk
 
-    mime, headers = safe_headers(key)
+    mime, headers = safe_headers(key, await _sent_as(rt, key))
     return Stream(body(), media_type=mime, headers=headers)
+
+
+async def _sent_as(rt: Runtime, key: str) -> str | None:
+    """The key keeps only a sanitized name; the message has the one it was sent with. A failed lookup costs
+    the download its nicer name, never the download."""
+    try:
+        return await rt.chat.file_name_of(key)
+    except ChatError:
+        return None
 
 
 def _refused(status: int, detail: str) -> Response[Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import html
+import json
 import re
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from chat_http.tokens import AuthError, mint_token
 from chat_http.wiring import chat_layout
 from chatcore import InvalidError, NotFoundError, User, UserId
 from chatcore.codec import loads, structure
+from chatcore.uploads import FILE_TYPES, UploadPolicy
 
 WEB_DIR = Path(__file__).with_name("web")
 ASSET_TYPES = {
@@ -100,20 +102,37 @@ def _cached(name: str) -> bytes:
     return (WEB_DIR / name).read_bytes()
 
 
-def page_html(settings: Settings) -> bytes:
-    """The page; it learns whether the server runs with --dev from one attribute, and its files' links carry the
-    mount path; nothing else is templated (the scripts find the API from their own URL)."""
-    html = _read("index.html", fresh=settings.dev)
+def page_html(settings: Settings, policy: UploadPolicy) -> bytes:
+    """The page; it learns from two attributes whether the server runs with --dev and which files it takes, and
+    its files' links carry the mount path; nothing else is templated (the scripts find the API from their own
+    URL)."""
+    page = _read("index.html", fresh=settings.dev)
     if settings.dev:
-        html = html.replace(b'data-dev="false"', b'data-dev="true"', 1)
+        page = page.replace(b'data-dev="false"', b'data-dev="true"', 1)
+    page = page.replace(b'data-upload-policy=""', b'data-upload-policy="%s"' % upload_policy_attr(policy), 1)
     if settings.mount_path:  # CHAT_MOUNT_PATH is checked, a plugin's `path` is the host's code: escaped all the same
-        html = html.replace(b'="/web/', f'="{escape(settings.mount_path)}/web/'.encode())
-    return html
+        page = page.replace(b'="/web/', f'="{html.escape(settings.mount_path)}/web/'.encode())
+    return page
 
 
 @get(["/", "/chat"], opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
 def chat_page(rt: Rt) -> Response[bytes]:
-    return Response(page_html(rt.settings), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+    return Response(
+        page_html(rt.settings, rt.chat.policy), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS
+    )
+
+
+def upload_policy_attr(policy: UploadPolicy) -> bytes:
+    """What the server's upload policy lets through, for the page to filter its file picker and refuse early.
+
+    From the policy itself (extensions by kind, each kind's size limit), so the page never drifts from it.
+    """
+    allowed = {
+        kind.value: {"extensions": [ft.extension for ft in FILE_TYPES[kind]], "max_size": limit}
+        for kind, limit in policy.limits.items()
+        if kind in FILE_TYPES
+    }
+    return html.escape(json.dumps(allowed, separators=(",", ":")), quote=True).encode()
 
 
 @get("/web/{name:str}", opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)

@@ -29,7 +29,7 @@ class Files:
         data = decode_base64(command.file_data)
         policy.check_size(kind, len(data), declared=command.file_size)
         accepted = policy.accept(kind, command.file_name, data[:HEAD_SIZE], uuid=self._ctx.ids.uuid4())
-        await self._ctx.storage.put(accepted.key, data, accepted.mime_type)
+        await self._ctx.storage.put(accepted.key, data, accepted.mime_type, file_name=accepted.file_name)
         return accepted.stored(len(data))
 
     @staticmethod
@@ -54,7 +54,7 @@ class Files:
         if kind not in FILE_KINDS:
             raise InvalidError("message_type must be image, file or voice", field="message_type")
         accepted, body = await ctx.policy.stream_checked(kind, file_name, chunks, uuid=ctx.ids.uuid4())
-        size = await ctx.storage.put_stream(accepted.key, body, accepted.mime_type)
+        size = await ctx.storage.put_stream(accepted.key, body, accepted.mime_type, file_name=accepted.file_name)
         stored = StoredFile(
             key=accepted.key, file_name=accepted.file_name, file_size=size, mime_type=accepted.mime_type
         )
@@ -131,3 +131,11 @@ class Files:
             except NotFoundError:
                 return False
         return True
+
+    async def file_name_of(self, key: str) -> str | None:
+        """The name a stored file was sent with, for its download; None if no live message holds it."""
+        if "\x00" in key:
+            return None
+        async with self._ctx.uow() as uow:
+            message = await uow.messages.with_file(key)
+        return message.file_name if message is not None else None

@@ -208,9 +208,14 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 class FileStorage(Protocol):
     """Uploaded bytes, keyed like 'images/<uuid4>-a.jpg'."""
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def put(self, key: str, data: bytes, content_type: str, *, file_name: str | None = None) -> None:
+        """`file_name` is the name the file was sent with: a storage whose links skip the app (S3) keeps it
+        for the download's Content-Disposition; one served by the app may ignore it."""
+        ...
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> int:
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str, *, file_name: str | None = None
+    ) -> int:
         """Store chunks as they arrive, never holding the whole file; the stored size.
 
         If `chunks` raises, nothing is kept under `key` and the error propagates.

@@ -165,6 +165,9 @@ class ChatService:
     async def can_read_file(self, me: UserId, key: str) -> bool:
         return await self._files.can_read_file(me, key)
 
+    async def file_name_of(self, key: str) -> str | None:
+        return await self._files.file_name_of(key)
+
     async def expire_uploads(self, older_than: timedelta, *, batch: int = 500) -> int:
         return await self._files.expire_uploads(older_than, batch=batch)
 

@@ -470,6 +470,7 @@ class MemoryStorage:
 
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.names: dict[str, str | None] = {}  # the names files were sent with, as put() was told
         self._clock = clock or FakeClock()
 
     @staticmethod
@@ -479,15 +480,19 @@ class MemoryStorage:
             raise InvalidError(f"bad storage key {key!r}")
         return key
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
+    async def put(self, key: str, data: bytes, content_type: str, *, file_name: str | None = None) -> None:
         self.files[self._checked(key)] = (bytes(data), content_type)
+        self.names[key] = file_name
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> int:
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str, *, file_name: str | None = None
+    ) -> int:
         self._checked(key)
         data = bytearray()
         async for chunk in chunks:
             data += chunk
         self.files[key] = (bytes(data), content_type)
+        self.names[key] = file_name
         return len(data)
 
     async def get(self, key: str) -> bytes:
@@ -505,6 +510,7 @@ class MemoryStorage:
 
     async def delete(self, key: str) -> None:
         self.files.pop(self._checked(key), None)
+        self.names.pop(key, None)
 
     async def url(self, key: str, *, expires_in: timedelta) -> str:
         self._checked(key)

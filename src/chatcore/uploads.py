@@ -7,6 +7,7 @@ import binascii
 import re
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from urllib.parse import quote
 
 import attrs
 
@@ -121,6 +122,34 @@ def display_file_name(name: str) -> str:
     """The client's name as shown to people: control characters dropped, length capped."""
     shown = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
     return shown[:255] or "file"
+
+
+_STORED_PREFIX = re.compile(r"^[0-9a-f]{32}-")
+_ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 8187 attr-char besides letters and digits: kept as is in filename*
+_FALLBACK_UNSAFE = frozenset('"\\/;%')  # quoted-string breakers, a folder, a parameter separator, an escape
+
+
+def name_in_key(key: str) -> str:
+    """The file name a storage key was made from (`files/<32 hex>-a.pdf` -> `a.pdf`), sanitized as stored."""
+    return _STORED_PREFIX.sub("", key.rpartition("/")[2]) or "file"
+
+
+def content_disposition(file_name: str, *, inline: bool = False) -> str:
+    """`attachment` (or `inline`) with the name a browser saves the file as, any script intact (RFC 6266).
+
+    `filename*=UTF-8''...` carries the name percent-encoded; `filename="..."` is a plain-ASCII fallback
+    ("Gehaltsabrechnung März.pdf" -> "Gehaltsabrechnung Marz.pdf"). Control characters (CR, LF) go first,
+    and the fallback keeps no quote, backslash, semicolon or percent sign, so no name can end the header,
+    add a parameter or smuggle an encoding.
+    """
+    shown = display_file_name(file_name)
+    folded = unicodedata.normalize("NFKD", shown).encode("ascii", "ignore").decode()
+    fallback = "".join("_" if ch in _FALLBACK_UNSAFE or not ch.isprintable() else ch for ch in folded).strip()
+    stem, dot, ext = fallback.rpartition(".")
+    if not (stem if dot else fallback).strip(" ._"):  # nothing left of the name itself (all CJK, say)
+        fallback = f"file.{ext}" if dot and ext else "file"
+    encoded = quote(shown, safe=_ATTR_CHARS)
+    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def decode_base64(data: str, *, field: str = "file_data") -> bytes:

@@ -278,16 +278,22 @@ def test_a_signed_link_with_any_odd_text_is_refused_not_raised(expires: str, sig
 # What only S3 has: headers stored with the object, prefixes, its own URL format, a network.
 
 
-async def test_s3_serves_the_content_type_and_attachment_for_non_images(s3_server: S3Server) -> None:
+async def test_s3_serves_the_content_type_and_the_name_the_file_was_sent_with(s3_server: S3Server) -> None:
     storage = s3_storage(s3_server)
     await storage.put("images/1-a.png", b"\x89PNG", "image/png")
-    await storage.put_stream("files/2-b.pdf", chunked(b"%PDF-1.7"), "application/pdf")
+    march = "Gehaltsabrechnung März.pdf"
+    await storage.put_stream("files/2-b.pdf", chunked(b"%PDF-1.7"), "application/pdf", file_name=march)
+    await storage.put(f"files/{'0' * 32}-c.pdf", b"%PDF-1.7", "application/pdf")
     image = await http_get(await storage.url("images/1-a.png", expires_in=timedelta(minutes=1)))
     pdf = await http_get(await storage.url("files/2-b.pdf", expires_in=timedelta(minutes=1)))
+    unnamed = await http_get(await storage.url(f"files/{'0' * 32}-c.pdf", expires_in=timedelta(minutes=1)))
     assert image.headers["content-type"] == "image/png"
-    assert "content-disposition" not in image.headers
+    assert image.headers["content-disposition"] == "inline; filename=\"1-a.png\"; filename*=UTF-8''1-a.png"
     assert pdf.headers["content-type"] == "application/pdf"
-    assert pdf.headers["content-disposition"] == 'attachment; filename="2-b.pdf"'
+    assert pdf.headers["content-disposition"] == (
+        "attachment; filename=\"Gehaltsabrechnung Marz.pdf\"; filename*=UTF-8''Gehaltsabrechnung%20M%C3%A4rz.pdf"
+    )
+    assert unnamed.headers["content-disposition"] == "attachment; filename=\"c.pdf\"; filename*=UTF-8''c.pdf"
 
 
 async def test_s3_streams_parts_while_reading_and_aborts_the_upload_on_failure(s3_server: S3Server) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -70,10 +71,41 @@ async def test_file_round_trips_byte_for_byte(
     assert response.content == data
     assert response.headers["content-type"].startswith(mime.split(";")[0])
     assert response.headers["x-content-type-options"] == "nosniff"
-    if kind == "image":
-        assert "content-disposition" not in response.headers
-    else:
-        assert response.headers["content-disposition"].startswith("attachment")
+    disposition = "inline" if kind == "image" else "attachment"
+    assert response.headers["content-disposition"] == f"{disposition}; filename=\"{name}\"; filename*=UTF-8''{name}"
+
+
+async def test_downloads_carry_the_name_the_file_was_sent_with(api: Api) -> None:
+    """Not the storage key (`<32 hex>-payslip.pdf`), and not mangled (`M_rz.pdf`): RFC 6266 with a fallback."""
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    uploaded = await alice.http.post(
+        f"{API}/uploads", files={"file": ("Gehaltsabrechnung März.pdf", samples.pdf(), "application/pdf")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    hostile = 'x"; filename="evil.exe.txt'
+    async with api.socket(alice, room) as a, api.socket(bob, room) as b:
+        await a.send("send_message", message_type="file", upload_id=uploaded.json()["upload_id"])
+        march = (await b.next("new_message"))["data"]
+        await a.send("send_message", message_type="file", file_name=hostile, file_data=samples.b64(b"hello"))
+        evil = (await b.next("new_message"))["data"]
+        await a.send("send_message", message_type="image", file_name="Büro.png", file_data=samples.b64(samples.png()))
+        photo = (await b.next("new_message"))["data"]
+    assert march["file_name"] == "Gehaltsabrechnung März.pdf"  # the seed's fields are as they were
+    assert re.fullmatch(r"chat_files/files/[0-9a-f]{32}-Gehaltsabrechnung März\.pdf", march["file_path"])
+    expected = "attachment; filename=\"Gehaltsabrechnung Marz.pdf\"; filename*=UTF-8''Gehaltsabrechnung%20M%C3%A4rz.pdf"
+    by_link = await api.http.get(march["file_url"])
+    by_token = await bob.http.get("/static/" + march["file_path"])  # a participant's own token
+    for response in (by_link, by_token):
+        assert response.status_code == 200
+        assert response.content == samples.pdf()
+        assert response.headers["content-disposition"] == expected
+    evil_header = (await api.http.get(evil["file_url"])).headers.get_list("content-disposition")
+    assert evil_header == [
+        "attachment; filename=\"x__ filename=_evil.exe.txt\"; filename*=UTF-8''x%22%3B%20filename%3D%22evil.exe.txt"
+    ]
+    shown = (await api.http.get(photo["file_url"])).headers["content-disposition"]
+    assert shown == "inline; filename=\"Buro.png\"; filename*=UTF-8''B%C3%BCro.png"
 
 
 async def image_link(api: Api, file_name: str) -> tuple[Person, str]:

@@ -39,7 +39,7 @@ async def test_files_round_trip_through_presigned_urls_and_go_with_their_message
     alice, bob = await api.person("Alice"), await api.person("Bob")
     room = await api.room(alice, bob)
     pdf = samples.pdf() + bytes(200_000)
-    upload = (await alice.http.post(f"{API}/uploads", files={"file": ("big.pdf", pdf)})).json()
+    upload = (await alice.http.post(f"{API}/uploads", files={"file": ("Gehaltsabrechnung März.pdf", pdf)})).json()
     async with api.socket(alice, room) as a, api.socket(bob, room) as b:
         await a.send(
             "send_message", message_type="image", file_data=base64.b64encode(samples.png()).decode(), file_name="p.png"
@@ -53,7 +53,11 @@ async def test_files_round_trip_through_presigned_urls_and_go_with_their_message
         assert (await plain.get(image["file_url"])).content == samples.png()
         fetched = await plain.get(document["file_url"])
         assert fetched.content == pdf
-        assert fetched.headers["content-disposition"].startswith("attachment")
+        assert fetched.headers["content-disposition"] == (  # the name it was sent with, not its storage key
+            "attachment; filename=\"Gehaltsabrechnung Marz.pdf\"; filename*=UTF-8''Gehaltsabrechnung%20M%C3%A4rz.pdf"
+        )
+        shown = (await plain.get(image["file_url"])).headers["content-disposition"]
+        assert shown == "inline; filename=\"p.png\"; filename*=UTF-8''p.png"
         assert (await bob.http.get("/static/" + document["file_path"])).content == pdf  # participant's token
         assert (await alice.http.delete(f"{API}/messages/{document['id']}")).status_code == 200
         assert (await plain.get(document["file_url"])).status_code == 404

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +21,8 @@ from chat_http.app import create_app
 from chat_http.settings import Settings, load_settings
 from chat_http.tokens import mint_token
 from chat_http.web import WEB_DIR
+from chatcore.model import MessageType
+from chatcore.uploads import DEFAULT_LIMITS, FILE_TYPES
 
 SECRET = "w" * 40
 
@@ -82,6 +86,18 @@ async def test_the_page_is_served_without_a_token_under_a_strict_policy(
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline script"
     assert not re.search(r"\son[a-z]+=", html), "inline event handler"
     assert not re.search(r"\sstyle=", html), "inline style"
+
+
+async def test_the_page_carries_the_servers_upload_policy(client: AsyncTestClient[Litestar]) -> None:
+    found = re.search(r'data-upload-policy="([^"]*)"', (await client.get("/chat")).text)
+    assert found
+    policy = json.loads(html.unescape(found.group(1)))
+    assert policy == {
+        kind.value: {"extensions": [ft.extension for ft in FILE_TYPES[kind]], "max_size": DEFAULT_LIMITS[kind]}
+        for kind in (MessageType.IMAGE, MessageType.FILE, MessageType.VOICE)
+    }
+    assert "pdf" in policy["file"]["extensions"]
+    assert "exe" not in str(policy)
 
 
 async def test_every_file_the_page_loads_is_served_with_its_own_type(client: AsyncTestClient[Litestar]) -> None:

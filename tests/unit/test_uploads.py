@@ -9,8 +9,10 @@ from chatcore.uploads import (
     DEFAULT_LIMITS,
     MAX_NAME_LENGTH,
     MB,
+    content_disposition,
     decode_base64,
     display_file_name,
+    name_in_key,
     sanitize_file_name,
 )
 from tests.unit.helpers import aac, b64, docx, gif, jpeg, m4a, mp3, ogg, pdf, png, wav, webp
@@ -201,3 +203,58 @@ def test_the_refusal_lists_the_allowed_extensions() -> None:
 
     assert raised.value.detail == "image files must be one of: jpg, jpeg, png, gif, webp"
     assert raised.value.field == "file_name"
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        ("payslip.pdf", "attachment; filename=\"payslip.pdf\"; filename*=UTF-8''payslip.pdf"),
+        (
+            "Gehaltsabrechnung März.pdf",
+            "attachment; filename=\"Gehaltsabrechnung Marz.pdf\"; filename*=UTF-8''Gehaltsabrechnung%20M%C3%A4rz.pdf",
+        ),
+        (
+            "給与明細.pdf",
+            "attachment; filename=\"file.pdf\"; filename*=UTF-8''%E7%B5%A6%E4%B8%8E%E6%98%8E%E7%B4%B0.pdf",
+        ),
+        ("100% raise.txt", "attachment; filename=\"100_ raise.txt\"; filename*=UTF-8''100%25%20raise.txt"),
+        ("", "attachment; filename=\"file\"; filename*=UTF-8''file"),
+    ],
+)
+def test_the_download_header_keeps_the_name_with_an_ascii_fallback(name: str, header: str) -> None:
+    assert content_disposition(name) == header
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        'a"; filename="evil.exe',
+        "x.pdf\r\nSet-Cookie: session=stolen",
+        "x.pdf\rLocation: https://evil.example",
+        "a;b=c; filename*=UTF-8''evil.exe",
+        "..\\..\\windows\\system32\\x.dll",
+        "../../etc/passwd",
+        "%0d%0aInjected: yes.txt",
+        "\u202eexe.pdf",  # right-to-left override
+        "tab\there\x00nul\x7fdel.txt",
+    ],
+)
+def test_no_file_name_can_break_out_of_the_download_header(name: str) -> None:
+    header = content_disposition(name)
+    assert all(ch.isprintable() and ord(ch) < 128 for ch in header), header  # no CR, LF, NUL, DEL or override
+    disposition, fallback, extended = header.split("; ")  # exactly the three parts, no smuggled parameter
+    assert disposition == "attachment"
+    assert fallback.startswith('filename="')
+    assert fallback.endswith('"')
+    assert not set(fallback[len('filename="') : -1]) & set('"\\/;%')
+    assert extended.startswith("filename*=UTF-8''")
+    assert not set(extended.removeprefix("filename*=UTF-8''")) & set("\"\\/; '")
+
+
+def test_images_are_shown_inline_with_their_name() -> None:
+    assert content_disposition("Team photo.png", inline=True).startswith('inline; filename="Team photo.png"')
+
+
+def test_the_name_in_a_storage_key_loses_its_unique_prefix() -> None:
+    assert name_in_key("files/0123456789abcdef0123456789abcdef-payslip.pdf") == "payslip.pdf"
+    assert name_in_key("files/not-a-prefix.pdf") == "not-a-prefix.pdf"

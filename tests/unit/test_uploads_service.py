@@ -145,3 +145,20 @@ async def test_participants_may_read_a_file_strangers_may_not(chat: Chat, room: 
     assert not await chat.service.can_read_file(BOB, "images/none.png")
     await chat.service.delete_message(ALICE, view.id)
     assert not await chat.service.can_read_file(BOB, key)
+
+
+async def test_a_file_keeps_the_name_it_was_sent_with_for_its_download(chat: Chat, room: RoomId) -> None:
+    upload = await chat.service.upload_file(ALICE, "Gehaltsabrechnung: März?.pdf", chunks(pdf()))
+    assert upload.file.key.endswith("-Gehaltsabrechnung_ März_.pdf")  # what a key may hold
+    assert chat.storage.names[upload.file.key] == "Gehaltsabrechnung: März?.pdf"  # the storage is told at once
+    assert await chat.service.file_name_of(upload.file.key) is None  # no message holds it yet
+    await chat.service.send_message(
+        ALICE, SendMessage(room_id=room, message_type=MessageType.FILE, upload_id=upload.id)
+    )
+    assert await chat.service.file_name_of(upload.file.key) == "Gehaltsabrechnung: März?.pdf"
+    assert await chat.service.file_name_of("files/none.pdf") is None
+    assert await chat.service.file_name_of("files/\x00.pdf") is None
+
+    view = await chat.send_file(ALICE, room, MessageType.IMAGE, "Büro.png", png())
+    key = view.file_path.removeprefix("chat_files/")  # type: ignore[union-attr]
+    assert chat.storage.names[key] == "Büro.png"

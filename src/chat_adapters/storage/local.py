@@ -44,10 +44,13 @@ class LocalStorage:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
+    # `file_name` is not kept: the app serves these files and looks the name up in the file's message.
+    async def put(self, key: str, data: bytes, content_type: str, *, file_name: str | None = None) -> None:
         await asyncio.to_thread(self._write, self.path(key), data)
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> int:
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str, *, file_name: str | None = None
+    ) -> int:
         path = self.path(key)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         fd, tmp = await asyncio.to_thread(tempfile.mkstemp, dir=path.parent, prefix=".part-")

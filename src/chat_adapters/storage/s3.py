@@ -20,7 +20,7 @@ from obstore.store import S3Store
 from chat_adapters.storage.local import _KEY
 from chatcore.errors import InvalidError, NotFoundError, UnavailableError
 from chatcore.model import MessageType
-from chatcore.uploads import FILE_TYPES
+from chatcore.uploads import FILE_TYPES, content_disposition, name_in_key
 
 if TYPE_CHECKING:
     from obstore import Attributes, BytesStream
@@ -40,14 +40,15 @@ def check_key(key: str) -> str:
     return key
 
 
-def attributes_for(key: str, content_type: str) -> Attributes:
-    """Headers S3 serves with the object: our content type, and `attachment` for anything but images."""
-    attrs: Attributes = {"Content-Type": content_type}
-    if content_type.split(";")[0].strip().lower() not in _INLINE:
-        name = key.rpartition("/")[2].encode("ascii", "replace").decode()
-        name = "".join("_" if c in '"?\\' or not c.isprintable() else c for c in name)
-        attrs["Content-Disposition"] = f'attachment; filename="{name}"'
-    return attrs
+def attributes_for(key: str, content_type: str, file_name: str | None = None) -> Attributes:
+    """Headers S3 serves with the object: our content type, `attachment` for anything but images, and the name
+    the file was sent with (else the one in its key). Stored with the object, as obstore's presigned URLs
+    cannot carry a `response-content-disposition` override."""
+    inline = content_type.split(";")[0].strip().lower() in _INLINE
+    return {
+        "Content-Type": content_type,
+        "Content-Disposition": content_disposition(file_name or name_in_key(key), inline=inline),
+    }
 
 
 @contextmanager
@@ -100,12 +101,15 @@ class S3Storage:
         store = S3Store(parts.netloc, prefix=prefix or None, config=config, client_options=client, retry_config=retry)
         return cls(store)
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
+    async def put(self, key: str, data: bytes, content_type: str, *, file_name: str | None = None) -> None:
         path = check_key(key)
         with _translated(key):
-            await obstore.put_async(self._store, path, data, attributes=attributes_for(key, content_type))
+            attributes = attributes_for(key, content_type, file_name)
+            await obstore.put_async(self._store, path, data, attributes=attributes)
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> int:
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str, *, file_name: str | None = None
+    ) -> int:
         """A multipart upload fed part by part; obstore aborts it if `chunks` (or the network) fails."""
         path = check_key(key)
         size = 0
@@ -129,7 +133,7 @@ class S3Storage:
                     self._store,
                     path,
                     counted(),
-                    attributes=attributes_for(key, content_type),
+                    attributes=attributes_for(key, content_type, file_name),
                     use_multipart=True,
                     chunk_size=PART_SIZE,
                     max_concurrency=PARTS_IN_FLIGHT,

@@ -4,9 +4,11 @@ import { $, formatDuration, newId, toast } from "./dom.js";
 import { canRecord, VoiceRecorder } from "./voice.js";
 import { onMessageDeleted, onMessageUpdated } from "./live.js";
 import { renderMessages } from "./messages.js";
+import { kindByName, refusal, refusalMessage, retryableCode, retryableStatus } from "./policy.js";
 import { store } from "./state.js";
 
 const TYPING_SEND_EVERY_MS = 3000;
+const REFUSAL_TOAST_MS = 10000;
 const TYPING_IDLE_MS = 4000;
 const MAX_RECORDING_SECONDS = 300;
 const IMAGE_NAME = /\.(jpe?g|png|gif|webp)$/i;
@@ -26,6 +28,7 @@ function sendPending(id) {
   if (!pending?.data) return;
   pending.state = "sending";
   pending.error = null;
+  pending.retryable = true;
   pending.progress = null;
   s.socket.send("send_message", { ...pending.data, client_msg_id: id }); // else flushPending sends it on reconnect
   renderMessages();
@@ -47,6 +50,8 @@ export function sendText(content) {
 }
 
 function kindOf(file) {
+  const kind = kindByName(file.name);
+  if (kind) return kind;
   if (IMAGE_NAME.test(file.name)) return "image";
   if (VOICE_NAME.test(file.name)) return "voice";
   return "file";
@@ -95,8 +100,28 @@ async function upload(id) {
     if (store.session !== s || !s.pending.has(id)) return;
     pending.state = "failed";
     pending.error = error.message;
+    pending.retryable = retryableStatus(error.status);
     renderMessages();
   }
+}
+
+/** Marks a message the server refused over the socket; Retry is offered only if trying again can help. */
+export function failPending(pending, code, message) {
+  pending.state = "failed";
+  pending.error = message;
+  pending.retryable = retryableCode(code);
+  renderMessages();
+}
+
+/** Files from a picker, a drop or a paste: those the server would refuse are named at once, never uploaded. */
+export function sendFiles(files, kind) {
+  const refused = [];
+  for (const file of files) {
+    const why = refusal(file, kind);
+    if (why) refused.push(why);
+    else sendFile(file, kind);
+  }
+  if (refused.length) toast(refusalMessage(refused), REFUSAL_TOAST_MS);
 }
 
 export function retryPending(id) {
@@ -116,7 +141,7 @@ export function discardPending(id) {
 }
 
 export function onFilesPicked(input, kind) {
-  for (const file of [...input.files]) sendFile(file, kind);
+  sendFiles([...input.files], kind);
   input.value = "";
 }
 
@@ -232,5 +257,5 @@ export async function finishRecording(send) {
     toast("Nothing was recorded.");
     return;
   }
-  sendFile(file, "voice");
+  sendFiles([file], "voice");
 }

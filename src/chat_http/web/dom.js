@@ -132,12 +132,12 @@ export function newId() {
 
 let toastTimer = null;
 
-export function toast(message) {
+export function toast(message, ms = 5000) {
   const box = $("toast");
   box.textContent = message;
   box.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
     box.hidden = true;
-  }, 5000);
+  }, ms);
 }

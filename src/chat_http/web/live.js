@@ -1,7 +1,7 @@
 // Server events from the socket, and what a (re)connect does: join, flush the outbox, catch up by after_id.
 
 import { $, toast } from "./dom.js";
-import { cancelEdit, flushPending } from "./compose.js";
+import { cancelEdit, failPending, flushPending } from "./compose.js";
 import { isMine, renderMessages } from "./messages.js";
 import { loadRooms, maybeMarkRead, renderHeader, renderRooms, renderTyping, roomIsRead } from "./rooms.js";
 import { store } from "./state.js";
@@ -148,9 +148,7 @@ function onServerError({ code, message, client_msg_id: clientMsgId }) {
   const s = store.session;
   const pending = clientMsgId && s.pending.get(clientMsgId);
   if (pending) {
-    pending.state = "failed";
-    pending.error = message;
-    renderMessages();
+    failPending(pending, code, message);
     return;
   }
   toast(code === "rate_limited" ? "Slow down a little: too many events at once." : message);

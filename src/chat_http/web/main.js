@@ -9,13 +9,14 @@ import {
   onComposerInput,
   onFilesPicked,
   saveEdit,
-  sendFile,
+  sendFiles,
   sendText,
   startRecording,
   stopTyping,
 } from "./compose.js";
 import { onEvent, onSocketOpen, onSocketStatus } from "./live.js";
 import { closeRoom, loadOlder, loadRooms, maybeMarkRead, openRoom, presenceAvatar, showRoomPane } from "./rooms.js";
+import { acceptFor, policy } from "./policy.js";
 import { newSession, store } from "./state.js";
 
 const TOKEN_KEY = "chatcore.token";
@@ -191,7 +192,7 @@ function wire() {
     const files = [...(event.clipboardData?.files || [])];
     if (!files.length) return;
     event.preventDefault();
-    for (const file of files) sendFile(file);
+    sendFiles(files);
   });
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -226,7 +227,7 @@ function wire() {
     $("drop-hint").hidden = true;
     if (!store.session?.roomId || !event.dataTransfer?.files.length) return;
     event.preventDefault();
-    for (const file of [...event.dataTransfer.files]) sendFile(file);
+    sendFiles([...event.dataTransfer.files]);
   });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState !== "visible" || !store.session) return;
@@ -239,6 +240,10 @@ function wire() {
 function boot() {
   wire();
   $("dev-form").hidden = document.body.dataset.dev !== "true";
+  if (policy) {
+    $("file-input").accept = acceptFor(Object.keys(policy));
+    $("voice-input").accept = acceptFor(["voice"]);
+  }
   // An HR system may open /chat#token=<jwt>: the fragment never reaches a server log.
   const fragment = new URLSearchParams(location.hash.slice(1));
   const fromLink = fragment.get("token");

@@ -245,7 +245,9 @@ function pendingNode(id, pending) {
     if (pending.state === "failed") {
       meta.append(
         h("span", { class: "failed", text: pending.error || "Not sent" }),
-        h("button", { type: "button", class: "link retry", onclick: () => retryPending(id), text: "Retry" }),
+        pending.retryable
+          ? h("button", { type: "button", class: "link retry", onclick: () => retryPending(id), text: "Retry" })
+          : null,
         h("button", { type: "button", class: "link discard", onclick: () => discardPending(id), text: "Discard" }),
       );
     } else if (pending.state === "uploading") {

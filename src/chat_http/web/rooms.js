@@ -174,6 +174,13 @@ export async function loadOlder() {
   }
 }
 
+/** "09:12" today (formatWhen is then the time already), else "12 Mar, 09:12". */
+function lastSeen(iso) {
+  const when = formatWhen(iso);
+  const time = formatTime(iso);
+  return when === time ? time : `${when}, ${time}`;
+}
+
 export function renderHeader() {
   const s = store.session;
   const room = s?.rooms.get(s.roomId);
@@ -187,8 +194,7 @@ export function renderHeader() {
   status.dataset.state = typing ? "typing" : peer.is_online ? "online" : "offline";
   if (typing) status.textContent = "typing…";
   else if (peer.is_online) status.textContent = "Online";
-  else if (peer.last_seen)
-    status.textContent = `Last seen ${formatWhen(peer.last_seen)}, ${formatTime(peer.last_seen)}`;
+  else if (peer.last_seen) status.textContent = `Last seen ${lastSeen(peer.last_seen)}`;
   else status.textContent = "Offline";
 }
 
