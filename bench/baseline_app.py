@@ -54,7 +54,7 @@ app = Litestar([relay, health])
 def main() -> int:
     import uvicorn
 
-    from chat_http.cli import log_config
+    from chat_http.logs import logging_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -67,7 +67,7 @@ def main() -> int:
         port=args.port,
         ws_ping_interval=20.0,
         ws_per_message_deflate=args.deflate,
-        log_config=log_config(),
+        log_config=logging_config(),
         timeout_graceful_shutdown=10,
         proxy_headers=True,
     )

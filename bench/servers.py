@@ -20,8 +20,9 @@ from pathlib import Path
 import attrs
 import httpx
 
-from tests.e2e.conftest import free_port, start_server, stop_server
+from tests.e2e.conftest import start_server, stop_server
 from tests.pg import PgServer, _bin_dir, _Cluster
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -10,7 +10,6 @@ from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
-from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat_http.auth import BearerAuthMiddleware
 from chat_http.errors import chat_error_handler, log_server_error
 from chat_http.files import serve_file
+from chat_http.logs import ChatLoggingConfig, RequestIds
 from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
 from chat_http.runtime import Rt, Runtime, RuntimeSlot
@@ -136,13 +136,18 @@ def create_app(
             yield
 
     ws_url = f"{settings.mount_path}/api/v1/chat/ws?token=<token>&room_id=<id>"
-    return Litestar(
+    app = Litestar(
         route_handlers=[*chat_handlers(), health, ready, Metrics, *web_routes(settings), swagger_asset],
         dependencies={"rt": Provide(slot.get, sync_to_thread=False)},
         exception_handlers={ChatError: chat_error_handler},
         middleware=[auth_middleware(slot, PUBLIC_PATHS), prometheus.middleware],
         lifespan=[lifespan],
-        logging_config=LoggingConfig(log_exceptions="always", exception_logging_handler=log_server_error),
+        logging_config=ChatLoggingConfig(
+            level=settings.log_level,
+            format=settings.log_format,
+            log_exceptions="always",
+            exception_logging_handler=log_server_error,
+        ),
         openapi_config=OpenAPIConfig(
             title="chatcore",
             version=VERSION,
@@ -155,3 +160,6 @@ def create_app(
             security=[{"BearerToken": []}],
         ),
     )
+    # Outside Litestar's routing, so that 404s for unknown paths get an id too (app middleware runs per route).
+    app.asgi_handler = RequestIds(app.asgi_handler)
+    return app

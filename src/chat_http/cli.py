@@ -11,29 +11,17 @@ import logging
 import os
 import re
 import secrets
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chat_http.settings import Settings, SettingsError, load_settings
+from chat_http.settings import Settings, SettingsError, load_settings, log_format, log_level, unknown_variables
 
 T = TypeVar("T")
-
-# A socket's or a file's token, and a signed file link's signature: each opens something for whoever reads it.
-_TOKEN = re.compile(r"((?:token|sig)=)[^&\s\"']+")
-
-
-class RedactTokens(logging.Filter):
-    """uvicorn logs URLs with their query string (the access log too): never let a token or a signature reach
-    the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(_TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = _TOKEN.sub(r"\1[redacted]", record.msg)
-        return True
+log = logging.getLogger("chat")
 
 
 def frame_limit(settings: Settings) -> int:
@@ -41,16 +29,6 @@ def frame_limit(settings: Settings) -> int:
     from chatcore.uploads import UploadPolicy
 
     return (UploadPolicy().largest + 2) // 3 * 4 + 2**20
-
-
-def log_config() -> dict[str, Any]:
-    from uvicorn.config import LOGGING_CONFIG
-
-    config: dict[str, Any] = json.loads(json.dumps(LOGGING_CONFIG))
-    config["filters"] = {"redact": {"()": "chat_http.cli.RedactTokens"}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["redact"]
-    return config
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -100,16 +78,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chat_adapters.sql.engine import upgrade
+    from chat_http import preflight
     from chat_http.http_limits import BoundedHttpToolsProtocol
+    from chat_http.logs import logging_config
 
     if args.dev and not os.environ.get("CHAT_JWT_SECRET"):
         os.environ["CHAT_JWT_SECRET"] = dev_secret(create=True)
-        print(f"chat: --dev: CHAT_JWT_SECRET is kept in {DEV_SECRET_FILE} (chat token reads it too)", file=sys.stderr)
+        log.warning("--dev: CHAT_JWT_SECRET is kept in %s (chat token reads it too)", DEV_SECRET_FILE)
     # Only --dev turns dev mode on; the variable carries it to uvicorn workers, which read the environment.
     os.environ["CHAT_DEV"] = "true" if args.dev else "false"
     if args.dev:
-        print("chat: --dev: POST /api/v1/dev/token signs anyone in by email; never use --dev in production",
-              file=sys.stderr)  # fmt: skip
+        log.warning("--dev: POST /api/v1/dev/token signs anyone in by email; never use --dev in production")
     settings = load_settings(dev=args.dev)
     if args.workers > 1 and settings.broker_url == "memory://":
         raise SettingsError("CHAT_BROKER_URL=memory:// cannot serve more than one worker; use redis://host:port/db")
@@ -118,9 +97,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     check_supported(settings)
     check_secrets(settings)
+    _run(preflight.reachable(settings, may_create=settings.auto_migrate))
     if settings.auto_migrate:
         _run(upgrade(settings.database_url, layout=chat_layout(settings)))
+    _run(preflight.migrated(settings))
     _run(check_database(settings))
+    if problem := _run(preflight.broker_problem(settings)):
+        log.warning(
+            "CHAT_BROKER_URL=%s does not answer (%s); serving anyway: events reach only this process's sockets "
+            "until Redis answers, and /ready says 503",
+            preflight.masked(settings.broker_url),
+            problem,
+        )
+    log.debug(
+        "serving on %s:%d with %d worker(s); database %s, broker %s, storage %s",
+        args.host, args.port, args.workers, preflight.masked(settings.database_url),
+        preflight.masked(settings.broker_url), settings.storage_url,
+    )  # fmt: skip
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -129,7 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Chat frames are small; a deflate context costs ~256 KB per socket and CPU on every frame.
         "ws_per_message_deflate": False,
         "ws": "chat_http.framing:BudgetedWebSocketProtocol",  # large messages under CHAT_WS_DECODE_BUDGET_MB
-        "log_config": log_config(),
+        "log_config": logging_config(settings.log_level, settings.log_format),  # workers apply it too
         "timeout_graceful_shutdown": 10,
         "proxy_headers": True,
         "http": BoundedHttpToolsProtocol,  # 431 for an over-size request head; workers get it too
@@ -141,8 +134,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         app = create_app(settings)
         tune_gc()
+        _stopping_is_success()
         uvicorn.run(app, **common)
     return 0
+
+
+def _stop(signum: int, _: object) -> None:
+    raise SystemExit(0)
+
+
+def _stopping_is_success() -> None:
+    """SIGTERM or SIGINT: uvicorn shuts down cleanly, puts back the handlers it found, then raises the signal
+    again; with these that ends the process with status 0 (not 143 for SIGTERM, nor a KeyboardInterrupt). A
+    signal before uvicorn takes over ends it at once, also with 0: nothing was served yet."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop)
 
 
 def tune_gc() -> None:
@@ -157,11 +163,13 @@ def tune_gc() -> None:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from chat_adapters.sql.engine import downgrade, upgrade
+    from chat_http import preflight
     from chat_http.wiring import chat_layout, check_supported
 
     settings = load_settings(dev=True)
     check_supported(settings)
     layout = chat_layout(settings)
+    _run(preflight.reachable(settings, may_create=args.action == "upgrade"))
     if args.action == "upgrade":
         _run(upgrade(settings.database_url, args.revision or "head", layout=layout))
     else:
@@ -184,18 +192,22 @@ def _check_email(email: str) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
+    from chat_http import preflight
+
     settings = load_settings(dev=True)
     _own_users_only(settings)
     if args.action == "add":
         email = _check_email(args.email)
         if not args.name.strip():
             raise SettingsError("--name must not be empty")
+        _run(preflight.migrated(settings))
         user = _run(
             _with_users(settings, lambda d: d.add(name=args.name.strip(), email=email, avatar_url=args.avatar_url))
         )
         print(_user_json(user))
         return 0
     rows = _read_csv(Path(args.file))
+    _run(preflight.migrated(settings))
 
     async def sync(directory: Any) -> tuple[int, int]:
         created = updated = 0
@@ -254,9 +266,11 @@ def cmd_files(args: argparse.Namespace) -> int:
     """Expire unclaimed uploads, then delete stored files that no message or upload refers to."""
     from contextlib import AsyncExitStack
 
+    from chat_http import preflight
     from chat_http.wiring import build_services
 
     settings = load_settings(dev=True)
+    _run(preflight.migrated(settings))
     tty = sys.stderr.isatty()
 
     def progress(scanned: int, orphans: int) -> None:
@@ -290,12 +304,15 @@ def cmd_files(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="chat", description="chatcore: real-time 1-on-1 chat for HR systems")
+    root.add_argument("--version", action="version", version=f"%(prog)s {version('chatcore')}")
     sub = root.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="migrate the database to head, then serve")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve = sub.add_parser(
+        "serve", help="migrate the database to head, then serve", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=1, help="processes; more than one needs a redis:// broker")
     serve.add_argument(
         "--dev", action="store_true", help="generate a JWT secret if none is set; sign-in by email in the web page"
     )
@@ -330,12 +347,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from chat_http.logs import configure_logging
+    from chat_http.preflight import CommandError
+
     args = parser().parse_args(argv)
     try:
+        configure_logging(log_level(os.environ), log_format(os.environ))
+        logging.captureWarnings(True)  # Python's warnings become log lines in the same format
+        for warning in unknown_variables(os.environ):
+            log.warning("%s", warning)
         code: int = args.func(args)
     except SettingsError as exc:
         print(f"chat: error: {exc}", file=sys.stderr)
         return 2
+    except CommandError as exc:
+        print(f"chat: error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         from chatcore import ChatError
 

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from chat_http.openapi import errors
 from chat_http.runtime import Rt
 from chat_http.views import (
     EditMessage,
@@ -82,13 +83,17 @@ class ChatController(Controller):
     path = "/api/v1/chat"
     tags = ["chat"]
 
-    @get("/search-users", summary="Search users by email")
+    @get("/search-users", responses=errors(400, 429), summary="Search users by email")
     async def search_users(self, request: AnyRequest, rt: Rt, email: FromQuery[str]) -> UserSearch:
         """`email`: 2 to 254 characters of an address; one with a space or a control character is a 400."""
         users = await rt.chat.search_users(request.user, email)
         return UserSearch(users=users, total=len(users))
 
-    @post("/rooms", summary="Open the direct room with a user (201 when created, 200 when it existed)")
+    @post(
+        "/rooms",
+        responses=errors(400, 404),
+        summary="Open the direct room with a user (201 when created, 200 when it existed)",
+    )
     async def open_room(self, request: AnyRequest, rt: Rt) -> Response[RoomView]:
         body = structure(await _json_body(request), OpenRoom, where="body")
         if not 1 <= body.receiver_id <= MAX_ID:
@@ -96,7 +101,7 @@ class ChatController(Controller):
         room, created = await rt.chat.open_direct_room(request.user, UserId(body.receiver_id))
         return Response(room, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @get("/rooms", summary="The caller's rooms, newest activity first")
+    @get("/rooms", responses=errors(400), summary="The caller's rooms, newest activity first")
     async def list_rooms(
         self, request: AnyRequest, rt: Rt, limit: FromQuery[int | None] = None, cursor: FromQuery[str | None] = None
     ) -> RoomPage:
@@ -106,11 +111,15 @@ class ChatController(Controller):
             return RoomPage(rooms=rooms, total=len(rooms))
         return await rt.chat.room_page(request.user, limit=limit, cursor=cursor)
 
-    @get("/rooms/{room_id:int}", summary="A room with its latest messages, oldest first")
+    @get("/rooms/{room_id:int}", responses=errors(404), summary="A room with its latest messages, oldest first")
     async def room_detail(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> RoomDetail:
         return await rt.chat.room_detail(request.user, _room_id(room_id))
 
-    @get("/rooms/{room_id:int}/messages", summary="History: newest first by page or before_id; after_id oldest first")
+    @get(
+        "/rooms/{room_id:int}/messages",
+        responses=errors(400, 404),
+        summary="History: newest first by page or before_id; after_id oldest first",
+    )
     async def history(
         self,
         request: AnyRequest,
@@ -132,12 +141,21 @@ class ChatController(Controller):
             after_id=_cursor(after_id, "after_id"),
         )
 
-    @post("/rooms/{room_id:int}/read", status_code=HTTP_200_OK, summary="Mark every message to the caller read")
+    @post(
+        "/rooms/{room_id:int}/read",
+        responses=errors(404),
+        status_code=HTTP_200_OK,
+        summary="Mark every message to the caller read",
+    )
     async def mark_read(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> StatusReply:
         await rt.chat.mark_read(request.user, _room_id(room_id))
         return StatusReply(status="success", message="Room marked as read")
 
-    @put("/messages/{message_id:int}", summary="Edit a text message (form field or JSON `content`)")
+    @put(
+        "/messages/{message_id:int}",
+        responses=errors(400, 403, 404),
+        summary="Edit a text message (form field or JSON `content`)",
+    )
     async def edit_message(self, request: AnyRequest, rt: Rt, message_id: FromPath[int]) -> MessageView:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
@@ -146,16 +164,21 @@ class ChatController(Controller):
             body = structure(await _json_body(request), EditMessage, where="body")
         return await rt.chat.edit_message(request.user, _message_id(message_id), body.content)
 
-    @delete("/messages/{message_id:int}", status_code=HTTP_200_OK, summary="Delete one's own message (soft)")
+    @delete(
+        "/messages/{message_id:int}",
+        responses=errors(403, 404),
+        status_code=HTTP_200_OK,
+        summary="Delete one's own message (soft)",
+    )
     async def delete_message(self, request: AnyRequest, rt: Rt, message_id: FromPath[int]) -> StatusReply:
         await rt.chat.delete_message(request.user, _message_id(message_id))
         return StatusReply(status="success", message="Message deleted")
 
-    @get("/unread-count", summary="Unread messages per room, zeros included")
+    @get("/unread-count", responses=errors(), summary="Unread messages per room, zeros included")
     async def unread_count(self, request: AnyRequest, rt: Rt) -> UnreadCounts:
         counts = await rt.chat.unread_counts(request.user)
         return UnreadCounts(unread_counts={str(room): n for room, n in sorted(counts.items())})
 
-    @get("/online-users", summary="Users with an open connection on any server process")
+    @get("/online-users", responses=errors(), summary="Users with an open connection on any server process")
     async def online_users(self, request: AnyRequest, rt: Rt) -> OnlineUsers:
         return OnlineUsers(online_users=await rt.chat.online_users(request.user))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -23,6 +24,19 @@ USER_COLUMNS = ("id", "name", "email", "avatar_url")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MOUNT_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
+LOG_LEVELS = ("info", "debug", "warning", "error", "critical")  # the first is the default
+LOG_FORMATS = ("text", "json")
+# Every variable load_settings reads (a test holds the two in step): any other CHAT_* is a typo to warn about.
+VARIABLES = (
+    "CHAT_DATABASE_URL", "CHAT_SQLITE_SYNCHRONOUS", "CHAT_STORAGE_URL", "CHAT_S3_ENDPOINT_URL", "CHAT_BROKER_URL",
+    "CHAT_JWT_SECRET", "CHAT_JWT_PUBLIC_KEY", "CHAT_JWT_ALGORITHMS", "CHAT_JWT_USER_CLAIM", "CHAT_JWT_AUDIENCE",
+    "CHAT_JWT_ISSUER", "CHAT_JWT_MAX_TTL", "CHAT_USERS_TABLE", "CHAT_USERS_COLUMNS", "CHAT_DB_SCHEMA",
+    "CHAT_TABLE_PREFIX", "CHAT_MOUNT_PATH", "CHAT_FILE_URL_SECRET", "CHAT_FILE_URL_TTL", "CHAT_UPLOAD_TTL",
+    "CHAT_PRESENCE_TTL", "CHAT_ALLOWED_ORIGINS", "CHAT_MAX_CONNECTIONS_PER_USER", "CHAT_ROOM_DETAIL_LIMIT",
+    "CHAT_ROOM_LIST_CACHE", "CHAT_WS_RATE", "CHAT_WS_BURST", "CHAT_WS_QUEUE_SIZE", "CHAT_WS_SEND_TIMEOUT",
+    "CHAT_WS_DECODE_BUDGET_MB", "CHAT_SEARCH_PER_MINUTE", "CHAT_AUTO_MIGRATE", "CHAT_DEV", "CHAT_LOG_LEVEL",
+    "CHAT_LOG_FORMAT",
+)  # fmt: skip
 
 
 class SettingsError(ValueError):
@@ -65,6 +79,8 @@ class Settings:
     search_per_minute: int = 30
     auto_migrate: bool = True
     dev: bool = False  # `chat serve --dev` (CHAT_DEV): the browser client may mint tokens by email
+    log_level: str = LOG_LEVELS[0]
+    log_format: str = LOG_FORMATS[0]  # "json": one object a line, with the request's id, user and route
 
     @property
     def signing_key(self) -> bytes:
@@ -303,4 +319,26 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         search_per_minute=_int(env, "CHAT_SEARCH_PER_MINUTE", 30, high=1_000_000),
         auto_migrate=_bool(env, "CHAT_AUTO_MIGRATE", True),
         dev=_bool(env, "CHAT_DEV", False),
+        log_level=log_level(env),
+        log_format=log_format(env),
     )
+
+
+def log_level(env: Mapping[str, str]) -> str:
+    return _choice(env, "CHAT_LOG_LEVEL", LOG_LEVELS)
+
+
+def log_format(env: Mapping[str, str]) -> str:
+    return _choice(env, "CHAT_LOG_FORMAT", LOG_FORMATS)
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """One warning per CHAT_* variable nothing reads, naming the closest known one: a misspelt variable would
+    otherwise leave its default in place without a word."""
+    warnings = []
+    for name in sorted(n for n in env if n.startswith("CHAT_") and n not in VARIABLES):
+        # Compared without the CHAT_ all share, which would make any two names look alike.
+        close = difflib.get_close_matches(name[5:], [known[5:] for known in VARIABLES], n=1, cutoff=0.6)
+        hint = f"; did you mean CHAT_{close[0]}?" if close else ""
+        warnings.append(f"{name} is not a chat setting and is ignored{hint}")
+    return warnings

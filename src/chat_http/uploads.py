@@ -12,6 +12,7 @@ from litestar.exceptions import InternalServerException
 from litestar.params import FromQuery
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
+from chat_http.openapi import errors
 from chat_http.runtime import Rt
 from chatcore import InvalidError, MessageType, UserId
 from chatcore.uploads import MB, UploadPolicy
@@ -74,6 +75,7 @@ async def _file_bytes(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     request_max_body_size=UploadPolicy().largest + MB,
     summary="Stream a file (multipart field `file`); send_message then carries `upload_id` instead of file_data",
     tags=["chat"],
+    responses=errors(400, 413),  # a type not allowed is a 400 naming the field, like every refused file
 )
 async def upload(request: Request[UserId, Any, Any], rt: Rt, message_type: FromQuery[str | None] = None) -> UploadReply:
     media, options = parse_options_header(request.headers.get("content-type", ""))

@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.users import SqlUserDirectory
+from chat_http.openapi import errors
 from chat_http.runtime import Rt
 from chat_http.settings import Settings
 from chat_http.tokens import AuthError, mint_token
@@ -144,7 +145,12 @@ def web_asset(rt: Rt, name: FromPath[str]) -> Response[bytes]:
     return Response(_read(name, fresh=rt.settings.dev), media_type=media_type, headers=SECURITY_HEADERS)
 
 
-@get("/api/v1/chat/me", summary="The signed-in user (the web client shows who it is)", tags=["chat"])
+@get(
+    "/api/v1/chat/me",
+    summary="The signed-in user (the web client shows who it is)",
+    tags=["chat"],
+    responses=errors(),
+)
 async def whoami(request: Request[UserId, Any, Any], rt: Rt) -> WebUser:
     return WebUser.of(await rt.chat.user(request.user))
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import sqlite3
+import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import Server, chat_command
+from tests.e2e.conftest import Server, chat_command, serving, start_server
 from tests.jwt_keys import rsa_pems
+from tests.redis_server import RedisServer, redis_server
+
+__all__ = ["redis_server"]
 
 
 def test_users_add_then_token_works_against_the_server(server: Server) -> None:
@@ -125,3 +133,114 @@ def test_files_cleanup_removes_only_unreferenced_files(server: Server) -> None:
     assert json.loads(done.stdout)["deleted"] >= 1
     assert not orphan.exists()
     assert all(p.exists() for p in kept)
+
+
+def _one_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def test_commands_on_a_database_never_migrated_say_to_migrate_and_create_no_file(
+    server: Server, tmp_path: Path
+) -> None:
+    database = tmp_path / "never.db"
+    env = {**server.env, "CHAT_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("email,name\na@example.com,A\n")
+    for args in (("users", "add", "--email", "a@example.com", "--name", "A"), ("users", "import", str(sheet)),
+                 ("files", "cleanup", "--dry-run")):  # fmt: skip
+        done = chat_command(*args, env=env, cwd=tmp_path)
+        assert done.returncode == 1, (args, done.stderr)
+        line = _one_line(done)
+        assert "chat db upgrade" in line, line
+        assert "CHAT_DATABASE_URL" in line, line
+        assert not database.exists(), args
+    sqlite3.connect(database).close()  # a file, but no chat tables in it
+    done = chat_command("users", "add", "--email", "a@example.com", "--name", "A", env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "no chat tables" in _one_line(done)
+    served = chat_command("serve", "--port", "1", env={**env, "CHAT_AUTO_MIGRATE": "false"}, cwd=tmp_path)
+    assert served.returncode == 1
+    assert "chat db upgrade" in _one_line(served)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_postgres_unreachable_is_one_line_naming_the_variable_without_the_password(
+    server: Server, tmp_path: Path
+) -> None:
+    url = f"postgresql+asyncpg://chat:s3cret-pw@127.0.0.1:{closed_port()}/chat"
+    env = {**server.env, "CHAT_DATABASE_URL": url}
+    for args in (("serve", "--port", "1"), ("users", "add", "--email", "a@example.com", "--name", "A"),
+                 ("db", "upgrade")):  # fmt: skip
+        done = chat_command(*args, env=env, cwd=tmp_path)
+        assert done.returncode == 1, (args, done.stderr)
+        line = _one_line(done)
+        assert "CHAT_DATABASE_URL=postgresql+asyncpg://chat:***@127.0.0.1" in line, line
+        assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+def test_redis_unreachable_at_start_is_one_warning_and_the_server_serves_unready(tmp_path: Path) -> None:
+    url = f"redis://:r3dis-pw@127.0.0.1:{closed_port()}/0"
+    with serving(tmp_path, {"CHAT_BROKER_URL": url}) as srv:
+        assert httpx.get(f"{srv.base_url}/ready", timeout=10).status_code == 503
+    warnings = [line for line in srv.log().splitlines() if "CHAT_BROKER_URL" in line]
+    assert len(warnings) == 1, srv.log()
+    assert "redis://:***@127.0.0.1" in warnings[0]
+    assert "r3dis-pw" not in srv.log()
+
+
+def test_a_misspelt_variable_is_one_warning_naming_the_closest_known_one(server: Server, tmp_path: Path) -> None:
+    env = {**server.env, "CHAT_DATABSE_URL": "x", "CHAT_JWT_SECERT": "y", "CHAT_WHATEVER_ELSE": "z"}
+    done = chat_command("token", "--user-id", "1", env=env, cwd=server.workdir)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 3, done.stderr
+    assert "CHAT_DATABSE_URL" in lines[0]
+    assert "did you mean CHAT_DATABASE_URL?" in lines[0]
+    assert "CHAT_JWT_SECERT" in lines[1]
+    assert "did you mean CHAT_JWT_SECRET?" in lines[1]
+    assert "CHAT_WHATEVER_ELSE" in lines[2]
+    assert "did you mean" not in lines[2]
+    clean = chat_command("token", "--user-id", "1", env=server.env, cwd=server.workdir)
+    assert clean.stderr == ""
+
+
+def test_version_and_serve_help_with_defaults(server: Server, tmp_path: Path) -> None:
+    done = chat_command("--version", env=server.env, cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"chat {version('chatcore')}"
+    helped = chat_command("serve", "--help", env=server.env, cwd=tmp_path)
+    text = " ".join(helped.stdout.split())
+    for default in ("(default: 127.0.0.1)", "(default: 8000)", "(default: 1)"):
+        assert default in text, helped.stdout
+
+
+def _stopped_by_sigterm(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def test_sigterm_after_a_clean_shutdown_exits_zero(tmp_path: Path) -> None:
+    proc, srv = start_server(tmp_path)
+    assert _stopped_by_sigterm(proc) == 0, srv.log()
+    assert "Application shutdown complete" in srv.log()
+
+
+def test_sigterm_with_workers_exits_zero(tmp_path: Path, redis_server: RedisServer) -> None:
+    proc, srv = start_server(tmp_path, {"CHAT_BROKER_URL": redis_server.url}, args=("--workers", "2"))
+    assert _stopped_by_sigterm(proc) == 0, srv.log()
+    assert srv.log().count("Application shutdown complete") == 2, srv.log()

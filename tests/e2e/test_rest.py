@@ -22,6 +22,31 @@ async def test_health_ready_and_openapi_need_no_token(api: Api) -> None:
     assert (await api.http.get("/schema/swagger")).status_code == 200
 
 
+async def test_openapi_lists_the_error_answers_of_each_route(api: Api) -> None:
+    """401 wherever a token is needed, 404 wherever a room or message id is given, 429 where calls are counted,
+    413 for uploads; each with the error body's shape."""
+    schema = (await api.http.get("/schema/openapi.json")).json()
+    operations = {
+        (method.upper(), path): operation
+        for path, item in schema["paths"].items()
+        if path.startswith(API)
+        for method, operation in item.items()
+    }
+    assert len(operations) >= 11, sorted(operations)
+    for (method, path), operation in operations.items():
+        listed = set(operation["responses"])
+        assert {"401", "503"} <= listed, (method, path, listed)
+        if "{room_id}" in path or "{message_id}" in path:
+            assert "404" in listed, (method, path, listed)
+        body = operation["responses"]["401"]["content"]["application/json"]["schema"]
+        if "$ref" in body:
+            body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+        assert set(body["properties"]) == {"status_code", "detail"}
+    assert "429" in operations[("GET", f"{API}/search-users")]["responses"]
+    assert "413" in operations[("POST", f"{API}/uploads")]["responses"]
+    assert "404" in operations[("POST", f"{API}/rooms")]["responses"]  # no such receiver
+
+
 async def test_requests_without_a_valid_token_get_401(api: Api) -> None:
     alice = await api.person("Alice")
     expired = token_for(alice.id, ttl=-10)

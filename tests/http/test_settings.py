@@ -6,12 +6,13 @@ import logging
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from chat_http.app import create_app
-from chat_http.cli import RedactTokens
-from chat_http.settings import Settings, SettingsError, load_settings
+from chat_http.logs import RedactTokens
+from chat_http.settings import VARIABLES, Settings, SettingsError, load_settings, unknown_variables
 from tests.jwt_keys import ec_pems, rsa_pems
 
 SECRET = "s" * 40
@@ -209,3 +210,19 @@ def test_rs256_without_the_crypto_backend_stops_start_up() -> None:
 def test_the_token_lifetime_limit_is_off_unless_set() -> None:
     assert load_settings({"CHAT_JWT_SECRET": SECRET}).jwt_max_ttl is None
     assert load_settings({"CHAT_JWT_SECRET": SECRET, "CHAT_JWT_MAX_TTL": "900"}).jwt_max_ttl == 900
+
+
+def test_the_known_variables_are_those_load_settings_reads() -> None:
+    """VARIABLES decides which CHAT_* names draw a 'not a chat setting' warning: it must not miss one."""
+    read: set[str] = set()
+
+    class Recording(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:
+            read.add(key)
+            return super().get(key, default)
+
+    load_settings(Recording({"CHAT_JWT_SECRET": SECRET}))
+    assert {name for name in read if name.startswith("CHAT_")} == set(VARIABLES)
+    assert unknown_variables({"CHAT_LOG_FORMAT": "json", "CHAT_LOGFORMAT": "json", "HOME": "/"}) == [
+        "CHAT_LOGFORMAT is not a chat setting and is ignored; did you mean CHAT_LOG_FORMAT?"
+    ]

@@ -180,11 +180,11 @@ def test_only_serve_dev_turns_dev_mode_on(monkeypatch: pytest.MonkeyPatch, tmp_p
     """CHAT_DEV left in the environment does not survive a plain `chat serve`; `--dev` sets it for workers too."""
     served: list[Litestar] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **_: served.append(app))
+    monkeypatch.setattr(cli, "_stopping_is_success", lambda: None)  # keep pytest's own SIGINT handler
     for name, value in {
         "CHAT_JWT_SECRET": SECRET,
         "CHAT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
         "CHAT_STORAGE_URL": f"file://{tmp_path / 'files'}",
-        "CHAT_AUTO_MIGRATE": "false",
         "CHAT_DEV": "true",
     }.items():
         monkeypatch.setenv(name, value)

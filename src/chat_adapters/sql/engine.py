@@ -10,6 +10,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -146,3 +148,25 @@ async def _migrate(target: Target, layout: ChatLayout, run: Callable[[Config], N
             if sqlite:
                 await connection.rollback()
                 await connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+
+
+def head_revision() -> str | None:
+    """The newest migration this package ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Every migration this package ships."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+async def current_revision(engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> str | None:
+    """The migration the chat tables of `layout` are at; None when they were never migrated (no version table,
+    or an empty one)."""
+
+    def read(connection: Connection) -> str | None:
+        opts = {"version_table": layout.version_table, "version_table_schema": layout.schema}
+        return MigrationContext.configure(connection, opts=opts).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
