@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from chat_http.runtime import Runtime, RuntimeSlot
     from chat_http.settings import Settings, SettingsError, load_settings
     from chat_http.tokens import AuthError, Identity, VerifyToken
-    from chat_http.wiring import Services, build_services
+    from chat_http.wiring import build_services
 
 _WHERE = {
     "chat_handlers": "chat_http.app",
@@ -35,7 +35,6 @@ _WHERE = {
     "Settings": "chat_http.settings",
     "SettingsError": "chat_http.settings",
     "load_settings": "chat_http.settings",
-    "Services": "chat_http.wiring",
     "build_services": "chat_http.wiring",
 }
 
@@ -45,7 +44,6 @@ __all__ = [
     "Identity",
     "Runtime",
     "RuntimeSlot",
-    "Services",
     "Settings",
     "SettingsError",
     "VerifyToken",

@@ -23,13 +23,13 @@ from chat_http.logs import ChatLoggingConfig, RequestIds
 from chat_http.metrics import Metrics, prometheus
 from chat_http.rest import ChatController
 from chat_http.runtime import Rt, Runtime, RuntimeSlot
-from chat_http.settings import Settings, SettingsError, check_jwt
+from chat_http.settings import Settings
 from chat_http.swagger import swagger_asset, swagger_plugin
 from chat_http.tokens import VerifyToken, authenticator
 from chat_http.uploads import upload
 from chat_http.views import Health
 from chat_http.web import client_routes, web_routes, whoami
-from chat_http.wiring import check_supported, open_runtime
+from chat_http.wiring import open_runtime
 from chat_http.ws import chat_socket
 from chatcore import ChatError, UserDirectory
 
@@ -87,12 +87,6 @@ def chat_router(slot: RuntimeSlot, *, path: str = "/chat", web_client: bool = Fa
     )
 
 
-def check_secrets(settings: Settings) -> None:
-    check_jwt(settings)
-    if not (settings.file_url_secret or settings.jwt_secret or settings.jwt_public_key):
-        raise SettingsError("CHAT_FILE_URL_SECRET is required to sign file links when no CHAT_JWT_* key is set")
-
-
 @asynccontextmanager
 async def chat_lifespan(
     slot: RuntimeSlot,
@@ -102,9 +96,8 @@ async def chat_lifespan(
     engine: AsyncEngine | None = None,
     users: UserDirectory | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Build the services into `slot` for as long as it is entered, then dispose of them."""
-    check_supported(settings)
-    check_secrets(settings)
+    """Build the services into `slot` for as long as it is entered, then dispose of them (the caller checked
+    `settings`: create_app, ChatPlugin)."""
     async with open_runtime(settings, authenticator(settings, verify_token), engine=engine, users=users) as rt:
         slot.set(rt)
         try:
@@ -126,8 +119,7 @@ def create_app(
     `verify_token` replaces JWT checking with the host's (REST and socket alike); `engine` and `users` are the
     host's database and user directory, see `build_services`.
     """
-    check_supported(settings)
-    check_secrets(settings)
+    settings.check()
     slot = RuntimeSlot()
 
     @asynccontextmanager

@@ -92,11 +92,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(dev=args.dev)
     if args.workers > 1 and settings.broker_url == "memory://":
         raise SettingsError("CHAT_BROKER_URL=memory:// cannot serve more than one worker; use redis://host:port/db")
-    from chat_http.app import check_secrets
-    from chat_http.wiring import chat_layout, check_database, check_supported
+    from chat_http.wiring import chat_layout, check_database
 
-    check_supported(settings)
-    check_secrets(settings)
+    settings.check()
     _run(preflight.reachable(settings, may_create=settings.auto_migrate))
     if settings.auto_migrate:
         _run(upgrade(settings.database_url, layout=chat_layout(settings)))
@@ -164,10 +162,9 @@ def tune_gc() -> None:
 def cmd_db(args: argparse.Namespace) -> int:
     from chat_adapters.sql.engine import downgrade, upgrade
     from chat_http import preflight
-    from chat_http.wiring import chat_layout, check_supported
+    from chat_http.wiring import chat_layout
 
     settings = load_settings(dev=True)
-    check_supported(settings)
     layout = chat_layout(settings)
     _run(preflight.reachable(settings, may_create=args.action == "upgrade"))
     if args.action == "upgrade":

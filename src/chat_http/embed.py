@@ -12,11 +12,11 @@ from litestar.plugins import InitPlugin
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_adapters.sql.tables import ChatLayout
-from chat_http.app import chat_lifespan, chat_router, check_secrets
+from chat_http.app import chat_lifespan, chat_router
 from chat_http.runtime import Runtime, RuntimeSlot
 from chat_http.settings import Settings
 from chat_http.tokens import VerifyToken
-from chat_http.wiring import chat_layout, check_supported
+from chat_http.wiring import chat_layout
 from chatcore import ChatService, UserDirectory
 
 
@@ -44,8 +44,7 @@ class ChatPlugin(InitPlugin):
         web_client: bool = False,
     ) -> None:
         self.settings = attrs.evolve(settings or Settings(), mount_path=path.rstrip("/"), dev=False)
-        check_supported(self.settings)
-        check_secrets(self.settings)
+        self.settings.check()
         self._verify_token = verify_token
         self._engine = engine
         self._users = users

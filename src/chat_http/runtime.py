@@ -1,4 +1,5 @@
-"""What the handlers share, built once by the composition root and handed out by one dependency."""
+"""What the handlers share, built once by the composition root (wiring.build_services) and handed out by one
+dependency: the one container of the process's services."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from chat_adapters.storage.signing import UrlSigner
 from chat_http.hub import DecodeBudget, Hub
 from chat_http.settings import DEFAULT_DECODE_BUDGET, Settings
 from chat_http.tokens import Authenticator
-from chatcore import ChatService, Clock, FileStorage
+from chatcore import Broker, ChatService, Clock, FileStorage, LiveState
 
 
 @attrs.frozen(kw_only=True)
@@ -23,6 +24,8 @@ class Runtime:
     clock: Clock
     signer: UrlSigner
     storage: FileStorage
+    broker: Broker
+    live: LiveState
     probes: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict)
     decoding: DecodeBudget = attrs.field(factory=lambda: DecodeBudget(DEFAULT_DECODE_BUDGET))
 

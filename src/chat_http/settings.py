@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import attrs
 import jwt
 
+from chatcore import Limits
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chat.db"
 DEFAULT_STORAGE_URL = "file://./static/chat_files"
 DEFAULT_BROKER_URL = "memory://"
@@ -39,6 +41,9 @@ VARIABLES = (
 )  # fmt: skip
 
 
+_LIMITS = Limits()  # the core's defaults, which the variables below override
+
+
 class SettingsError(ValueError):
     """One line for the operator, naming the variable."""
 
@@ -64,29 +69,48 @@ class Settings:
     table_prefix: str = ""
     mount_path: str = ""  # "/chat" when the service is reached under a path prefix
     file_url_secret: str | None = None
-    file_url_ttl: timedelta = timedelta(minutes=15)
+    file_url_ttl: timedelta = _LIMITS.file_url_ttl
     upload_ttl: timedelta = timedelta(hours=1)
     presence_ttl: timedelta = timedelta(seconds=60)
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_user: int = 10
-    room_detail_limit: int = 500
-    room_list_cache: int = 20_000  # rooms kept in room lists between requests (~1 KB each); 0: none
+    room_detail_limit: int = _LIMITS.room_detail_limit
+    room_list_cache: int = _LIMITS.room_list_cache_rooms  # rooms kept in room lists between requests; 0: none
     ws_rate: float = 20.0
     ws_burst: int = 50
     ws_queue_size: int = 256
     ws_send_timeout: float = 5.0
     ws_decode_budget: int = DEFAULT_DECODE_BUDGET  # bytes of large frames held at once in a process
-    search_per_minute: int = 30
+    search_per_minute: int = _LIMITS.search_per_minute
     auto_migrate: bool = True
     dev: bool = False  # `chat serve --dev` (CHAT_DEV): the browser client may mint tokens by email
     log_level: str = LOG_LEVELS[0]
     log_format: str = LOG_FORMATS[0]  # "json": one object a line, with the request's id, user and route
+
+    def check(self, *, tokens: bool = True) -> None:
+        """The rules across variables, for settings read from the environment and settings a host builds in code
+        alike; SettingsError with one line naming the variable. `tokens`: also the JWT algorithms and keys and
+        a key for file links (not needed by commands that only touch the database)."""
+        if self.db_schema is not None and not self.database_url.startswith("postgresql"):
+            raise SettingsError("CHAT_DB_SCHEMA needs PostgreSQL (CHAT_DATABASE_URL=postgresql+asyncpg://...)")
+        if not tokens:
+            return
+        _algorithms(",".join(self.jwt_algorithms))
+        _jwt_keys(self.jwt_algorithms, self.jwt_secret, self.jwt_public_key)
+        if not (self.file_url_secret or self.jwt_secret or self.jwt_public_key):
+            raise SettingsError(
+                "CHAT_FILE_URL_SECRET is required to sign file links"
+                " when neither CHAT_JWT_SECRET nor CHAT_JWT_PUBLIC_KEY is set"
+            )
 
     @property
     def signing_key(self) -> bytes:
         """Key for signed file URLs: its own secret, else derived from the JWT secret."""
         secret = self.file_url_secret or self.jwt_secret or self.jwt_public_key or ""
         return f"chatcore-files:{secret}".encode()
+
+
+_DEFAULTS = Settings()
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = 10**9) -> int:
@@ -202,12 +226,6 @@ def _jwt_keys(algorithms: tuple[str, ...], secret: str | None, public_key: str |
             raise SettingsError(f"{name} is too weak for {algorithm}: {short}")
 
 
-def check_jwt(settings: Settings) -> None:
-    """load_settings' checks of the JWT algorithms and key, for Settings a host application builds in code."""
-    _algorithms(",".join(settings.jwt_algorithms))
-    _jwt_keys(settings.jwt_algorithms, settings.jwt_secret, settings.jwt_public_key)
-
-
 def _columns(raw: str | None) -> dict[str, str]:
     columns = {c: c for c in USER_COLUMNS}
     if not raw:
@@ -239,13 +257,11 @@ def _table_prefix(raw: str | None) -> str:
     return raw
 
 
-def _db_schema(raw: str | None, database_url: str) -> str | None:
+def _db_schema(raw: str | None) -> str | None:
     if not raw:
         return None
     if not _NAME.match(raw):
         raise SettingsError(f"CHAT_DB_SCHEMA must be a schema name like chat, got {raw!r}")
-    if not database_url.startswith("postgresql"):
-        raise SettingsError("CHAT_DB_SCHEMA needs PostgreSQL (CHAT_DATABASE_URL=postgresql+asyncpg://...)")
     return raw
 
 
@@ -266,10 +282,16 @@ def _origins(raw: str | None) -> tuple[str, ...]:
     return origins
 
 
+def _seconds(value: timedelta) -> int:
+    return int(value.total_seconds())
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
-    """Read every CHAT_* variable; `dev` allows running without a JWT secret (the caller generates one)."""
+    """Read every CHAT_* variable; `dev` allows running without a JWT secret (the caller generates one). An
+    unset variable keeps the default written in `Settings`."""
     env = os.environ if env is None else env
-    algorithms = _algorithms(env.get("CHAT_JWT_ALGORITHMS", "HS256"))
+    d = _DEFAULTS
+    algorithms = _algorithms(env.get("CHAT_JWT_ALGORITHMS", ",".join(d.jwt_algorithms)))
     secret = env.get("CHAT_JWT_SECRET") or None
     public_key = env.get("CHAT_JWT_PUBLIC_KEY") or None
     if any(a.startswith(ASYMMETRIC) for a in algorithms) and public_key is None:
@@ -285,7 +307,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
             f"CHAT_USERS_TABLE must be a table name like employees or hr.employees, got {users_table!r}"
         )
     database_url = _database_url(env.get("CHAT_DATABASE_URL") or DEFAULT_DATABASE_URL)
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         sqlite_synchronous=_choice(env, "CHAT_SQLITE_SYNCHRONOUS", ("full", "normal")),
         storage_url=_storage_url(env.get("CHAT_STORAGE_URL") or DEFAULT_STORAGE_URL),
@@ -294,34 +316,36 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         jwt_secret=secret,
         jwt_public_key=public_key,
         jwt_algorithms=algorithms,
-        jwt_user_claim=env.get("CHAT_JWT_USER_CLAIM") or "sub",
+        jwt_user_claim=env.get("CHAT_JWT_USER_CLAIM") or d.jwt_user_claim,
         jwt_audience=env.get("CHAT_JWT_AUDIENCE") or None,
         jwt_issuer=env.get("CHAT_JWT_ISSUER") or None,
         jwt_max_ttl=_int(env, "CHAT_JWT_MAX_TTL", 0) or None,
         users_table=users_table,
         users_columns=_columns(env.get("CHAT_USERS_COLUMNS")),
-        db_schema=_db_schema(env.get("CHAT_DB_SCHEMA"), database_url),
+        db_schema=_db_schema(env.get("CHAT_DB_SCHEMA")),
         table_prefix=_table_prefix(env.get("CHAT_TABLE_PREFIX")),
         mount_path=_mount_path(env.get("CHAT_MOUNT_PATH")),
         file_url_secret=env.get("CHAT_FILE_URL_SECRET") or None,
-        file_url_ttl=timedelta(seconds=_int(env, "CHAT_FILE_URL_TTL", 900, high=7 * 86400)),
-        upload_ttl=timedelta(seconds=_int(env, "CHAT_UPLOAD_TTL", 3600, high=7 * 86400)),
-        presence_ttl=timedelta(seconds=_int(env, "CHAT_PRESENCE_TTL", 60, low=3, high=3600)),
+        file_url_ttl=timedelta(seconds=_int(env, "CHAT_FILE_URL_TTL", _seconds(d.file_url_ttl), high=7 * 86400)),
+        upload_ttl=timedelta(seconds=_int(env, "CHAT_UPLOAD_TTL", _seconds(d.upload_ttl), high=7 * 86400)),
+        presence_ttl=timedelta(seconds=_int(env, "CHAT_PRESENCE_TTL", _seconds(d.presence_ttl), low=3, high=3600)),
         allowed_origins=_origins(env.get("CHAT_ALLOWED_ORIGINS")),
-        max_connections_per_user=_int(env, "CHAT_MAX_CONNECTIONS_PER_USER", 10, high=10_000),
-        room_detail_limit=_int(env, "CHAT_ROOM_DETAIL_LIMIT", 500, high=100_000),
-        room_list_cache=_int(env, "CHAT_ROOM_LIST_CACHE", 20_000, low=0, high=10_000_000),
-        ws_rate=_float(env, "CHAT_WS_RATE", 20.0),
-        ws_burst=_int(env, "CHAT_WS_BURST", 50, high=100_000),
-        ws_queue_size=_int(env, "CHAT_WS_QUEUE_SIZE", 256, high=1_000_000),
-        ws_send_timeout=_float(env, "CHAT_WS_SEND_TIMEOUT", 5.0),
-        ws_decode_budget=_int(env, "CHAT_WS_DECODE_BUDGET_MB", DEFAULT_DECODE_BUDGET // 2**20, high=1_000_000) * 2**20,
-        search_per_minute=_int(env, "CHAT_SEARCH_PER_MINUTE", 30, high=1_000_000),
-        auto_migrate=_bool(env, "CHAT_AUTO_MIGRATE", True),
-        dev=_bool(env, "CHAT_DEV", False),
+        max_connections_per_user=_int(env, "CHAT_MAX_CONNECTIONS_PER_USER", d.max_connections_per_user, high=10_000),
+        room_detail_limit=_int(env, "CHAT_ROOM_DETAIL_LIMIT", d.room_detail_limit, high=100_000),
+        room_list_cache=_int(env, "CHAT_ROOM_LIST_CACHE", d.room_list_cache, low=0, high=10_000_000),
+        ws_rate=_float(env, "CHAT_WS_RATE", d.ws_rate),
+        ws_burst=_int(env, "CHAT_WS_BURST", d.ws_burst, high=100_000),
+        ws_queue_size=_int(env, "CHAT_WS_QUEUE_SIZE", d.ws_queue_size, high=1_000_000),
+        ws_send_timeout=_float(env, "CHAT_WS_SEND_TIMEOUT", d.ws_send_timeout),
+        ws_decode_budget=_int(env, "CHAT_WS_DECODE_BUDGET_MB", d.ws_decode_budget // 2**20, high=1_000_000) * 2**20,
+        search_per_minute=_int(env, "CHAT_SEARCH_PER_MINUTE", d.search_per_minute, high=1_000_000),
+        auto_migrate=_bool(env, "CHAT_AUTO_MIGRATE", d.auto_migrate),
+        dev=_bool(env, "CHAT_DEV", d.dev),
         log_level=log_level(env),
         log_format=log_format(env),
     )
+    settings.check(tokens=False)  # the JWT rules ran above with the variables' own messages; dev adds a key
+    return settings
 
 
 def log_level(env: Mapping[str, str]) -> str:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import attrs
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,7 +31,7 @@ from chat_http.errors import CLOSE_AUTH
 from chat_http.hub import DecodeBudget, Hub, LocalFallbackBroker
 from chat_http.runtime import Runtime
 from chat_http.settings import Settings, SettingsError
-from chat_http.tokens import Authenticator
+from chat_http.tokens import Authenticator, TokenVerifier
 from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits, LiveState, UserDirectory
 from chatcore.ports import RateLimiter
 from chatcore.ratelimit import MemoryRateLimiter
@@ -45,27 +44,9 @@ USER_CHECK_BATCH = 2_000  # ... and how many at a time
 SHUTDOWN_GRACE = 5.0
 
 
-@attrs.frozen(kw_only=True)
-class Services:
-    chat: ChatService
-    hub: Hub
-    storage: FileStorage
-    broker: Broker
-    live: LiveState
-    clock: Clock
-    signer: UrlSigner
-    probes: dict[str, Callable[[], Awaitable[None]]]
-
-
 def storage_root(settings: Settings) -> Path:
     parts = urlsplit(settings.storage_url)
     return Path(parts.netloc + parts.path)
-
-
-def check_supported(settings: Settings) -> None:
-    """Combinations this build cannot run stop start-up with one line, like any bad setting."""
-    if settings.db_schema is not None and not settings.database_url.startswith("postgresql"):
-        raise SettingsError("CHAT_DB_SCHEMA needs PostgreSQL (CHAT_DATABASE_URL=postgresql+asyncpg://...)")
 
 
 def chat_layout(settings: Settings) -> ChatLayout:
@@ -110,14 +91,15 @@ async def build_services(
     *,
     engine: AsyncEngine | None = None,
     users: UserDirectory | None = None,
-) -> Services:
-    """Everything the core needs, disposed by `stack` in reverse order.
+    verifier: Authenticator | None = None,
+) -> Runtime:
+    """Everything the core and the handlers need, disposed by `stack` in reverse order.
 
     A host may hand over its own `engine` (left for the host to dispose; CHAT_DATABASE_URL is then unused; on
-    SQLite made with `enable_sqlite_pragmas`) and its own `users` directory (else CHAT_USERS_TABLE or the chat's
-    own users table decide).
+    SQLite made with `enable_sqlite_pragmas`), its own `users` directory (else CHAT_USERS_TABLE or the chat's
+    own users table decide) and its own token check (else JWTs as CHAT_JWT_* says).
     """
-    check_supported(settings)
+    settings.check(tokens=False)  # a library host may call this with Settings of its own
     clock = SystemClock()
     signer = UrlSigner(settings.signing_key, base_path=f"{settings.mount_path}/static/chat_files")
     if engine is None:
@@ -167,15 +149,18 @@ async def build_services(
     async def broker_probe() -> None:
         await broker.publish(["health"], b"{}")
 
-    return Services(
+    return Runtime(
+        settings=settings,
         chat=chat,
         hub=hub,
+        verifier=verifier or TokenVerifier(settings),
+        clock=clock,
+        signer=signer,
         storage=storage,
         broker=broker,
         live=live,
-        clock=clock,
-        signer=signer,
         probes={"database": database_probe, "broker": broker_probe},
+        decoding=DecodeBudget(settings.ws_decode_budget),
     )
 
 
@@ -228,12 +213,12 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """The services plus what the handlers need, and the sweeper of stale uploads, for as long as it is open."""
     async with AsyncExitStack() as stack:
-        services = await build_services(settings, stack, engine=engine, users=users)
+        rt = await build_services(settings, stack, engine=engine, users=users, verifier=verifier)
         framing.set_budget(settings.ws_decode_budget)  # the process's, used when `chat serve` runs its protocol
         sweepers = [
-            asyncio.create_task(_expire_uploads(services.chat, settings), name="expire-uploads"),
+            asyncio.create_task(_expire_uploads(rt.chat, settings), name="expire-uploads"),
             asyncio.create_task(
-                _close_sockets_of_removed_users(services.chat, services.hub, USER_CHECK_SECONDS, USER_CHECK_BATCH),
+                _close_sockets_of_removed_users(rt.chat, rt.hub, USER_CHECK_SECONDS, USER_CHECK_BATCH),
                 name="removed-users",
             ),
         ]
@@ -249,15 +234,5 @@ async def open_runtime(
         stack.push_async_callback(stop_sweepers)
         # Servers close sockets before the lifespan ends, but a host or test client may not wait for their
         # handlers: give them a moment to finish their last writes before the engine and broker go.
-        stack.push_async_callback(services.hub.wait_idle, SHUTDOWN_GRACE)
-        yield Runtime(
-            settings=settings,
-            chat=services.chat,
-            hub=services.hub,
-            verifier=verifier,
-            clock=services.clock,
-            signer=services.signer,
-            storage=services.storage,
-            probes=services.probes,
-            decoding=DecodeBudget(settings.ws_decode_budget),
-        )
+        stack.push_async_callback(rt.hub.wait_idle, SHUTDOWN_GRACE)
+        yield rt
