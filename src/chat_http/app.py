@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_http.auth import BearerAuthMiddleware
+from chat_http.bodies import Health
 from chat_http.errors import chat_error_handler, log_server_error
 from chat_http.files import serve_file
 from chat_http.logs import ChatLoggingConfig, RequestIds
@@ -27,8 +28,7 @@ from chat_http.settings import Settings
 from chat_http.swagger import swagger_asset, swagger_plugin
 from chat_http.tokens import VerifyToken, authenticator
 from chat_http.uploads import upload
-from chat_http.views import Health
-from chat_http.web import client_routes, web_routes, whoami
+from chat_http.webclient import client_routes, web_routes, whoami
 from chat_http.wiring import open_runtime
 from chat_http.ws import chat_socket
 from chatcore import ChatError, UserDirectory

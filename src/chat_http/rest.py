@@ -9,9 +9,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from chat_http.openapi import errors
-from chat_http.runtime import Rt
-from chat_http.views import (
+from chat_http.bodies import (
     EditMessage,
     OnlineUsers,
     OpenRoom,
@@ -19,6 +17,8 @@ from chat_http.views import (
     UnreadCounts,
     UserSearch,
 )
+from chat_http.openapi import errors
+from chat_http.runtime import Rt
 from chatcore import (
     HistoryPage,
     InvalidError,

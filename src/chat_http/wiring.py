@@ -26,12 +26,12 @@ from chat_adapters.storage.s3 import S3Storage
 from chat_adapters.storage.signing import UrlSigner
 from chat_adapters.system import SystemClock, UuidIds
 from chat_http import framing
-from chat_http.encoding import encode_event
 from chat_http.errors import CLOSE_AUTH
 from chat_http.hub import DecodeBudget, Hub, LocalFallbackBroker
 from chat_http.runtime import Runtime
 from chat_http.settings import Settings, SettingsError
 from chat_http.tokens import Authenticator, TokenVerifier
+from chat_http.wire import encode_event
 from chatcore import Broker, ChatError, ChatService, Clock, FileStorage, Limits, LiveState, UserDirectory
 from chatcore.ports import RateLimiter
 from chatcore.ratelimit import MemoryRateLimiter

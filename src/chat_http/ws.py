@@ -16,7 +16,6 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from chat_http import metrics
-from chat_http.decoding import decode_client_event
 from chat_http.errors import (
     CLOSE_AUTH,
     CLOSE_AUTH_OTHER,
@@ -29,6 +28,7 @@ from chat_http.framing import LARGE, RELEASE
 from chat_http.hub import Connection, TooManyConnections
 from chat_http.runtime import Rt, Runtime
 from chat_http.tokens import AuthError
+from chat_http.wire import decode_client_event
 from chatcore import (
     ChatError,
     InvalidError,

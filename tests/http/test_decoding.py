@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from chat_http.decoding import _fast, decode_client_event
+from chat_http.wire import _fast, decode_client_event
 from chatcore.codec import parse_client_event
 from chatcore.commands import CLIENT_EVENTS, SendMessage
 from chatcore.errors import InvalidError

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from chat_http.encoding import encode_event as fast
+from chat_http.wire import encode_event as fast
 from chatcore.codec import encode_event as reference
 from chatcore.events import (
     Event,

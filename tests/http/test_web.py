@@ -20,7 +20,7 @@ from chat_http import cli
 from chat_http.app import create_app
 from chat_http.settings import Settings, load_settings
 from chat_http.tokens import mint_token
-from chat_http.web import WEB_DIR
+from chat_http.webclient import WEB_DIR
 from chatcore.model import MessageType
 from chatcore.uploads import DEFAULT_LIMITS, FILE_TYPES
 
