@@ -206,7 +206,8 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 class FileStorage(Protocol):
-    """Uploaded bytes, keyed like 'images/<uuid4>-a.jpg'."""
+    """Uploaded bytes, keyed like 'images/<uuid4>-a.jpg'. (The adapters also offer `get` and `exists` for
+    inspection; the chat itself never needs them.)"""
 
     async def put(self, key: str, data: bytes, content_type: str, *, file_name: str | None = None) -> None:
         """`file_name` is the name the file was sent with: a storage whose links skip the app (S3) keeps it
@@ -222,15 +223,9 @@ class FileStorage(Protocol):
         """
         ...
 
-    async def get(self, key: str) -> bytes:
-        """NotFoundError if missing."""
-        ...
-
     def stream(self, key: str) -> AsyncIterator[bytes]:
         """The file in chunks, for serving large files; NotFoundError (on first iteration) if missing."""
         ...
-
-    async def exists(self, key: str) -> bool: ...
 
     async def delete(self, key: str) -> None:
         """A missing key is no error."""
