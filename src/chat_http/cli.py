@@ -117,7 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "port": args.port,
         "ws_max_size": frame_limit(settings),
         "ws_ping_interval": 20.0,
-        # Chat frames are small; a deflate context costs ~256 KB per socket and CPU on every frame.
+        # Chat frames are small; a deflate context costs memory per socket and CPU on every frame.
         "ws_per_message_deflate": False,
         "ws": "chat_http.framing:BudgetedWebSocketProtocol",  # large messages under CHAT_WS_DECODE_BUDGET_MB
         "log_config": logging_config(settings.log_level, settings.log_format),  # workers apply it too
@@ -150,10 +150,10 @@ def _stopping_is_success() -> None:
 
 
 def tune_gc() -> None:
-    """Fewer, cheaper garbage collections for a server that allocates in bursts (a 1,000-room list makes
-    ~20,000 objects): the modules and app loaded so far are frozen out of every later collection, and the
-    youngest generation is collected after 50,000 allocations instead of 700. GET /rooms with 1,000 rooms:
-    p95 101 -> 54 ms, p99 116 -> 55 ms (the pauses were full collections over every object of the process)."""
+    """Fewer, cheaper garbage collections for a server that allocates in bursts (a long room list makes tens of
+    thousands of objects): the modules and app loaded so far are frozen out of every later collection, and the
+    youngest generation is collected after 50,000 allocations instead of 700. The tail latency of long room
+    lists was full collections over every object of the process (bench/README.md has the figures)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
