@@ -6,9 +6,9 @@ import math
 import struct
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import pytest
@@ -200,6 +200,31 @@ async def pages(browser: Any, server: Server) -> AsyncIterator[Pages]:
         for chat in opened.opened:
             await chat.page.context.close()
     opened.check()
+
+
+class OpenPair(Protocol):
+    async def __call__(
+        self, *, viewport: dict[str, int] = DESKTOP, before: Callable[[Any], Awaitable[None]] | None = None
+    ) -> tuple[ChatPage, ChatPage]: ...
+
+
+@pytest.fixture
+def pair(api: Api, pages: Pages) -> OpenPair:
+    """Opens the conversation most tests start from: Alice and Bob, a direct room between them, both signed in with
+    the room open. `viewport` and `before` (see `Pages.open`) are Alice's."""
+
+    async def open_pair(
+        *, viewport: dict[str, int] = DESKTOP, before: Callable[[Any], Awaitable[None]] | None = None
+    ) -> tuple[ChatPage, ChatPage]:
+        alice, bob = await api.person("Alice"), await api.person("Bob")
+        await api.room(alice, bob)
+        a = await pages.signed_in(alice, viewport=viewport, before=before)
+        b = await pages.signed_in(bob)
+        await a.open_room_with(bob)
+        await b.open_room_with(alice)
+        return a, b
+
+    return open_pair
 
 
 def png(width: int = 480, height: int = 320) -> bytes:

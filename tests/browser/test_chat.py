@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.browser.conftest import PDF, PHONE, ROOT, Pages, employee, expect, png, wav
+from tests.browser.conftest import PDF, PHONE, ROOT, OpenPair, Pages, employee, expect, png, wav
 from tests.e2e.conftest import Api, Person
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -176,13 +176,8 @@ async def test_read_marks_appear_when_the_other_reads(api: Api, pages: Pages) ->
     await expect(b.room(alice).locator(".room-preview")).to_have_text("You: Will do, thanks!")
 
 
-async def test_edit_and_delete_own_messages_show_on_the_other_side(api: Api, pages: Pages) -> None:
-    alice, bob = await api.person("Alice"), await api.person("Bob")
-    await api.room(alice, bob)
-    a = await pages.signed_in(alice)
-    b = await pages.signed_in(bob)
-    await a.open_room_with(bob)
-    await b.open_room_with(alice)
+async def test_edit_and_delete_own_messages_show_on_the_other_side(pair: OpenPair) -> None:
+    a, b = await pair()
     await a.send("See you at 10")
     await b.send("OK")
     await expect(b.message("See you at 10")).to_be_visible()
@@ -215,7 +210,7 @@ async def test_edit_and_delete_own_messages_show_on_the_other_side(api: Api, pag
     deleted_on_a = a.page.locator(f'li.msg[data-id="{message_id}"]')
     await expect(deleted_on_a.locator(".deleted-text")).to_have_text("This message was deleted")
     await expect(deleted_on_a.locator(".actions")).to_have_count(0)
-    await expect(b.room(alice).locator(".room-preview")).to_have_text("Message deleted")
+    await expect(b.room(a.person).locator(".room-preview")).to_have_text("Message deleted")
     await b.shot("09-edited-and-deleted")
 
 
@@ -283,13 +278,8 @@ async def test_a_link_with_the_token_in_its_fragment_signs_in(api: Api, pages: P
     assert chat.page.url.endswith("/chat")
 
 
-async def test_voice_notes_recorded_in_the_browser_or_picked_from_disk(api: Api, pages: Pages) -> None:
-    alice, bob = await api.person("Alice"), await api.person("Bob")
-    await api.room(alice, bob)
-    a = await pages.signed_in(alice)
-    b = await pages.signed_in(bob)
-    await a.open_room_with(bob)
-    await b.open_room_with(alice)
+async def test_voice_notes_recorded_in_the_browser_or_picked_from_disk(pair: OpenPair) -> None:
+    a, b = await pair()
 
     await a.page.click("#mic")  # Chromium's fake microphone
     await expect(a.page.locator("#recording")).to_be_visible()

@@ -10,7 +10,7 @@ import pytest
 
 from chatcore.model import MessageType
 from chatcore.uploads import DEFAULT_LIMITS, FILE_TYPES
-from tests.browser.conftest import DESKTOP, PDF, PHONE, ChatPage, Pages, employee, expect, png
+from tests.browser.conftest import PDF, PHONE, OpenPair, Pages, employee, expect, png
 from tests.e2e.conftest import Api, Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -39,12 +39,8 @@ async def test_a_long_last_message_keeps_the_room_list_on_a_phone_screen(api: Ap
     assert await preview.evaluate("el => el.scrollWidth > el.clientWidth")
 
 
-async def test_last_seen_names_the_time_once(api: Api, pages: Pages) -> None:
-    alice, bob = await api.person("Alice"), await api.person("Bob")
-    await api.room(alice, bob)
-    a = await pages.signed_in(alice)
-    b = await pages.signed_in(bob)
-    await a.open_room_with(bob)
+async def test_last_seen_names_the_time_once(pair: OpenPair) -> None:
+    a, b = await pair()
     status = a.page.locator("#peer-status")
     await expect(status).to_have_text("Online")
     await b.page.context.close()
@@ -59,20 +55,10 @@ def extensions(*kinds: MessageType) -> set[str]:
     return {f".{ft.extension}" for kind in kinds for ft in FILE_TYPES[kind]}
 
 
-async def chat_pair(api: Api, pages: Pages, viewport: dict[str, int] = DESKTOP) -> tuple[ChatPage, ChatPage]:
-    alice, bob = await api.person("Alice"), await api.person("Bob")
-    await api.room(alice, bob)
-    a = await pages.signed_in(alice, viewport=viewport)
-    b = await pages.signed_in(bob)
-    await a.open_room_with(bob)
-    await b.open_room_with(alice)
-    return a, b
-
-
 async def test_the_pickers_offer_only_what_the_server_takes_and_refusals_are_said_before_uploading(
-    api: Api, pages: Pages
+    pair: OpenPair,
 ) -> None:
-    a, _ = await chat_pair(api, pages)
+    a, _ = await pair()
     picker = await a.page.locator("#file-input").get_attribute("accept")
     assert set((picker or "").split(",")) == extensions(MessageType.IMAGE, MessageType.FILE, MessageType.VOICE)
     voice = await a.page.locator("#voice-input").get_attribute("accept")
@@ -109,9 +95,9 @@ async def test_the_pickers_offer_only_what_the_server_takes_and_refusals_are_sai
     assert uploads == []
 
 
-async def test_a_file_the_server_refuses_offers_no_retry(api: Api, pages: Pages) -> None:
+async def test_a_file_the_server_refuses_offers_no_retry(pages: Pages, pair: OpenPair) -> None:
     pages.tolerated.append("status of 400")
-    a, _ = await chat_pair(api, pages)
+    a, _ = await pair()
     fake = {"name": "Payslip.pdf", "mimeType": "application/pdf", "buffer": b"this is not a PDF at all"}
     await a.page.set_input_files("#file-input", files=[fake])
     failed = a.page.locator('li.msg.pending[data-state="failed"]')
@@ -122,9 +108,9 @@ async def test_a_file_the_server_refuses_offers_no_retry(api: Api, pages: Pages)
     await expect(a.page.locator("li.msg.pending")).to_have_count(0)
 
 
-async def test_a_failure_a_retry_can_fix_offers_retry_on_one_line(api: Api, pages: Pages) -> None:
+async def test_a_failure_a_retry_can_fix_offers_retry_on_one_line(pages: Pages, pair: OpenPair) -> None:
     pages.tolerated += ["status of 503", "HTTP 503"]
-    a, b = await chat_pair(api, pages, viewport=PHONE)
+    a, b = await pair(viewport=PHONE)
     answers = iter([503])
 
     async def busy_once(route: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.browser.conftest import Pages, expect
+from tests.browser.conftest import OpenPair, Pages, expect
 from tests.e2e.conftest import Api, start_server, stop_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -41,18 +41,13 @@ class SocketSwitch:
         self.live.clear()
 
 
-async def test_page_reconnects_after_its_socket_is_killed_and_fetches_what_it_missed(api: Api, pages: Pages) -> None:
-    alice, bob = await api.person("Alice"), await api.person("Bob")
-    await api.room(alice, bob)
+async def test_page_reconnects_after_its_socket_is_killed_and_fetches_what_it_missed(pair: OpenPair) -> None:
     switch = SocketSwitch()
 
     async def routed(context: Any) -> None:
         await context.route_web_socket(SOCKET_URL, lambda page_side: switch.route(page_side))
 
-    a = await pages.signed_in(alice, before=routed)
-    b = await pages.signed_in(bob)
-    await a.open_room_with(bob)
-    await b.open_room_with(alice)
+    a, b = await pair(before=routed)
     await b.send("Before the cut")
     await expect(a.message("Before the cut")).to_be_visible()
     catch_ups: list[str] = []

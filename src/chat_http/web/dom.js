@@ -1,4 +1,5 @@
-// DOM building without HTML strings: text is always a text node, never parsed as markup.
+// DOM building without HTML strings: text is always a text node, never parsed as markup. Clicks are not wired
+// per element: an element says what it does in `data-action`, and `onAction` on its container dispatches.
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -6,7 +7,6 @@ export function h(tag, props = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key === "class") el.className = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
-    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
     else if (key === "text") el.textContent = String(value);
     else if (key in el && typeof value !== "string") el[key] = value;
     else el.setAttribute(key, value === true ? "" : String(value));
@@ -24,6 +24,16 @@ function append(el, children) {
 
 export function $(id) {
   return document.getElementById(id);
+}
+
+/** One click listener for `container`: a click in an element with `data-action="x"` calls `actions.x(element)`. */
+export function onAction(container, actions) {
+  container.addEventListener("click", (event) => {
+    const target = event.target.closest?.("[data-action]");
+    if (!target || !container.contains(target)) return;
+    const act = actions[target.dataset.action];
+    if (act) act(target, event);
+  });
 }
 
 /** Only http(s), same-origin paths and blob: URLs may become a src or href (no javascript:, no data:). */
@@ -81,6 +91,15 @@ export function avatar(user, extraClass = "") {
     fallback();
   }
   return box;
+}
+
+export function presenceAvatar(user) {
+  return h(
+    "span",
+    { class: "avatar-wrap" },
+    avatar(user),
+    h("span", { class: `presence${user.is_online ? " online" : ""}`, title: user.is_online ? "Online" : "Offline" }),
+  );
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });

@@ -1,25 +1,42 @@
-// The chat page: sign-in, search, and wiring the page's controls; the other modules do the rest.
+// The chat page's entry: sign-in and sign-out, and the wiring of the features, which never import each other: what
+// each control does (clicks by `data-action`, one listener per container), and which feature takes each socket event.
 // Every piece of text from the server or another person goes into the page as a text node, never as HTML.
 
 import { Api, ChatSocket, devToken } from "./api.js";
-import { $, avatar, h, toast } from "./dom.js";
+import { askDelete, cancelEdit, onComposerInput, saveEdit, startEdit, stopTyping } from "./compose.js";
+import { $, avatar, onAction } from "./dom.js";
+import "./header.js";
+import { onMessagesRead, onPresence, onSocketStatus, onTyping } from "./live.js";
+import "./messages.js";
 import {
-  cancelEdit,
+  discardPending,
   finishRecording,
-  onComposerInput,
+  flushPending,
   onFilesPicked,
-  saveEdit,
+  onServerError,
+  retryPending,
   sendFiles,
   sendText,
   startRecording,
-  stopTyping,
-} from "./compose.js";
-import { onEvent, onSocketOpen, onSocketStatus } from "./live.js";
-import { closeRoom, loadOlder, loadRooms, maybeMarkRead, openRoom, presenceAvatar, showRoomPane } from "./rooms.js";
+} from "./outbox.js";
 import { acceptFor, policy } from "./policy.js";
-import { newSession, store } from "./state.js";
+import "./roomlist.js";
+import { closeRoom, loadOlder, loadRooms, maybeMarkRead, onNewMessage, onSocketOpen, openRoom } from "./rooms.js";
+import { clearSearch, hideResults, onSearchInput, startChat } from "./search.js";
+import { changed, endSession, messageDeleted, messageUpdated, newSession, store } from "./state.js";
 
 const TOKEN_KEY = "chatcore.token";
+
+/** Which feature takes each server event. */
+const EVENTS = {
+  new_message: onNewMessage,
+  message_updated: messageUpdated,
+  message_deleted: messageDeleted,
+  messages_read: onMessagesRead,
+  typing: onTyping,
+  presence: onPresence,
+  error: onServerError,
+};
 
 function showSignIn(message = "") {
   $("app").hidden = true;
@@ -52,8 +69,8 @@ async function signIn(rawToken) {
   $("me-name").title = s.me.email;
   document.title = `Chat · ${s.me.name}`;
   s.socket = new ChatSocket(token, {
-    onEvent: (frame) => store.session === s && onEvent(frame),
-    onOpen: () => store.session === s && onSocketOpen(),
+    onEvent: ({ type, data }) => store.session === s && EVENTS[type]?.(data),
+    onOpen: () => store.session === s && onSocketOpen(flushPending),
     onStatus: (status) => store.session === s && onSocketStatus(status),
     onAuthFailed: ended,
   });
@@ -64,89 +81,15 @@ async function signIn(rawToken) {
 function signOut(message = "") {
   const s = store.session;
   store.session = null;
-  if (s) {
-    s.socket?.stop();
-    s.recorder?.cancel();
-    clearInterval(s.recordingTimer);
-    for (const timer of [s.typingIdle, s.markReadTimer, s.searchTimer, s.confirmDeleteTimer, ...s.peerTyping.values()])
-      clearTimeout(timer);
-    for (const pending of s.pending.values()) if (pending.view.preview) URL.revokeObjectURL(pending.view.preview);
-  }
+  if (s) endSession(s);
   sessionStorage.removeItem(TOKEN_KEY);
-  $("rooms").replaceChildren();
-  $("message-list").replaceChildren();
   $("search").value = "";
-  $("search-results").hidden = true;
-  $("recording").hidden = true;
-  $("edit-banner").hidden = true;
   $("text").value = "";
-  showRoomPane(false);
+  changed("pane", "rooms", "messages", "search", "editing", "recording");
   showSignIn(message);
 }
 
-function onSearchInput() {
-  const s = store.session;
-  if (!s) return;
-  clearTimeout(s.searchTimer);
-  const query = $("search").value.trim();
-  if (query.length < 2) {
-    s.searchSeq += 1;
-    $("search-results").hidden = true;
-    return;
-  }
-  s.searchTimer = setTimeout(() => runSearch(query), 250);
-}
-
-async function runSearch(query) {
-  const s = store.session;
-  const seq = ++s.searchSeq;
-  let users = [];
-  let problem = "";
-  try {
-    ({ users } = await s.api.searchUsers(query));
-  } catch (error) {
-    problem = error.message;
-  }
-  if (store.session !== s || seq !== s.searchSeq) return;
-  const results = $("search-results");
-  const items = users.map((user) =>
-    h(
-      "li",
-      {},
-      h(
-        "button",
-        { type: "button", class: "result", dataset: { userId: user.id }, onclick: () => startChat(user) },
-        presenceAvatar(user),
-        h(
-          "span",
-          { class: "result-text" },
-          h("span", { class: "result-name", text: user.name }),
-          h("span", { class: "result-email", text: user.email }),
-        ),
-      ),
-    ),
-  );
-  if (!items.length) items.push(h("li", { class: "result-empty", text: problem || "No one found with that email" }));
-  results.replaceChildren(...items);
-  results.hidden = false;
-}
-
-async function startChat(user) {
-  const s = store.session;
-  try {
-    const room = await s.api.openRoom(user.id);
-    if (store.session !== s) return;
-    room.other_user.last_seen = null;
-    s.rooms.set(room.id, { ...(s.rooms.get(room.id) || {}), ...room });
-    $("search").value = "";
-    $("search-results").hidden = true;
-    await openRoom(room.id);
-  } catch (error) {
-    toast(`Could not start the conversation: ${error.message}`);
-  }
-}
-
-function wire() {
+function wireSignIn() {
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     signIn($("token-input").value);
@@ -161,19 +104,42 @@ function wire() {
       $("dev-error").textContent = error.message;
     }
   });
-  $("sign-out").addEventListener("click", () => signOut());
+}
+
+function wireSidebar() {
+  onAction(document.querySelector(".sidebar"), {
+    "sign-out": () => signOut(),
+    "open-room": (el) => openRoom(Number(el.dataset.roomId)),
+    "start-chat": async (el) => {
+      const roomId = await startChat(Number(el.dataset.userId));
+      if (roomId !== null) await openRoom(roomId);
+    },
+  });
   $("search").addEventListener("input", onSearchInput);
   $("search").addEventListener("keydown", (event) => {
-    if (event.key === "Escape") {
-      $("search").value = "";
-      onSearchInput();
-    }
+    if (event.key === "Escape") clearSearch();
   });
   document.addEventListener("click", (event) => {
-    if (!event.target.closest?.(".search")) $("search-results").hidden = true;
+    if (!event.target.closest?.(".search")) hideResults();
   });
-  $("back").addEventListener("click", closeRoom);
-  $("load-older").addEventListener("click", loadOlder);
+}
+
+function wireConversation() {
+  const pane = $("conversation");
+  const messageId = (el) => Number(el.closest("li[data-id]").dataset.id);
+  const pendingId = (el) => el.closest("li[data-cmid]").dataset.cmid;
+  onAction(pane, {
+    "close-room": closeRoom,
+    "load-older": loadOlder,
+    edit: (el) => startEdit(messageId(el)),
+    delete: (el) => askDelete(messageId(el)),
+    retry: (el) => retryPending(pendingId(el)),
+    discard: (el) => discardPending(pendingId(el)),
+    "cancel-edit": cancelEdit,
+    record: startRecording,
+    "cancel-recording": () => finishRecording(false),
+    "send-recording": () => finishRecording(true),
+  });
   $("messages").addEventListener("scroll", () => {
     const box = $("messages");
     if (store.session) store.session.pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
@@ -208,13 +174,8 @@ function wire() {
     stopTyping();
     sendText(content);
   });
-  $("edit-cancel").addEventListener("click", cancelEdit);
   $("file-input").addEventListener("change", (event) => onFilesPicked(event.target));
   $("voice-input").addEventListener("change", (event) => onFilesPicked(event.target, "voice"));
-  $("mic").addEventListener("click", startRecording);
-  $("rec-cancel").addEventListener("click", () => finishRecording(false));
-  $("rec-send").addEventListener("click", () => finishRecording(true));
-  const pane = $("conversation");
   pane.addEventListener("dragover", (event) => {
     if (!store.session?.roomId || !event.dataTransfer?.types.includes("Files")) return;
     event.preventDefault();
@@ -229,16 +190,18 @@ function wire() {
     event.preventDefault();
     sendFiles([...event.dataTransfer.files]);
   });
+}
+
+function boot() {
+  wireSignIn();
+  wireSidebar();
+  wireConversation();
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState !== "visible" || !store.session) return;
     store.session.socket.reconnectNow();
     maybeMarkRead();
   });
   window.addEventListener("online", () => store.session?.socket.reconnectNow());
-}
-
-function boot() {
-  wire();
   $("dev-form").hidden = document.body.dataset.dev !== "true";
   if (policy) {
     $("file-input").accept = acceptFor(Object.keys(policy));

@@ -1,59 +1,65 @@
 // The open room's messages as DOM: built once per change and reused, pending ones last. Text is always text.
+// Their buttons say what they do (`data-action`: edit, delete, retry, discard); main.js dispatches the clicks.
 
 import { $, dayKey, formatDay, formatSize, formatTime, h, reconcile, safeUrl } from "./dom.js";
-import { deleteMessage, discardPending, retryPending, startEdit } from "./compose.js";
-import { store } from "./state.js";
+import { renderer } from "./render.js";
+import { isMine, store } from "./state.js";
 
-export function renderMessages({ keepOffset = false } = {}) {
+// Rendered elements by key ("m:<id>", "p:<client_msg_id>", "day:<day>"), reused while what they show is unchanged
+// (a rebuilt <audio> would stop playing); those the last drawing did not use are let go.
+let nodes = new Map();
+let used = new Map();
+
+renderer("messages", ({ keepOffset = false }) => {
   const s = store.session;
-  if (!s) return;
+  if (!s) {
+    nodes = new Map();
+    $("message-list").replaceChildren();
+    return;
+  }
+  used = new Map();
   const box = $("messages");
   const fromBottom = box.scrollHeight - box.scrollTop;
-  const nodes = [];
+  const list = [];
   let lastDay = null;
   const sorted = [...s.messages.values()].sort((a, b) => a.id - b.id);
   let previous = null;
   for (const message of sorted) {
     const day = dayKey(message.created_at);
     if (day !== lastDay) {
-      nodes.push(dayNode(message.created_at));
+      list.push(dayNode(message.created_at));
       lastDay = day;
       previous = null;
     }
-    nodes.push(messageNode(message, previous));
+    list.push(messageNode(message, previous));
     previous = message;
   }
   const now = new Date().toISOString();
   for (const [id, pending] of s.pending) {
     if (pending.roomId !== s.roomId) continue;
     if (dayKey(now) !== lastDay) {
-      nodes.push(dayNode(now));
+      list.push(dayNode(now));
       lastDay = dayKey(now);
     }
-    nodes.push(pendingNode(id, pending));
+    list.push(pendingNode(id, pending));
   }
-  reconcile($("message-list"), nodes);
+  reconcile($("message-list"), list);
+  nodes = used;
   $("load-older").hidden = !s.hasOlder;
   if (keepOffset) box.scrollTop = box.scrollHeight - fromBottom;
   else if (s.pinned) box.scrollTop = box.scrollHeight;
-}
+});
 
 function cachedNode(id, key, build) {
-  const s = store.session;
-  const cached = s.nodes.get(id);
-  if (cached && cached.key === key) return cached.el;
-  const el = build();
-  s.nodes.set(id, { key, el });
+  const cached = nodes.get(id);
+  const el = cached && cached.key === key ? cached.el : build();
+  used.set(id, { key, el });
   return el;
 }
 
 function dayNode(iso) {
   const label = formatDay(iso);
   return cachedNode(`day:${dayKey(iso)}`, label, () => h("li", { class: "day" }, h("span", { text: label })));
-}
-
-export function isMine(message) {
-  return message.sender_id === store.session.me.id;
 }
 
 function isReadByPeer(message) {
@@ -170,7 +176,7 @@ function actionsOf(message) {
           class: "action edit",
           title: "Edit",
           "aria-label": "Edit message",
-          onclick: () => startEdit(message.id),
+          dataset: { action: "edit" },
         },
         h("span", { class: "icon i-edit", "aria-hidden": "true" }),
       ),
@@ -185,30 +191,13 @@ function actionsOf(message) {
         class: `action delete${armed ? " armed" : ""}`,
         title: armed ? "Click again to delete" : "Delete",
         "aria-label": armed ? "Confirm delete" : "Delete message",
-        onclick: () => onDeleteClick(message.id),
+        dataset: { action: "delete" },
       },
       h("span", { class: "icon i-trash", "aria-hidden": "true" }),
       h("span", { class: "confirm-text", text: "Delete?" }),
     ),
   );
   return actions;
-}
-
-/** Delete asks once more: the first click arms the button for a few seconds, the second deletes. */
-function onDeleteClick(messageId) {
-  const s = store.session;
-  clearTimeout(s.confirmDeleteTimer);
-  if (s.confirmDelete !== messageId) {
-    s.confirmDelete = messageId;
-    s.confirmDeleteTimer = setTimeout(() => {
-      s.confirmDelete = null;
-      if (store.session === s) renderMessages();
-    }, 4000);
-    renderMessages();
-    return;
-  }
-  s.confirmDelete = null;
-  deleteMessage(messageId);
 }
 
 function pendingNode(id, pending) {
@@ -246,9 +235,9 @@ function pendingNode(id, pending) {
       meta.append(
         h("span", { class: "failed", text: pending.error || "Not sent" }),
         pending.retryable
-          ? h("button", { type: "button", class: "link retry", onclick: () => retryPending(id), text: "Retry" })
+          ? h("button", { type: "button", class: "link retry", dataset: { action: "retry" }, text: "Retry" })
           : null,
-        h("button", { type: "button", class: "link discard", onclick: () => discardPending(id), text: "Discard" }),
+        h("button", { type: "button", class: "link discard", dataset: { action: "discard" }, text: "Discard" }),
       );
     } else if (pending.state === "uploading") {
       meta.append(

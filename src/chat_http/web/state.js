@@ -1,4 +1,8 @@
-// What belongs to one sign-in, shared by the page's modules; replaced whole on sign-out.
+// What belongs to one sign-in, and every change to it that more than one feature makes. A change is announced by
+// topic: a part of the page to draw again ("rooms", "messages"...; render.js listens) or a fact other features
+// react to ("room": another room was opened, "deleted": a message was deleted). Features never import each other.
+
+const PEER_TYPING_EXPIRES_MS = 11000;
 
 export function newSession(token) {
   return {
@@ -6,6 +10,7 @@ export function newSession(token) {
     api: null,
     socket: null,
     me: null,
+    connection: "connecting", // the socket: connecting, online, reconnecting, offline
     rooms: new Map(), // room id -> room (as GET /rooms gives it, kept current by events)
     roomId: null, // the open room
     messages: new Map(), // the open room's messages by id
@@ -13,7 +18,6 @@ export function newSession(token) {
     roomLoaded: false, // the open room's messages have come (GET /rooms/{id})
     seen: new Map(), // room id -> newest message id counted, so a message is never counted unread twice
     pending: new Map(), // client_msg_id -> a message on its way (uploading, sending, failed)
-    nodes: new Map(), // rendered message elements, reused while unchanged
     peerTyping: new Map(), // room id -> expiry timer
     peerRead: new Map(), // room id -> newest message id the other person has read
     pinned: true, // the message list is scrolled to the bottom
@@ -28,8 +32,148 @@ export function newSession(token) {
     markReadTimer: null,
     searchTimer: null,
     searchSeq: 0,
+    found: null, // people search results shown: {users, problem}, or null
   };
 }
 
 /** `store.session` is the signed-in session, or null. */
 export const store = { session: null };
+
+const listeners = new Map(); // topic -> Set of functions
+
+/** Calls `fn(detail)` each time `topic` is announced, at once (drawing is deferred by render.js, not here). */
+export function subscribe(topic, fn) {
+  if (!listeners.has(topic)) listeners.set(topic, new Set());
+  listeners.get(topic).add(fn);
+}
+
+export function notify(topic, detail) {
+  for (const fn of listeners.get(topic) || []) fn(detail);
+}
+
+/** These parts of the page show something that changed. */
+export function changed(...parts) {
+  for (const part of parts) notify(part);
+}
+
+/** Sign-out: the session's timers stop and its recording and previews are let go. */
+export function endSession(s) {
+  s.socket?.stop();
+  s.recorder?.cancel();
+  clearInterval(s.recordingTimer);
+  for (const timer of [s.typingIdle, s.markReadTimer, s.searchTimer, s.confirmDeleteTimer, ...s.peerTyping.values()])
+    clearTimeout(timer);
+  for (const pending of s.pending.values()) if (pending.view.preview) URL.revokeObjectURL(pending.view.preview);
+}
+
+export function isMine(message) {
+  return message.sender_id === store.session.me.id;
+}
+
+/** The room is open in a tab someone is looking at: what comes in is read at once. */
+export function roomIsRead(roomId) {
+  return roomId === store.session.roomId && document.visibilityState === "visible";
+}
+
+/** Another room (or none) is open: its messages start empty; "room" tells whoever holds room-bound state. */
+export function setOpenRoom(roomId) {
+  const s = store.session;
+  s.roomId = roomId;
+  s.messages = new Map();
+  s.hasOlder = false;
+  s.roomLoaded = false;
+  s.pinned = true;
+  notify("room", roomId);
+  changed("pane", "header", "typing", "rooms", "messages");
+}
+
+function lastMessageOf(message) {
+  return {
+    id: message.id,
+    content: message.content,
+    message_type: message.message_type,
+    created_at: message.created_at,
+    sender_name: message.sender_name,
+    deleted: message.is_deleted,
+  };
+}
+
+/** A message from the server, live or fetched: into the room list, the open room, and off the pending list. */
+export function takeMessage(message, { live }) {
+  const s = store.session;
+  const mine = isMine(message);
+  if (mine && message.client_msg_id && s.pending.has(message.client_msg_id)) {
+    const pending = s.pending.get(message.client_msg_id);
+    if (pending.view.preview) setTimeout(() => URL.revokeObjectURL(pending.view.preview), 5000);
+    s.pending.delete(message.client_msg_id);
+  }
+  const room = s.rooms.get(message.room_id);
+  if (room) {
+    if (!room.last_message || message.id >= room.last_message.id) {
+      room.last_message = lastMessageOf(message);
+      room.updated_at = message.created_at;
+    }
+    const counted = s.seen.get(room.id) || 0;
+    if (live && !mine && message.id > counted && !message.is_read && !roomIsRead(room.id)) room.unread_count += 1;
+    s.seen.set(room.id, Math.max(counted, message.id));
+  }
+  if (message.room_id === s.roomId) {
+    const known = s.messages.get(message.id);
+    s.messages.set(message.id, known ? { ...known, ...message } : message);
+    if (!mine) stopPeerTyping(message.room_id);
+  }
+  return room;
+}
+
+/** An edit, from the socket or the answer to my own PUT. */
+export function messageUpdated(message) {
+  const s = store.session;
+  const room = s.rooms.get(message.room_id);
+  if (room?.last_message?.id === message.id) room.last_message = lastMessageOf(message);
+  if (message.room_id === s.roomId && s.messages.has(message.id)) {
+    s.messages.set(message.id, { ...s.messages.get(message.id), ...message });
+    changed("messages");
+  }
+  changed("rooms");
+}
+
+/** A deletion, from the socket or my own DELETE; "deleted" tells the composer, which may be editing it. */
+export function messageDeleted({ id, room_id: roomId }) {
+  const s = store.session;
+  const room = s.rooms.get(roomId);
+  if (room?.last_message?.id === id) room.last_message = { ...room.last_message, content: null, deleted: true };
+  const message = s.messages.get(id);
+  if (roomId === s.roomId && message) {
+    s.messages.set(id, {
+      ...message,
+      is_deleted: true,
+      content: null,
+      file_name: null,
+      file_url: null,
+      file_path: null,
+      file_size: null,
+    });
+    notify("deleted", id);
+    changed("messages");
+  }
+  changed("rooms");
+}
+
+/** The other person is typing in `roomId` until they stop, send, go offline, or say nothing for a while. */
+export function startPeerTyping(roomId) {
+  const s = store.session;
+  clearTimeout(s.peerTyping.get(roomId));
+  s.peerTyping.set(
+    roomId,
+    setTimeout(() => stopPeerTyping(roomId), PEER_TYPING_EXPIRES_MS),
+  );
+  changed("typing", "header", "rooms");
+}
+
+export function stopPeerTyping(roomId) {
+  const s = store.session;
+  if (!s?.peerTyping.has(roomId)) return;
+  clearTimeout(s.peerTyping.get(roomId));
+  s.peerTyping.delete(roomId);
+  changed("typing", "header", "rooms");
+}

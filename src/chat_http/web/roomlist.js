@@ -1,0 +1,68 @@
+// The room list: newest activity first, with the last message, typing, an unread badge, and the unread total in the
+// tab's title. A room says what a click does (`data-action="open-room"`); main.js dispatches it.
+
+import { $, formatWhen, h, presenceAvatar } from "./dom.js";
+import { renderer } from "./render.js";
+import { store } from "./state.js";
+
+const KIND_LABEL = { image: "Photo", file: "File", voice: "Voice message" };
+const KIND_ICON = { image: "i-image", file: "i-file", voice: "i-mic" };
+
+function activity(room) {
+  return Date.parse(room.last_message?.created_at || room.updated_at || room.created_at) || 0;
+}
+
+renderer("rooms", () => {
+  const s = store.session;
+  if (!s) {
+    $("rooms").replaceChildren();
+    return;
+  }
+  const rooms = [...s.rooms.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id);
+  $("rooms-empty").hidden = rooms.length > 0;
+  $("rooms").replaceChildren(...rooms.map(roomItem));
+  const unread = rooms.reduce((n, room) => n + (room.unread_count || 0), 0);
+  document.title = `${unread ? `(${unread}) ` : ""}Chat · ${s.me.name}`;
+});
+
+function previewOf(room) {
+  const last = room.last_message;
+  if (!last) return ["No messages yet"];
+  const mine = last.sender_name === store.session.me.name && last.sender_name !== room.other_user.name;
+  const deleted = last.deleted || (last.content === null && last.message_type === "text");
+  const icon = !deleted && KIND_ICON[last.message_type];
+  const body = deleted ? "Message deleted" : last.content || KIND_LABEL[last.message_type] || "";
+  return [mine ? "You: " : null, icon ? h("span", { class: `icon ${icon}`, "aria-hidden": "true" }) : null, body];
+}
+
+function roomItem(room) {
+  const s = store.session;
+  const typing = s.peerTyping.has(room.id);
+  const unread = room.unread_count || 0;
+  const classes = ["room-item", room.id === s.roomId && "active", unread && "unread"].filter(Boolean).join(" ");
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      { type: "button", class: classes, dataset: { action: "open-room", roomId: room.id } },
+      presenceAvatar(room.other_user),
+      h(
+        "span",
+        { class: "room-main" },
+        h(
+          "span",
+          { class: "room-top" },
+          h("span", { class: "room-name", text: room.other_user.name }),
+          h("span", { class: "room-time", text: formatWhen(room.last_message?.created_at || room.updated_at) }),
+        ),
+        h(
+          "span",
+          { class: "room-bottom" },
+          h("span", { class: `room-preview${typing ? " typing" : ""}` }, typing ? "typing…" : previewOf(room)),
+          unread ? h("span", { class: "badge", text: unread > 99 ? "99+" : unread, title: `${unread} unread` }) : null,
+        ),
+      ),
+    ),
+  );
+}
