@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from chat_http.web import WEB_DIR
+from chat_http.webclient import WEB_DIR
 
 ENTRY = "main.js"
 # Imported by the features; they import nothing but each other's base (render.js subscribes through state.js).
