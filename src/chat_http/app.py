@@ -96,8 +96,10 @@ async def chat_lifespan(
     engine: AsyncEngine | None = None,
     users: UserDirectory | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Build the services into `slot` for as long as it is entered, then dispose of them (the caller checked
-    `settings`: create_app, ChatPlugin)."""
+    """Build the services into `slot` for as long as it is entered, then dispose of them. The settings are
+    checked here too: a host may wire `chat_router` and this lifespan by hand (create_app and ChatPlugin check
+    them earlier, when they are built)."""
+    settings.check()
     async with open_runtime(settings, authenticator(settings, verify_token), engine=engine, users=users) as rt:
         slot.set(rt)
         try:

@@ -92,10 +92,11 @@ class RoomList:
         """Rooms whose version is not the kept one (new rooms included)."""
         return [room for room, version in versions.items() if self.versions.get(room) != version]
 
-    def merged(self, versions: dict[RoomId, int], fresh: list[RoomSummary]) -> list[RoomSummary]:
-        """The kept summaries of rooms still listed in `versions`, the moved ones replaced by `fresh`, in the
-        store's order (newest activity first)."""
-        stale = {summary.room.id for summary in fresh}
+    def merged(self, versions: dict[RoomId, int], moved: list[RoomId], fresh: list[RoomSummary]) -> list[RoomSummary]:
+        """The kept summaries of rooms still listed in `versions` and not `moved`, with `fresh` (the moved rooms
+        read again; one that is gone meanwhile is simply missing), in the store's order (newest activity
+        first)."""
+        stale = set(moved)
         current = [s for s in self.summaries if s.room.id in versions and s.room.id not in stale]
         current.extend(fresh)
         current.sort(key=RoomSummary.activity, reverse=True)

@@ -89,7 +89,7 @@ class Conversations:
             return kept.summaries
         if len(moved) > self._ctx.limits.max_per_page:
             return await uow.rooms.summaries(me)
-        return kept.merged(versions, await uow.rooms.summaries(me, moved) if moved else [])
+        return kept.merged(versions, moved, await uow.rooms.summaries(me, moved) if moved else [])
 
     async def room_page(self, me: UserId, *, limit: int | None = None, cursor: str | None = None) -> RoomPage:
         """The room list a page at a time, for callers with many rooms: at most `limit` rooms after `cursor`

@@ -25,7 +25,8 @@ from websockets.exceptions import ConnectionClosed
 
 from chat_adapters.sql import create_engine, session_factory, upgrade
 from chat_adapters.sql.users import SqlUserDirectory
-from chat_http import ChatPlugin, Settings, create_app
+from chat_http import ChatPlugin, RuntimeSlot, Settings, create_app
+from chat_http.app import chat_lifespan
 from chatcore import User
 from tests.http.test_web import assert_strict
 from tests.ports import free_port
@@ -289,3 +290,22 @@ def test_a_host_without_any_signing_secret_is_refused(chat: Chat) -> None:
 
     with pytest.raises(ValueError, match="CHAT_FILE_URL_SECRET"):
         ChatPlugin(bare, verify_token=verify)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        pytest.param({"file_url_secret": None}, "CHAT_FILE_URL_SECRET", id="no-signing-secret"),
+        pytest.param({"db_schema": "chat"}, "CHAT_DB_SCHEMA", id="schema-on-sqlite"),
+    ],
+)
+async def test_a_router_wired_by_hand_is_refused_by_its_lifespan_as_the_plugin_is(
+    chat: Chat, change: dict[str, Any], named: str
+) -> None:
+    """`chat_router` + `chat_lifespan` (docs/embedding.md, wiring by hand) check the settings as ChatPlugin does:
+    without a key, file links would be signed with a key anyone can compute."""
+    bad = attrs.evolve(chat.settings, **change)
+
+    with pytest.raises(ValueError, match=named):
+        async with chat_lifespan(RuntimeSlot(), bad, verify_token=verify):
+            pass
