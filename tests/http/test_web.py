@@ -104,7 +104,7 @@ async def test_every_file_the_page_loads_is_served_with_its_own_type(client: Asy
     html = (await client.get("/chat")).text
     referenced = set(re.findall(r'(?:src|href)="(/web/[^"]+)"', html))
     for script in WEB_DIR.glob("*.js"):  # ES module imports and the worklet, both relative to the script
-        referenced |= {f"/web/{name}" for name in re.findall(r'from "\./([\w.-]+)"', script.read_text())}
+        referenced |= {f"/web/{name}" for name in re.findall(r'(?:from|import) "\./([\w.-]+)"', script.read_text())}
         referenced |= {f"/web/{name}" for name in re.findall(r'new URL\("\./([\w.-]+)"', script.read_text())}
     assert {"/web/main.js", "/web/chat.css", "/web/api.js", "/web/voice-worklet.js"} <= referenced
     types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
