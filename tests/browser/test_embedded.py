@@ -11,13 +11,11 @@ import pytest
 import pytest_asyncio
 from litestar import Litestar, get
 
-from chat_adapters.sql import create_engine, session_factory, upgrade
-from chat_adapters.sql.users import SqlUserDirectory
 from chat_http import ChatPlugin, Settings
 from chatcore import User
 from tests.browser.conftest import DESKTOP, LOOP, WAIT_MS, ChatPage, expect
 from tests.e2e.conftest import Person
-from tests.http.test_mount import serving, verify
+from tests.http.test_mount import migrated_with_two_people, serving, verify
 
 pytestmark = pytest.mark.asyncio(loop_scope=LOOP)
 
@@ -25,15 +23,7 @@ pytestmark = pytest.mark.asyncio(loop_scope=LOOP)
 @pytest_asyncio.fixture(loop_scope=LOOP)
 async def host(tmp_path: Path) -> AsyncIterator[tuple[str, User, User]]:
     """An HRMS on Litestar with the chat and its web client at /chat, served by uvicorn in this loop."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        users = SqlUserDirectory(session_factory(engine))
-        alice = await users.add(name="Alice Host", email="alice@hr.test")
-        john = await users.add(name="John Host", email="john@hr.test")
-    finally:
-        await engine.dispose()
+    url, alice, john = await migrated_with_two_people(tmp_path, surname=" Host")
     settings = Settings(database_url=url, storage_url=f"file://{tmp_path / 'files'}", file_url_secret="f" * 40)
 
     @get("/", sync_to_thread=False)

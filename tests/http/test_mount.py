@@ -51,17 +51,23 @@ class Chat:
     john: User
 
 
-@pytest.fixture
-async def chat(tmp_path: Path) -> Chat:
+async def migrated_with_two_people(tmp_path: Path, *, surname: str = "") -> tuple[str, User, User]:
+    """A migrated SQLite chat database holding Alice and John (`surname` added to both names): its URL and both."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
     await upgrade(url)
     engine = create_engine(url)
     try:
         users = SqlUserDirectory(session_factory(engine))
-        alice = await users.add(name="Alice", email="alice@hr.test")
-        john = await users.add(name="John", email="john@hr.test")
+        alice = await users.add(name=f"Alice{surname}", email="alice@hr.test")
+        john = await users.add(name=f"John{surname}", email="john@hr.test")
     finally:
         await engine.dispose()
+    return url, alice, john
+
+
+@pytest.fixture
+async def chat(tmp_path: Path) -> Chat:
+    url, alice, john = await migrated_with_two_people(tmp_path)
     settings = Settings(
         database_url=url, storage_url=f"file://{tmp_path / 'files'}", file_url_secret="f" * 40, mount_path="/chat"
     )
