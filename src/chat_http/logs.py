@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.logging.config import LoggingConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.callable_types import GetLogger
@@ -161,7 +162,7 @@ def request_id(scope: Scope) -> str:
 
 class RequestIds:
     """Outermost ASGI layer: gives each HTTP request and socket an id for the log lines it causes (uvicorn's
-    access line included, logged from inside `send`), and echoes it in the `X-Request-ID` response header."""
+    access line included, logged from inside `send`), and echoes it in an HTTP response's `X-Request-ID`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -171,15 +172,20 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         current = _Request(request_id(scope), scope)
-        header = (REQUEST_ID_HEADER.encode(), current.request_id.encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] in ("http.response.start", "websocket.accept"):
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
         token = _current.set(current)
         try:
+            if scope["type"] == ScopeType.WEBSOCKET:
+                # A socket's lines carry the id too, but its frames skip the wrapper: it would sit on every frame
+                # of the send path for one header on the handshake.
+                await self.app(scope, receive, send)
+                return
+            header = (REQUEST_ID_HEADER.encode(), current.request_id.encode())
+
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), header]
+                await send(message)
+
             await self.app(scope, receive, send_with_id)
         finally:
             _current.reset(token)
