@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import attrs
 
-from chatcore.model import MessageId, RoomId, UserId
-from chatcore.views import MessageView
+from chatcore.model import GroupAction, MessageId, RoomId, RoomType, UserId
+from chatcore.views import MemberCard, MessageView
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +57,42 @@ class PresenceChanged:
     last_seen: datetime | None
 
 
-Event = NewMessage | MessageUpdated | MessageDeleted | MessagesRead | Typing | PresenceChanged
+@attrs.frozen(kw_only=True)
+class RoomUpdated:
+    """A group renamed: to every member."""
+
+    type: ClassVar[str] = "room_updated"
+    room_id: RoomId
+    kind: RoomType
+    name: str
+    is_active: bool
+    updated_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class MembersChanged:
+    """Who is in a group now: to every member before the change, and to those it added. A socket's process
+    reads `added` and `removed` to start or stop passing the group's events to it."""
+
+    type: ClassVar[str] = "members_changed"
+    room_id: RoomId
+    action: GroupAction
+    actor_id: UserId
+    added: list[UserId]
+    removed: list[UserId]
+    members: list[MemberCard]
+
+
+Event = (
+    NewMessage
+    | MessageUpdated
+    | MessageDeleted
+    | MessagesRead
+    | Typing
+    | PresenceChanged
+    | RoomUpdated
+    | MembersChanged
+)
 
 
 def user_channel(user: UserId) -> str:
@@ -65,4 +100,13 @@ def user_channel(user: UserId) -> str:
 
 
 def room_channel(room_id: RoomId) -> str:
+    """The sockets that joined the room (typing)."""
     return f"room:{room_id}"
+
+
+GROUP_CHANNEL = "group:"
+
+
+def group_channel(room_id: RoomId) -> str:
+    """Every socket of every member of a group, one subscription per group per process (the hub keeps which)."""
+    return f"{GROUP_CHANNEL}{room_id}"

@@ -8,90 +8,30 @@ Nothing here touches a port: the use cases load a `Group`, ask it, and save what
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
-from enum import StrEnum
 
 import attrs
 
 from chatcore.errors import ForbiddenError, InvalidError, NotFoundError
-from chatcore.model import MessageId, UserId
+from chatcore.model import GroupAction, Member, MessageId, Role, SystemNote, UserId
+
+__all__ = [
+    "MAX_GROUP_MEMBERS",
+    "Change",
+    "Group",
+    "GroupAction",
+    "Member",
+    "Role",
+    "SystemNote",
+    "check_group_name",
+    "read_by_every_other_member",
+    "readers",
+]
 
 MAX_GROUP_MEMBERS = 256  # CHAT_GROUP_MAX_MEMBERS's default
 MIN_GROUP_MEMBERS = 3  # two people are a direct room
 MAX_GROUP_NAME = 100
-
-
-class Role(StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-
-
-class GroupAction(StrEnum):
-    CREATED = "created"
-    RENAMED = "renamed"
-    ADDED = "added"
-    REMOVED = "removed"
-    LEFT = "left"
-    ROLE_CHANGED = "role_changed"
-    OWNER_CHANGED = "owner_changed"
-    CLOSED = "closed"
-
-
-@attrs.frozen(kw_only=True)
-class Member:
-    user_id: UserId
-    role: Role
-    joined_at: datetime
-
-    def seniority(self) -> tuple[datetime, int]:
-        """Who has stood longest first; equal joining times by the smaller id, so the order never depends on
-        how rows come back."""
-        return self.joined_at, int(self.user_id)
-
-
-@attrs.frozen(kw_only=True)
-class SystemNote:
-    """What a change writes into the history as a `system` message (`system: {action, actor_id, user_ids}`)."""
-
-    action: GroupAction
-    actor_id: UserId
-    user_ids: tuple[UserId, ...] = ()
-    role: Role | None = None
-    name: str | None = None
-
-    def sentence(self, names: Mapping[UserId, str]) -> str:
-        """The human sentence of the message's `content`; unknown people by their id."""
-
-        def who(user: UserId) -> str:
-            return names.get(user) or f"user {user}"
-
-        actor = who(self.actor_id)
-        people = _listing([who(user) for user in self.user_ids])
-        match self.action:
-            case GroupAction.CREATED:
-                return f"{actor} created the group {self.name}"
-            case GroupAction.RENAMED:
-                return f"{actor} renamed the group to {self.name}"
-            case GroupAction.ADDED:
-                return f"{actor} added {people}"
-            case GroupAction.REMOVED:
-                return f"{actor} removed {people}"
-            case GroupAction.LEFT:
-                return f"{actor} left"
-            case GroupAction.ROLE_CHANGED:
-                return f"{actor} made {people} {'an admin' if self.role is Role.ADMIN else 'a member'}"
-            case GroupAction.OWNER_CHANGED:
-                return f"{people} now owns the group"
-            case GroupAction.CLOSED:
-                return "The group was closed: its last member left"
-
-
-def _listing(names: list[str]) -> str:
-    if len(names) <= 2:
-        return " and ".join(names)
-    return ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def check_group_name(raw: str | None) -> str:
@@ -255,21 +195,18 @@ class Group:
         return Change(group=attrs.evolve(self, members=members), notes=(note,))
 
 
-def read_by_every_other_member(
-    message_id: MessageId, sender: UserId, last_read: Mapping[UserId, MessageId | None]
-) -> bool:
-    """A message's `is_read` in a group: every member but its sender has read up to it (`last_read`: each
-    current member's last read message id). A sender alone in the group has nobody left to read it."""
-    others = [read for user, read in last_read.items() if user != sender]
-    return all(read is not None and read >= message_id for read in others)
+def read_by_every_other_member(message_id: MessageId, sender: UserId, members: Iterable[Member]) -> bool:
+    """A message's `is_read`, in a direct room and a group alike: every member but its sender who received it
+    (joined before it) has read up to it. A sender left alone has nobody to wait for."""
+    return all(m.has_read(message_id) for m in members if m.user_id != sender and m.received(message_id))
 
 
-def readers(message_id: MessageId, sender: UserId, last_read: Mapping[UserId, MessageId | None]) -> list[UserId]:
-    """Who has read the message (`GET .../reads`): the members but the sender whose read marker reached it."""
-    return sorted(u for u, read in last_read.items() if u != sender and read is not None and read >= message_id)
-
-
-def visible_from(members: Collection[Member], user: UserId) -> datetime | None:
-    """Where a member's view of the history starts: their joining (None for someone not in the group)."""
-    found = next((m for m in members if m.user_id == user), None)
-    return found.joined_at if found else None
+def readers(message_id: MessageId, sender: UserId, members: Iterable[Member]) -> tuple[list[UserId], list[UserId]]:
+    """Who has read the message and who has not yet (`GET .../reads`), by id: the members but its sender who
+    received it. Someone who joined after it is in neither list."""
+    read: list[UserId] = []
+    unread: list[UserId] = []
+    for m in sorted(members, key=lambda m: m.user_id):
+        if m.user_id != sender and m.received(message_id):
+            (read if m.has_read(message_id) else unread).append(m.user_id)
+    return read, unread

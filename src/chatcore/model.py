@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NewType, Self
@@ -20,10 +21,31 @@ class MessageType(StrEnum):
     IMAGE = "image"
     FILE = "file"
     VOICE = "voice"
+    SYSTEM = "system"  # a group's membership change, written by the server (contract section 11)
 
 
 class RoomType(StrEnum):
+    """The seed's `room_type`, also given as `kind`."""
+
     DIRECT = "direct"
+    GROUP = "group"
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"  # everyone in a direct room
+
+
+class GroupAction(StrEnum):
+    CREATED = "created"
+    RENAMED = "renamed"
+    ADDED = "added"
+    REMOVED = "removed"
+    LEFT = "left"
+    ROLE_CHANGED = "role_changed"
+    OWNER_CHANGED = "owner_changed"
+    CLOSED = "closed"
 
 
 FILE_KINDS = frozenset({MessageType.IMAGE, MessageType.FILE, MessageType.VOICE})
@@ -58,23 +80,114 @@ class Room:
 
 
 @attrs.frozen(kw_only=True)
+class Member:
+    """Someone in a room: their role, since when, how far they have read (`last_read`: the newest message id
+    they marked read) and where their history starts (`history_from`: messages with a larger id are theirs to
+    see; None for everything, as for the people who created the room)."""
+
+    user_id: UserId
+    role: Role = Role.MEMBER
+    joined_at: datetime
+    last_read: MessageId | None = None
+    history_from: MessageId | None = None
+
+    def seniority(self) -> tuple[datetime, int]:
+        """Who has stood longest first; equal joining times by the smaller id, so the order never depends on
+        how rows come back."""
+        return self.joined_at, int(self.user_id)
+
+    def received(self, message_id: MessageId) -> bool:
+        """Whether the message reached this member: it came after their joining."""
+        return self.history_from is None or message_id > self.history_from
+
+    def has_read(self, message_id: MessageId) -> bool:
+        return self.last_read is not None and self.last_read >= message_id
+
+
+@attrs.frozen(kw_only=True)
 class Participant:
     room_id: RoomId
     user_id: UserId
     joined_at: datetime
     last_read_message_id: MessageId | None = None
+    role: Role = Role.MEMBER
+    history_from: MessageId | None = None
+
+    def member(self) -> Member:
+        return Member(
+            user_id=self.user_id,
+            role=self.role,
+            joined_at=self.joined_at,
+            last_read=self.last_read_message_id,
+            history_from=self.history_from,
+        )
 
 
 @attrs.frozen(kw_only=True)
 class Membership:
-    """A room seen by one of its participants: who is on the other side of a direct chat."""
+    """A room seen by one of its participants: who is on the other side of a direct chat (None in a group),
+    and where the participant's history starts."""
 
     room: Room
     user_id: UserId
-    other_user_id: UserId
+    other_user_id: UserId | None
+    role: Role = Role.MEMBER
+    history_from: MessageId | None = None
 
-    def receiver_for(self, sender: UserId) -> UserId:
-        return self.other_user_id if sender == self.user_id else self.user_id
+    @property
+    def is_group(self) -> bool:
+        return self.room.room_type is RoomType.GROUP
+
+    def receiver_for(self, sender: UserId) -> UserId | None:
+        """The other person of a direct room; a group message has no single receiver."""
+        if self.is_group:
+            return None
+        other = self.other_user_id if self.other_user_id is not None else self.user_id
+        return other if sender == self.user_id else self.user_id
+
+
+@attrs.frozen(kw_only=True)
+class SystemNote:
+    """What a group change writes into the history as a `system` message (`system: {action, actor_id,
+    user_ids}`); `role` and `name` say what a role change or a naming set."""
+
+    action: GroupAction
+    actor_id: UserId
+    user_ids: tuple[UserId, ...] = ()
+    role: Role | None = None
+    name: str | None = None
+
+    def sentence(self, names: Mapping[UserId, str]) -> str:
+        """The human sentence of the message's `content`; unknown people by their id."""
+
+        def who(user: UserId) -> str:
+            return names.get(user) or f"user {user}"
+
+        actor = who(self.actor_id)
+        people = _listing([who(user) for user in self.user_ids])
+        match self.action:
+            case GroupAction.CREATED:
+                return f"{actor} created the group {self.name}"
+            case GroupAction.RENAMED:
+                return f"{actor} renamed the group to {self.name}"
+            case GroupAction.ADDED:
+                return f"{actor} added {people}"
+            case GroupAction.REMOVED:
+                return f"{actor} removed {people}"
+            case GroupAction.LEFT:
+                return f"{actor} left"
+            case GroupAction.ROLE_CHANGED:
+                return f"{actor} made {people} {'an admin' if self.role is Role.ADMIN else 'a member'}"
+            case GroupAction.OWNER_CHANGED:
+                return f"{people} now owns the group"
+            case GroupAction.CLOSED:
+                return "The group was closed: its last member left"
+
+
+def _listing(names: list[str]) -> str:
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 @attrs.frozen(kw_only=True)
@@ -108,12 +221,13 @@ class MessageDraft:
 
     room_id: RoomId
     sender_id: UserId
-    receiver_id: UserId
+    receiver_id: UserId | None  # None in a group
     message_type: MessageType
     content: str | None
     file: StoredFile | None
     created_at: datetime
     client_msg_id: str | None = None
+    system: SystemNote | None = None
 
     def stored(self, message_id: MessageId) -> Message:
         """The message this draft becomes once the store gave it an id: unread, unedited, not deleted."""
@@ -131,15 +245,18 @@ class MessageDraft:
             mime_type=file.mime_type if file else None,
             created_at=self.created_at,
             client_msg_id=self.client_msg_id,
+            system=self.system,
         )
 
 
 @attrs.frozen(kw_only=True)
 class Message:
+    """`is_read` is not stored: the use cases set it from the members' read markers (`Member.has_read`)."""
+
     id: MessageId
     room_id: RoomId
     sender_id: UserId
-    receiver_id: UserId
+    receiver_id: UserId | None
     message_type: MessageType
     content: str | None
     file_name: str | None = None
@@ -152,6 +269,7 @@ class Message:
     is_deleted: bool = False
     is_edited: bool = False
     client_msg_id: str | None = None
+    system: SystemNote | None = None
 
     @property
     def storage_key(self) -> str | None:
@@ -179,6 +297,8 @@ class Message:
     def deleted(self, *, by: UserId, at: datetime) -> Self:
         if by != self.sender_id:
             raise ForbiddenError("only the sender may delete a message")
+        if self.message_type is MessageType.SYSTEM:
+            raise ForbiddenError("a group's system messages stay in its history")
         return attrs.evolve(
             self,
             content=None,
@@ -218,7 +338,7 @@ class RoomSummary:
     """
 
     room: Room
-    other_user_id: UserId
+    other_user_id: UserId | None  # None for a group
     last_message: MessagePreview | None
     unread_count: int
 

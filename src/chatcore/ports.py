@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
+from chatcore.groups import Group
 from chatcore.model import (
     HistoryQuery,
+    Member,
     Membership,
     Message,
     MessageDraft,
@@ -68,6 +70,33 @@ class Rooms(Protocol):
         """Room plus both participants. ConflictError if the pair already has one (a unique constraint)."""
         ...
 
+    async def create_group(self, *, created_by: UserId, name: str, members: Sequence[Member], at: datetime) -> Room:
+        """A group room (`room_type` group, no direct key) with these members and their roles."""
+        ...
+
+    async def lock(self, room_id: RoomId) -> Room | None:
+        """The room with its row locked until the transaction ends and its version bumped, so concurrent changes
+        to one group (on any process) run one after the other; None if there is no such room."""
+        ...
+
+    async def save_group(self, room_id: RoomId, group: Group, *, at: datetime) -> None:
+        """Make the stored group what `group` says: name, `is_active`, `updated_at` = `at`, members and roles.
+        Members not stored yet are added with `history_from` and `last_read` at the room's newest message (they
+        see and count what comes after their joining); members no longer listed are removed."""
+        ...
+
+    async def members(self, room_id: RoomId) -> list[Member]:
+        """Everyone in the room, longest-standing first (`Member.seniority`), with read markers."""
+        ...
+
+    async def members_of(self, room_ids: Collection[RoomId]) -> dict[RoomId, list[Member]]:
+        """`members` of several rooms in one statement (every listed room has a key)."""
+        ...
+
+    async def group_ids(self, user: UserId) -> list[RoomId]:
+        """The active groups `user` is in, by id: the channels a new socket of theirs listens to."""
+        ...
+
     async def membership(self, user: UserId, room_id: RoomId) -> Membership:
         """NotFoundError unless `user` is a participant."""
         ...
@@ -104,17 +133,21 @@ class Rooms(Protocol):
         ...
 
     async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
-        """Mark every message to `user` in the room read; the newest message id of the room, if any."""
+        """Move `user`'s read marker (`last_read`) to the room's newest message, never back, bumping the room's
+        version when it moved; the marker after. NotFoundError unless `user` is in the room. The room's row is
+        locked first, as a send locks it, so no message can commit below the marker after it was read."""
         ...
 
     async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
-        """Every room of `user`, zeros included; deleted messages do not count."""
+        """Every room of `user`, zeros included: others' messages past their read marker; deleted and system
+        messages do not count."""
         ...
 
 
 class Messages(Protocol):
     async def add(self, draft: MessageDraft) -> Message:
-        """ConflictError if (sender, client_msg_id) was already used."""
+        """ConflictError if (sender, client_msg_id) was already used. Bumps the room's version, not its
+        `updated_at` (`Rooms.touch` does)."""
         ...
 
     async def get(self, message_id: MessageId) -> Message | None: ...
@@ -125,15 +158,18 @@ class Messages(Protocol):
         """Persist content, file fields, flags and `updated_at` of an existing message."""
         ...
 
-    async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
-        """A page and whether more lie beyond it: newest first, or oldest first after `after_id`."""
+    async def history(
+        self, room_id: RoomId, query: HistoryQuery, *, visible_after: MessageId | None = None
+    ) -> tuple[list[Message], bool]:
+        """A page and whether more lie beyond it: newest first, or oldest first after `after_id`; only messages
+        with an id above `visible_after` (a group member's `history_from`)."""
         ...
 
-    async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
-        """The newest `limit` messages, oldest first."""
+    async def latest(self, room_id: RoomId, limit: int, *, visible_after: MessageId | None = None) -> list[Message]:
+        """The newest `limit` messages (above `visible_after`), oldest first."""
         ...
 
-    async def count(self, room_id: RoomId) -> int: ...
+    async def count(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> int: ...
 
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
         """Those of these storage keys that a live message still points to."""

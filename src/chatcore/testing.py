@@ -10,7 +10,7 @@ import itertools
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Collection
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -20,9 +20,12 @@ import attrs
 
 from chatcore.broker import MemoryBroker
 from chatcore.errors import ConflictError, InvalidError, NotFoundError
+from chatcore.groups import Group
 from chatcore.model import (
     HistoryQuery,
+    Member,
     Membership,
+    MessageType,
     Message,
     MessageDraft,
     MessageId,
@@ -271,13 +274,83 @@ class _MemoryRooms:
             tables.participants[(room.id, user)] = Participant(room_id=room.id, user_id=user, joined_at=at)
         return room
 
-    async def membership(self, user: UserId, room_id: RoomId) -> Membership:
+    async def create_group(self, *, created_by: UserId, name: str, members: Sequence[Member], at: datetime) -> Room:
+        tables = self._uow.tables
+        room = Room(
+            id=RoomId(self._uow.next_id("rooms")),
+            name=name,
+            room_type=RoomType.GROUP,
+            created_by=created_by,
+            created_at=at,
+            updated_at=at,
+        )
+        tables.rooms[room.id] = room
+        for m in members:
+            tables.participants[(room.id, m.user_id)] = Participant(
+                room_id=room.id, user_id=m.user_id, joined_at=m.joined_at, role=m.role
+            )
+        return room
+
+    async def lock(self, room_id: RoomId) -> Room | None:
         room = self._uow.tables.rooms.get(room_id)
-        members = self._members(room_id)
-        if room is None or user not in members:
+        if room is not None:
+            self._uow.room_changed(room_id)
+        return room
+
+    def _newest(self, room_id: RoomId) -> MessageId | None:
+        return max((m.id for m in self._uow.tables.messages.values() if m.room_id == room_id), default=None)
+
+    async def save_group(self, room_id: RoomId, group: Group, *, at: datetime) -> None:
+        tables = self._uow.tables
+        room = tables.rooms[room_id]
+        tables.rooms[room_id] = attrs.evolve(room, name=group.name, is_active=group.is_active, updated_at=at)
+        wanted = {m.user_id: m for m in group.members}
+        for key in [key for key in tables.participants if key[0] == room_id and key[1] not in wanted]:
+            del tables.participants[key]
+        newest = self._newest(room_id)
+        for user, m in wanted.items():
+            stored = tables.participants.get((room_id, user))
+            if stored is None:
+                tables.participants[(room_id, user)] = Participant(
+                    room_id=room_id,
+                    user_id=user,
+                    joined_at=m.joined_at,
+                    role=m.role,
+                    last_read_message_id=newest,
+                    history_from=newest,
+                )
+            elif stored.role is not m.role:
+                tables.participants[(room_id, user)] = attrs.evolve(stored, role=m.role)
+        self._uow.room_changed(room_id)
+
+    async def members(self, room_id: RoomId) -> list[Member]:
+        return (await self.members_of([room_id]))[room_id]
+
+    async def members_of(self, room_ids: Collection[RoomId]) -> dict[RoomId, list[Member]]:
+        found: dict[RoomId, list[Member]] = {room: [] for room in room_ids}
+        for (room, _), participant in self._uow.tables.participants.items():
+            if room in found:
+                found[room].append(participant.member())
+        return {room: sorted(members, key=Member.seniority) for room, members in found.items()}
+
+    async def group_ids(self, user: UserId) -> list[RoomId]:
+        tables = self._uow.tables
+        return sorted(
+            room
+            for (room, who) in tables.participants
+            if who == user and tables.rooms[room].room_type is RoomType.GROUP and tables.rooms[room].is_active
+        )
+
+    async def membership(self, user: UserId, room_id: RoomId) -> Membership:
+        tables = self._uow.tables
+        room = tables.rooms.get(room_id)
+        me = tables.participants.get((room_id, user))
+        if room is None or me is None:
             raise NotFoundError("room not found", field="room_id")
-        other = next((m for m in members if m != user), user)
-        return Membership(room=room, user_id=user, other_user_id=other)
+        other = None
+        if room.room_type is RoomType.DIRECT:
+            other = next((m for m in self._members(room_id) if m != user), user)
+        return Membership(room=room, user_id=user, other_user_id=other, role=me.role, history_from=me.history_from)
 
     async def summaries(
         self,
@@ -329,29 +402,25 @@ class _MemoryRooms:
 
     async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
         tables = self._uow.tables
-        if (room_id, user) not in tables.participants:
-            raise NotFoundError("room not found", field="room_id")
-        newest, flagged = None, False
-        for message in list(tables.messages.values()):
-            if message.room_id != room_id:
-                continue
-            newest = max(newest or message.id, message.id)
-            if message.receiver_id == user and not message.is_read:
-                tables.messages[message.id] = attrs.evolve(message, is_read=True)
-                flagged = True
         key = (room_id, user)
-        tables.participants[key] = attrs.evolve(tables.participants[key], last_read_message_id=newest)
-        if flagged:
+        if key not in tables.participants:
+            raise NotFoundError("room not found", field="room_id")
+        before = tables.participants[key].last_read_message_id
+        newest = self._newest(room_id)
+        if newest is not None and (before is None or newest > before):
+            tables.participants[key] = attrs.evolve(tables.participants[key], last_read_message_id=newest)
             self._uow.room_changed(room_id)
-        return newest
+            return newest
+        return before
 
     async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
         tables = self._uow.tables
-        counts = {room: 0 for (room, who) in tables.participants if who == user}
-        for message in tables.messages.values():
-            unread = message.receiver_id == user and not message.is_read and not message.is_deleted
-            if unread and message.room_id in counts:
-                counts[message.room_id] += 1
+        marks = {room: p.last_read_message_id or 0 for (room, who), p in tables.participants.items() if who == user}
+        counts = dict.fromkeys(marks, 0)
+        for m in tables.messages.values():
+            counted = m.sender_id != user and not m.is_deleted and m.message_type is not MessageType.SYSTEM
+            if counted and m.room_id in marks and m.id > marks[m.room_id]:
+                counts[m.room_id] += 1
         return counts
 
 
@@ -391,11 +460,17 @@ class _MemoryMessages:
         self._uow.tables.messages[message.id] = message
         self._uow.room_changed(message.room_id)
 
-    def _in_room(self, room_id: RoomId) -> list[Message]:
-        return sorted((m for m in self._uow.tables.messages.values() if m.room_id == room_id), key=lambda m: m.id)
+    def _in_room(self, room_id: RoomId, visible_after: MessageId | None = None) -> list[Message]:
+        after = visible_after or 0
+        return sorted(
+            (m for m in self._uow.tables.messages.values() if m.room_id == room_id and m.id > after),
+            key=lambda m: m.id,
+        )
 
-    async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
-        messages = self._in_room(room_id)
+    async def history(
+        self, room_id: RoomId, query: HistoryQuery, *, visible_after: MessageId | None = None
+    ) -> tuple[list[Message], bool]:
+        messages = self._in_room(room_id, visible_after)
         if query.after_id is not None:
             after = [m for m in messages if m.id > query.after_id]
             return after[: query.per_page], len(after) > query.per_page
@@ -403,11 +478,11 @@ class _MemoryMessages:
         page = newest[query.offset : query.offset + query.per_page]
         return page, len(newest) > query.offset + query.per_page
 
-    async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
-        return self._in_room(room_id)[-limit:] if limit > 0 else []
+    async def latest(self, room_id: RoomId, limit: int, *, visible_after: MessageId | None = None) -> list[Message]:
+        return self._in_room(room_id, visible_after)[-limit:] if limit > 0 else []
 
-    async def count(self, room_id: RoomId) -> int:
-        return len(self._in_room(room_id))
+    async def count(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> int:
+        return len(self._in_room(room_id, visible_after))
 
     async def with_file(self, key: str) -> Message | None:
         return next((m for m in self._uow.tables.messages.values() if m.storage_key == key and not m.is_deleted), None)

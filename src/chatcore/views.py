@@ -6,7 +6,20 @@ from datetime import datetime
 
 import attrs
 
-from chatcore.model import Message, MessageId, MessageType, Room, RoomId, RoomType, User, UserId
+from chatcore.model import (
+    GroupAction,
+    Member,
+    Message,
+    MessageId,
+    MessageType,
+    Role,
+    Room,
+    RoomId,
+    RoomType,
+    SystemNote,
+    User,
+    UserId,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -23,6 +36,53 @@ class UserCard:
 
 
 @attrs.frozen(kw_only=True)
+class MemberCard:
+    """A room's member as room objects and `members_changed` list them."""
+
+    id: UserId
+    name: str
+    email: str
+    avatar_url: str | None
+    is_online: bool
+    role: Role
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, member: Member, user: User, *, is_online: bool) -> MemberCard:
+        return cls(
+            id=member.user_id,
+            name=user.name,
+            email=user.email,
+            avatar_url=user.avatar_url,
+            is_online=is_online,
+            role=member.role,
+            joined_at=member.joined_at,
+        )
+
+
+def member_cards(members: list[Member], users: dict[UserId, User], online: set[UserId]) -> list[MemberCard]:
+    return [
+        MemberCard.of(m, users.get(m.user_id) or unknown_user(m.user_id), is_online=m.user_id in online)
+        for m in members
+    ]
+
+
+@attrs.frozen(kw_only=True)
+class SystemInfo:
+    """The `system` field of a system message: what changed, who did it, and to whom."""
+
+    action: GroupAction
+    actor_id: UserId
+    user_ids: list[UserId]
+
+    @classmethod
+    def of(cls, note: SystemNote | None) -> SystemInfo | None:
+        if note is None:
+            return None
+        return cls(action=note.action, actor_id=note.actor_id, user_ids=list(note.user_ids))
+
+
+@attrs.frozen(kw_only=True)
 class LastMessage:
     id: MessageId
     content: str | None
@@ -36,9 +96,9 @@ class MessageView:
     id: MessageId
     room_id: RoomId
     sender_id: UserId
-    receiver_id: UserId
+    receiver_id: UserId | None  # None in a group, and so are the receiver's name and avatar
     sender_name: str
-    receiver_name: str
+    receiver_name: str | None
     sender_avatar: str | None
     receiver_avatar: str | None
     message_type: MessageType
@@ -54,20 +114,22 @@ class MessageView:
     is_deleted: bool
     is_edited: bool
     client_msg_id: str | None
+    system: SystemInfo | None = None
 
     @classmethod
     def of(cls, message: Message, users: dict[UserId, User], *, file_url: str | None) -> MessageView:
         sender = users.get(message.sender_id) or unknown_user(message.sender_id)
-        receiver = users.get(message.receiver_id) or unknown_user(message.receiver_id)
+        receiver_id = message.receiver_id
+        receiver = None if receiver_id is None else users.get(receiver_id) or unknown_user(receiver_id)
         return cls(
             id=message.id,
             room_id=message.room_id,
             sender_id=message.sender_id,
-            receiver_id=message.receiver_id,
+            receiver_id=receiver_id,
             sender_name=sender.name,
-            receiver_name=receiver.name,
+            receiver_name=None if receiver is None else receiver.name,
             sender_avatar=sender.avatar_url,
-            receiver_avatar=receiver.avatar_url,
+            receiver_avatar=None if receiver is None else receiver.avatar_url,
             message_type=message.message_type,
             content=message.content,
             file_name=message.file_name,
@@ -81,6 +143,7 @@ class MessageView:
             is_deleted=message.is_deleted,
             is_edited=message.is_edited,
             client_msg_id=message.client_msg_id,
+            system=SystemInfo.of(message.system),
         )
 
 
@@ -91,6 +154,8 @@ def unknown_user(user_id: UserId) -> User:
 
 @attrs.frozen(kw_only=True)
 class RoomView:
+    """The seed's room object, plus `kind` (= `room_type`) and `members`; a group has no `other_user`."""
+
     id: RoomId
     name: str
     room_type: RoomType
@@ -98,12 +163,22 @@ class RoomView:
     created_at: datetime
     updated_at: datetime
     is_active: bool
-    other_user: UserCard
+    other_user: UserCard | None
     last_message: LastMessage | None
     unread_count: int
+    kind: RoomType
+    members: list[MemberCard]
 
     @classmethod
-    def of(cls, room: Room, *, other_user: UserCard, last_message: LastMessage | None, unread_count: int) -> RoomView:
+    def of(
+        cls,
+        room: Room,
+        *,
+        other_user: UserCard | None,
+        last_message: LastMessage | None,
+        unread_count: int,
+        members: list[MemberCard],
+    ) -> RoomView:
         return cls(
             id=room.id,
             name=room.name,
@@ -115,6 +190,8 @@ class RoomView:
             other_user=other_user,
             last_message=last_message,
             unread_count=unread_count,
+            kind=room.room_type,
+            members=members,
         )
 
 
@@ -151,3 +228,13 @@ class OnlineUser:
     user_id: UserId
     last_seen: datetime | None
     is_online: bool
+
+
+@attrs.frozen(kw_only=True)
+class MessageReads:
+    """`GET /rooms/{id}/messages/{message_id}/reads`: the members who received the message, by whether they
+    have read it (its sender and those who joined after it are in neither list)."""
+
+    message_id: MessageId
+    read_by: list[UserCard]
+    not_read_by: list[UserCard]

@@ -16,7 +16,6 @@ from chatcore.groups import (
     check_group_name,
     read_by_every_other_member,
     readers,
-    visible_from,
 )
 from chatcore.model import MessageId, UserId
 
@@ -206,18 +205,30 @@ def test_each_change_reads_as_a_sentence() -> None:
     ]
 
 
+def marker(user: UserId, last_read: int | None, history_from: int | None = None) -> Member:
+    return Member(
+        user_id=user,
+        joined_at=NOON,
+        last_read=None if last_read is None else MessageId(last_read),
+        history_from=None if history_from is None else MessageId(history_from),
+    )
+
+
 def test_a_group_message_is_read_when_every_other_member_read_it() -> None:
-    marks = {OWNER: MessageId(9), ANNA: MessageId(7), BEN: None}
+    marks = [marker(OWNER, 9), marker(ANNA, 7), marker(BEN, None)]
+    ben_at_8 = [*marks[:2], marker(BEN, 8)]
 
     assert not read_by_every_other_member(MessageId(7), OWNER, marks)  # Ben has read nothing
-    assert read_by_every_other_member(MessageId(7), OWNER, {**marks, BEN: MessageId(8)})
-    assert not read_by_every_other_member(MessageId(8), OWNER, {**marks, BEN: MessageId(8)})  # Anna is at 7
-    assert readers(MessageId(7), OWNER, marks) == [ANNA]
-    assert readers(MessageId(5), ANNA, marks) == [OWNER]  # the sender is never among its readers
+    assert read_by_every_other_member(MessageId(7), OWNER, ben_at_8)
+    assert not read_by_every_other_member(MessageId(8), OWNER, ben_at_8)  # Anna is at 7
+    assert readers(MessageId(7), OWNER, marks) == ([ANNA], [BEN])
+    assert readers(MessageId(5), ANNA, marks) == ([OWNER], [BEN])  # the sender is never among its readers
 
 
-def test_a_member_sees_the_history_from_their_joining() -> None:
-    members = [Member(user_id=ANNA, role=Role.MEMBER, joined_at=NOON)]
+def test_someone_who_joined_after_a_message_neither_read_it_nor_holds_it_unread() -> None:
+    marks = [marker(OWNER, 9), marker(ANNA, 4), marker(DAN, 6, history_from=6)]  # Dan joined after message 6
 
-    assert visible_from(members, ANNA) == NOON
-    assert visible_from(members, DAN) is None
+    assert readers(MessageId(5), OWNER, marks) == ([], [ANNA])
+    assert readers(MessageId(7), OWNER, marks) == ([], [ANNA, DAN])
+    assert not read_by_every_other_member(MessageId(5), OWNER, marks)
+    assert read_by_every_other_member(MessageId(5), OWNER, [marks[0], marker(ANNA, 5), marks[2]])
