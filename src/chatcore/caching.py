@@ -112,6 +112,7 @@ class RoomList:
         if (
             prior is not None
             and prior.summary is summary
+            and prior.view.other_user is not None
             and prior.view.other_user.is_online == is_online
             and (prior.other is other or prior.other == other)
             and (prior.sender is sender or prior.sender == sender)

@@ -14,8 +14,9 @@ import attrs
 
 from chatcore.caching import CachedUserDirectory, Lru, RoomListCache
 from chatcore.errors import InvalidError, UnavailableError
-from chatcore.events import Event, user_channel
-from chatcore.model import Membership, Message, RoomId, StoredFile, User, UserId
+from chatcore.events import Event, group_channel, user_channel
+from chatcore.groups import MAX_GROUP_MEMBERS, read_by_every_other_member
+from chatcore.model import Member, Membership, Message, RoomId, StoredFile, User, UserId
 from chatcore.ports import (
     Broker,
     Clock,
@@ -47,6 +48,7 @@ class Limits:
     cache: bool = True  # users for a few seconds, room membership for good, room lists checked on each use
     room_list_cache_rooms: int = 20_000  # rooms kept in all the cached room lists (0: none kept)
     room_list_cache_min: int = 100  # shorter lists are read whole each time
+    max_group_members: int = MAX_GROUP_MEMBERS
 
 
 def check_text(content: str | None, limits: Limits, *, field: str = "content") -> str:
@@ -60,8 +62,18 @@ def check_text(content: str | None, limits: Limits, *, field: str = "content") -
 
 
 def participants(membership: Membership) -> list[str]:
-    """The channels of both people of a direct room: every event about the room goes to each of their sockets."""
-    return [user_channel(membership.user_id), user_channel(membership.other_user_id)]
+    """Where every event about the room goes: each socket of both people of a direct room; a group's channel,
+    which every process passes to the sockets of the group's members there."""
+    if membership.is_group:
+        return [group_channel(membership.room.id)]
+    return list(dict.fromkeys(user_channel(user) for user in (membership.user_id, membership.other_user_id) if user))
+
+
+def audience_of(message: Message) -> list[str]:
+    """`participants` of a message's room, without looking the room up: a group message has no receiver."""
+    if message.receiver_id is None:
+        return [group_channel(message.room_id)]
+    return list(dict.fromkeys((user_channel(message.sender_id), user_channel(message.receiver_id))))
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -69,7 +81,8 @@ class Context:
     """The collaborators of the use cases, built once by `ChatService`.
 
     `directory` is asked directly whether someone is still there; `users` (cached for a few seconds) gives
-    names and avatars. `members` keeps found memberships: who is in a direct room never changes.
+    names and avatars. `members` keeps found memberships of direct rooms: who is in one never changes (who is in
+    a group does, so a group membership is asked of the store every time).
     """
 
     uow: UnitOfWorkFactory
@@ -99,16 +112,26 @@ class Context:
         if found is None:
             async with self.uow() as uow:
                 found = await uow.rooms.membership(me, room_id)
-            self.members.put(key, found)
+            if not found.is_group:
+                self.members.put(key, found)
         return found
 
-    async def view(self, message: Message) -> MessageView:
-        users = await self.users.get_many({message.sender_id, message.receiver_id})
-        return (await self.message_views([message], users))[0]
+    async def view(self, message: Message, members: Iterable[Member] | None = None) -> MessageView:
+        """`members` (with their read markers) say whether it is read; without them it is new, so unread."""
+        people = {message.sender_id} if message.receiver_id is None else {message.sender_id, message.receiver_id}
+        users = await self.users.get_many(people)
+        return (await self.message_views([message], users, members))[0]
 
-    async def message_views(self, messages: Iterable[Message], users: dict[UserId, User]) -> list[MessageView]:
+    async def message_views(
+        self, messages: Iterable[Message], users: dict[UserId, User], members: Iterable[Member] | None = None
+    ) -> list[MessageView]:
+        marks = None if members is None else list(members)
         views = []
         for message in messages:
+            if marks is not None:
+                is_read = read_by_every_other_member(message.id, message.sender_id, marks)
+                if is_read != message.is_read:
+                    message = attrs.evolve(message, is_read=is_read)
             key = message.storage_key
             url = await self.storage.url(key, expires_in=self.limits.file_url_ttl) if key else None
             views.append(MessageView.of(message, users, file_url=url))

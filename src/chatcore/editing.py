@@ -22,7 +22,8 @@ class Editing:
             message = found.edited(by=me, content=content, at=ctx.clock.now())
             await uow.messages.save(message)
             await uow.commit()
-        view = await ctx.view(message)
+            members = await uow.rooms.members(message.room_id)
+        view = await ctx.view(message, members)
         await ctx.publish(MessageUpdated(message=view), participants(membership))
         return view
 
@@ -54,4 +55,6 @@ async def _visible(uow: UnitOfWork, me: UserId, message_id: MessageId) -> tuple[
         membership = await uow.rooms.membership(me, message.room_id)
     except NotFoundError:
         raise NotFoundError("message not found", field="message_id") from None
+    if membership.history_from is not None and message.id <= membership.history_from:  # from before joining
+        raise NotFoundError("message not found", field="message_id")
     return message, membership

@@ -8,6 +8,7 @@ list be trusted after reading only the versions.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 import attrs
 
@@ -15,16 +16,32 @@ from chatcore.caching import BuiltRoom, RoomList
 from chatcore.context import Context, participants
 from chatcore.errors import ConflictError, InvalidError, NotFoundError
 from chatcore.events import MessagesRead
-from chatcore.model import HistoryQuery, Membership, MessageId, RoomCursor, RoomId, RoomSummary, UserId
+from chatcore.groups import readers
+from chatcore.model import (
+    HistoryQuery,
+    Member,
+    Membership,
+    MessageId,
+    Role,
+    RoomCursor,
+    RoomId,
+    RoomSummary,
+    RoomType,
+    User,
+    UserId,
+)
 from chatcore.ports import UnitOfWork
 from chatcore.views import (
     HistoryPage,
     LastMessage,
+    MemberCard,
     MessageList,
+    MessageReads,
     RoomDetail,
     RoomPage,
     RoomView,
     UserCard,
+    member_cards,
     unknown_user,
 )
 
@@ -73,8 +90,9 @@ class Conversations:
             versions = await uow.rooms.versions(me)  # first: a summary read after it is at least as new
             kept = cache.get(me)
             summaries = await self._current_summaries(uow, me, versions, kept)
+            groups = await _group_members(uow, summaries)
         built: dict[RoomId, BuiltRoom] = {}
-        views = await self._build_room_views(me, summaries, kept=kept, built=built)
+        views = await self._build_room_views(me, summaries, groups, kept=kept, built=built)
         cache.put(me, RoomList(versions=versions, summaries=summaries, built=built))
         return views
 
@@ -101,28 +119,33 @@ class Conversations:
         async with self._ctx.uow() as uow:
             summaries = await uow.rooms.summaries(me, after=after, limit=None if limit is None else limit + 1)
             total = await uow.rooms.count(me)
-        has_more = limit is not None and len(summaries) > limit
-        if has_more:
-            del summaries[limit:]
+            has_more = limit is not None and len(summaries) > limit
+            if has_more:
+                del summaries[limit:]
+            groups = await _group_members(uow, summaries)
         return RoomPage(
-            rooms=await self._build_room_views(me, summaries),
+            rooms=await self._build_room_views(me, summaries, groups),
             total=total,
             has_more=has_more,
             next_cursor=RoomCursor.after(summaries[-1].room).encode() if has_more else None,
         )
 
     async def room_detail(self, me: UserId, room_id: RoomId) -> RoomDetail:
+        """The room and its latest messages from the caller's joining on."""
         ctx = self._ctx
         async with ctx.uow() as uow:
+            membership = await uow.rooms.membership(me, room_id)
             summaries = await uow.rooms.summaries(me, [room_id])
             if not summaries:
                 raise NotFoundError("room not found", field="room_id")
-            latest = await uow.messages.latest(room_id, ctx.limits.room_detail_limit)
-            total = await uow.messages.count(room_id)
-        (summary,) = summaries
-        base = (await self._build_room_views(me, summaries))[0]
-        users = await ctx.users.get_many({me, summary.other_user_id})
-        messages = await ctx.message_views(latest, users)
+            members = await uow.rooms.members(room_id)
+            visible = membership.history_from
+            latest = await uow.messages.latest(room_id, ctx.limits.room_detail_limit, visible_after=visible)
+            total = await uow.messages.count(room_id, visible_after=visible)
+        groups = {room_id: members} if membership.is_group else {}
+        base = (await self._build_room_views(me, summaries, groups))[0]
+        users = await ctx.users.get_many(_people(latest) | {m.user_id for m in members})
+        messages = await ctx.message_views(latest, users, members)
         return RoomDetail(**attrs.asdict(base, recurse=False), message_list=MessageList(messages=messages, total=total))
 
     async def history(
@@ -145,10 +168,31 @@ class Conversations:
         query = HistoryQuery(page=page, per_page=per_page, before_id=before_id, after_id=after_id)
         async with ctx.uow() as uow:
             membership = await uow.rooms.membership(me, room_id)
-            messages, has_more = await uow.messages.history(room_id, query)
-            total = await uow.messages.count(room_id)
-        users = await ctx.users.get_many({me, membership.other_user_id})
-        return HistoryPage(messages=await ctx.message_views(messages, users), total=total, has_more=has_more)
+            visible = membership.history_from
+            messages, has_more = await uow.messages.history(room_id, query, visible_after=visible)
+            total = await uow.messages.count(room_id, visible_after=visible)
+            members = await uow.rooms.members(room_id)
+        users = await ctx.users.get_many(_people(messages))
+        views = await ctx.message_views(messages, users, members)
+        return HistoryPage(messages=views, total=total, has_more=has_more)
+
+    async def message_reads(self, me: UserId, room_id: RoomId, message_id: MessageId) -> MessageReads:
+        """Who has read a message of the caller's room and who has not yet; 404 alike for a stranger, a message
+        of another room and one from before the caller joined."""
+        async with self._ctx.uow() as uow:
+            membership = await uow.rooms.membership(me, room_id)
+            message = await uow.messages.get(message_id)
+            if message is None or message.room_id != room_id or not _visible(membership, message_id):
+                raise NotFoundError("message not found", field="message_id")
+            members = await uow.rooms.members(room_id)
+        read, unread = readers(message_id, message.sender_id, members)
+        users = await self._ctx.users.get_many([*read, *unread])
+        online = await self._ctx.live.online([*read, *unread])
+
+        def cards(ids: list[UserId]) -> list[UserCard]:
+            return [UserCard.of(users.get(u) or unknown_user(u), is_online=u in online) for u in ids]
+
+        return MessageReads(message_id=message_id, read_by=cards(read), not_read_by=cards(unread))
 
     async def join_room(self, me: UserId, room_id: RoomId) -> Membership:
         """NotFoundError unless `me` is a participant; the socket layer then subscribes to the room."""
@@ -159,6 +203,7 @@ class Conversations:
             return await uow.rooms.unread_counts(me)
 
     async def mark_read(self, me: UserId, room_id: RoomId) -> MessagesRead:
+        """Moves the caller's read marker to the newest message; every member hears of it."""
         async with self._ctx.uow() as uow:
             membership = await uow.rooms.membership(me, room_id)
             last = await uow.rooms.mark_read(room_id, me)
@@ -167,52 +212,118 @@ class Conversations:
         await self._ctx.publish(event, participants(membership))
         return event
 
-    async def _room_views(self, me: UserId, room_ids: Collection[RoomId] | None) -> list[RoomView]:
+    async def room_views(self, me: UserId, room_ids: Collection[RoomId] | None) -> list[RoomView]:
         async with self._ctx.uow() as uow:
             summaries = await uow.rooms.summaries(me, room_ids)
-        return await self._build_room_views(me, summaries)
+            groups = await _group_members(uow, summaries)
+        return await self._build_room_views(me, summaries, groups)
+
+    _room_views = room_views
 
     async def _build_room_views(
         self,
         me: UserId,
         summaries: list[RoomSummary],
+        groups: dict[RoomId, list[Member]],
         *,
         kept: RoomList | None = None,
         built: dict[RoomId, BuiltRoom] | None = None,
     ) -> list[RoomView]:
         """Built per room of a list that may hold 1,000: users and presence are looked up once for all. A line
-        the `kept` list built from the same summary, users and presence is used again; `built` collects the
-        lines."""
-        others = {s.other_user_id for s in summaries}
+        of a direct room that the `kept` list built from the same summary, users and presence is used again;
+        `built` collects the lines. `groups` holds the members of the groups among the summaries."""
+        others = {s.other_user_id for s in summaries if s.other_user_id is not None}
+        in_groups = {m.user_id for members in groups.values() for m in members}
         senders = {s.last_message.sender_id for s in summaries if s.last_message is not None}
-        users = await self._ctx.users.get_many(others | senders)
-        online = await self._ctx.live.online(others)
+        users = await self._ctx.users.get_many(others | senders | in_groups | {me})
+        online = await self._ctx.live.online(others | in_groups | {me})
+        me_user = users.get(me) or unknown_user(me)
+        me_online = me in online
         views = []
         for summary in summaries:
-            other_id = summary.other_user_id
-            other = users.get(other_id) or unknown_user(other_id)
-            is_online = other_id in online
             last = summary.last_message
             sender = None if last is None else users.get(last.sender_id) or unknown_user(last.sender_id)
+            other_id = summary.other_user_id
+            if other_id is None:  # a group: built anew every time (its members and their presence vary)
+                members = groups.get(summary.room.id, [])
+                view = _room_view(summary, sender, None, member_cards(members, users, online))
+                views.append(view)
+                if built is not None:
+                    built[summary.room.id] = BuiltRoom(summary=summary, other=me_user, sender=sender, view=view)
+                continue
+            other = users.get(other_id) or unknown_user(other_id)
+            is_online = other_id in online
             line = kept.reusable(summary, other=other, sender=sender, is_online=is_online) if kept else None
+            if line is not None and not _same_me(line.view.members[-1], me_user, me_online):
+                line = None
             if line is None:
-                last_view = None
-                if last is not None and sender is not None:
-                    last_view = LastMessage(
-                        id=last.id,
-                        content=last.content,
-                        message_type=last.message_type,
-                        created_at=last.created_at,
-                        sender_name=sender.name,
-                    )
-                view = RoomView.of(
-                    summary.room,
-                    other_user=UserCard.of(other, is_online=is_online),
-                    last_message=last_view,
-                    unread_count=summary.unread_count,
-                )
+                other_card = UserCard.of(other, is_online=is_online)
+                pair = [_as_member(summary, other_card), _me_card(summary, me_user, me_online)]
+                view = _room_view(summary, sender, other_card, pair)
                 line = BuiltRoom(summary=summary, other=other, sender=sender, view=view)
             if built is not None:
                 built[summary.room.id] = line
             views.append(line.view)
         return views
+
+
+def _people(messages: Collection[Any]) -> set[UserId]:
+    """Senders and receivers of these messages, for their names."""
+    found = {m.sender_id for m in messages}
+    found.update(m.receiver_id for m in messages if m.receiver_id is not None)
+    return found
+
+
+def _visible(membership: Membership, message_id: MessageId) -> bool:
+    return membership.history_from is None or message_id > membership.history_from
+
+
+async def _group_members(uow: UnitOfWork, summaries: list[RoomSummary]) -> dict[RoomId, list[Member]]:
+    """The members of the groups among `summaries`; no statement when there are none (seed users' lists)."""
+    ids = [s.room.id for s in summaries if s.room.room_type is RoomType.GROUP]
+    return await uow.rooms.members_of(ids) if ids else {}
+
+
+def _as_member(summary: RoomSummary, card: UserCard) -> MemberCard:
+    """A direct room's person as a member card: no roles in a direct room, joined when it was opened."""
+    return MemberCard(
+        id=card.id,
+        name=card.name,
+        email=card.email,
+        avatar_url=card.avatar_url,
+        is_online=card.is_online,
+        role=Role.MEMBER,
+        joined_at=summary.room.created_at,
+    )
+
+
+def _me_card(summary: RoomSummary, me: User, is_online: bool) -> MemberCard:
+    return _as_member(summary, UserCard.of(me, is_online=is_online))
+
+
+def _same_me(card: MemberCard, me: User, is_online: bool) -> bool:
+    """Whether a kept line's card of the caller still holds (the room's part of it never changes)."""
+    return (
+        card.is_online == is_online
+        and card.name == me.name
+        and card.email == me.email
+        and card.avatar_url == me.avatar_url
+    )
+
+
+def _room_view(
+    summary: RoomSummary, sender: User | None, other: UserCard | None, members: list[MemberCard]
+) -> RoomView:
+    last = summary.last_message
+    last_view = None
+    if last is not None and sender is not None:
+        last_view = LastMessage(
+            id=last.id,
+            content=last.content,
+            message_type=last.message_type,
+            created_at=last.created_at,
+            sender_name=sender.name,
+        )
+    return RoomView.of(
+        summary.room, other_user=other, last_message=last_view, unread_count=summary.unread_count, members=members
+    )

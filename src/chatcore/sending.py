@@ -1,5 +1,5 @@
 """Sending a message: checked, its file stored or its upload claimed, committed with whatever else was sent
-meanwhile (group commit), then announced to both people.
+meanwhile (group commit), then announced to both people of a direct room or to a group's channel.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import attrs
 
 from chatcore.batching import GroupCommit
 from chatcore.commands import SendMessage
-from chatcore.context import Context, check_text
+from chatcore.context import Context, audience_of, check_text
 from chatcore.errors import ChatError, ConflictError, InvalidError, OutcomeUnknownError
-from chatcore.events import NewMessage, user_channel
+from chatcore.events import NewMessage
 from chatcore.files import Files
 from chatcore.model import Membership, Message, MessageDraft, MessageType, RoomId, StoredFile, UserId
 from chatcore.views import MessageView
@@ -53,6 +53,8 @@ class Sending:
         self._check(command)
         membership = await self._ctx.membership(me, room_id)
         if command.receiver_id is not None and command.receiver_id != membership.receiver_for(me):
+            if membership.is_group:
+                raise InvalidError("a group message has no receiver_id: it goes to every member", field="receiver_id")
             raise InvalidError("receiver_id is not the other participant of this room", field="receiver_id")
         if command.file_data is not None and command.client_msg_id is not None:
             earlier = await self._earlier(me, command.client_msg_id, room_id)  # spare storing the file again
@@ -87,8 +89,7 @@ class Sending:
             view = await self._ctx.view(message)
         except Exception as exc:
             return StoredUnseen(exc)
-        channels = [user_channel(message.sender_id), user_channel(message.receiver_id)]
-        await self._ctx.publish(NewMessage(message=view), channels)
+        await self._ctx.publish(NewMessage(message=view), audience_of(message))
         return view
 
     async def _store_and_announce(

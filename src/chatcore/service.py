@@ -1,8 +1,9 @@
 """ChatService: the one object hosts and the HTTP layer call, a facade over the use case modules.
 
 Where each use case lives: people.py (search, who is still there), rooms.py (direct rooms, the room list,
-history, read state), sending.py (send), editing.py (edit, delete), files.py (uploads, file access,
-housekeeping), liveness.py (presence, typing); context.py holds what they share.
+history, read state), group_rooms.py (groups and their members), sending.py (send), editing.py (edit,
+delete), files.py (uploads, file access, housekeeping), liveness.py (presence, typing); context.py holds what
+they share.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from chatcore.context import Context, Limits
 from chatcore.editing import Editing
 from chatcore.events import Event, MessagesRead, Typing
 from chatcore.files import Files
+from chatcore.group_rooms import GroupRooms
 from chatcore.liveness import Liveness
-from chatcore.model import Membership, MessageId, MessageType, RoomId, Upload, User, UserId
+from chatcore.model import Membership, MessageId, MessageType, Role, RoomId, Upload, User, UserId
 from chatcore.people import People
 from chatcore.ports import (
     Broker,
@@ -36,7 +38,16 @@ from chatcore.ratelimit import MemoryRateLimiter
 from chatcore.rooms import DIRECT_ROOM_NAME, Conversations
 from chatcore.sending import Sending
 from chatcore.uploads import UploadPolicy
-from chatcore.views import HistoryPage, MessageView, OnlineUser, RoomDetail, RoomPage, RoomView, UserCard
+from chatcore.views import (
+    HistoryPage,
+    MessageReads,
+    MessageView,
+    OnlineUser,
+    RoomDetail,
+    RoomPage,
+    RoomView,
+    UserCard,
+)
 
 __all__ = ["DIRECT_ROOM_NAME", "ChatService", "Limits"]
 
@@ -86,6 +97,7 @@ class ChatService:
         self.limits = limits
         self._people = People(ctx)
         self._rooms = Conversations(ctx)
+        self._groups = GroupRooms(ctx, self._rooms)
         self._files = Files(ctx)
         self._sending = Sending(ctx, self._files)
         self._editing = Editing(ctx)
@@ -130,6 +142,9 @@ class ChatService:
             me, room_id, page=page, per_page=per_page, before_id=before_id, after_id=after_id
         )
 
+    async def message_reads(self, me: UserId, room_id: RoomId, message_id: MessageId) -> MessageReads:
+        return await self._rooms.message_reads(me, room_id, message_id)
+
     async def join_room(self, me: UserId, room_id: RoomId) -> Membership:
         return await self._rooms.join_room(me, room_id)
 
@@ -138,6 +153,26 @@ class ChatService:
 
     async def mark_read(self, me: UserId, room_id: RoomId) -> MessagesRead:
         return await self._rooms.mark_read(me, room_id)
+
+    # -- groups -----------------------------------------------------------------------------------
+
+    async def create_group(self, me: UserId, name: str | None, member_ids: list[UserId]) -> RoomView:
+        return await self._groups.create_group(me, name, member_ids)
+
+    async def rename_group(self, me: UserId, room_id: RoomId, name: str | None) -> RoomView:
+        return await self._groups.rename(me, room_id, name)
+
+    async def add_members(self, me: UserId, room_id: RoomId, user_ids: list[UserId]) -> RoomView:
+        return await self._groups.add_members(me, room_id, user_ids)
+
+    async def remove_member(self, me: UserId, room_id: RoomId, user_id: UserId) -> None:
+        await self._groups.remove_member(me, room_id, user_id)
+
+    async def set_role(self, me: UserId, room_id: RoomId, user_id: UserId, role: Role) -> RoomView:
+        return await self._groups.set_role(me, room_id, user_id, role)
+
+    async def group_ids(self, me: UserId) -> list[RoomId]:
+        return await self._groups.group_ids(me)
 
     # -- messages ---------------------------------------------------------------------------------
 

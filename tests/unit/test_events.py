@@ -29,6 +29,7 @@ MESSAGE_KEYS = {
     "is_deleted",
     "is_edited",
     "client_msg_id",
+    "system",  # contract section 11: what a group's system message records; null on every other message
 }
 
 
@@ -66,6 +67,7 @@ async def test_a_new_message_reaches_both_participants_with_the_seeds_fields(cha
         "is_deleted": False,
         "is_edited": False,
         "client_msg_id": "c-9",
+        "system": None,
     }
 
 
