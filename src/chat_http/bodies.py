@@ -37,6 +37,27 @@ class OpenRoom:
 
 
 @attrs.frozen(kw_only=True)
+class CreateGroup:
+    name: str
+    member_ids: list[int]
+
+
+@attrs.frozen(kw_only=True)
+class RenameGroup:
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class AddMembers:
+    user_ids: list[int]
+
+
+@attrs.frozen(kw_only=True)
+class SetRole:
+    role: Literal["admin", "member"]
+
+
+@attrs.frozen(kw_only=True)
 class EditMessage:
     content: str
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from chat_http.errors import CLOSE_RESTART
 from chatcore import Broker, RoomId, UserId
-from chatcore.events import room_channel, user_channel
+from chatcore.events import GROUP_CHANNEL, group_channel, room_channel, user_channel
 from chatcore.ports import Deliver
+
+log = logging.getLogger("chat_http.hub")
 
 _serial = itertools.count(1)
 SLOW_READER = (1008, "too slow: outgoing queue full")
 MISSED_EVENTS = (CLOSE_RESTART, "events may have been missed; reconnect and catch up")
 _PROCESS = uuid.uuid4().hex[:12]  # unique across machines: connection ids meet in Redis
+MEMBERS_CHANGED = b'{"type":"members_changed",'  # how both event encoders begin this event
 
 
 class Connection:
@@ -30,6 +35,7 @@ class Connection:
         self.id = f"{_PROCESS}-{next(_serial)}"
         self.user_id = user_id
         self.room_id: RoomId | None = None
+        self.groups: set[RoomId] = set()  # the groups whose channel this socket hears
         self.outbox: deque[bytes] = deque()
         self.ending: tuple[int, str] | None = None  # the close code and reason the writer ends the socket with
         self._queue_size = queue_size
@@ -105,6 +111,7 @@ class Hub:
         self._by_channel: dict[str, set[Connection]] = {}
         self._unsubscribe: dict[str, Callable[[], Awaitable[None]]] = {}
         self._by_user: dict[UserId, set[Connection]] = {}
+        self._pending: set[asyncio.Task[None]] = set()  # (un)subscriptions started from a delivery
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -132,8 +139,18 @@ class Hub:
         # their clients reconnect and catch up with `after_id`. A room channel carries only typing: let it be.
         await self._attach(user_channel(conn.user_id), conn, closes_on_gap=True)
 
+    async def join_groups(self, conn: Connection, room_ids: Collection[RoomId]) -> None:
+        """Have the socket hear its groups' events: one subscription per group on this process, however many of
+        its members' sockets are here, so a group message costs one delivery per process, not one per member."""
+        for room_id in room_ids:
+            conn.groups.add(room_id)
+            await self._attach(group_channel(room_id), conn)
+
     async def unregister(self, conn: Connection) -> None:
         await self.leave(conn)
+        for room_id in list(conn.groups):
+            await self._detach(group_channel(room_id), conn)
+        conn.groups.clear()
         mine = self._by_user.get(conn.user_id, set())
         mine.discard(conn)
         if not mine:
@@ -200,6 +217,62 @@ class Hub:
     def _fan_out(self, channel: str, payload: bytes) -> None:
         for conn in list(self._by_channel.get(channel, ())):
             conn.offer(payload)
+        if payload.startswith(MEMBERS_CHANGED):
+            self._members_changed(channel, payload)
+
+    def _members_changed(self, channel: str, payload: bytes) -> None:
+        """Start or stop passing a group's events to sockets, in the order of the events themselves.
+
+        Heard on the group's channel, it names who was removed: their sockets here heard it (above) and hear
+        nothing of the group after it. Heard on a user's channel, it names that user as added: their sockets
+        here start hearing the group (at once if this process hears it already; else once subscribed, and
+        the client catches up from the room's history, as after any reconnect).
+        """
+        try:
+            data = json.loads(payload)["data"]
+            room_id = RoomId(data["room_id"])
+            added, removed = set(data["added"]), set(data["removed"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("a members_changed event could not be read; sockets keep their groups")
+            return
+        if channel.startswith(GROUP_CHANNEL):
+            for user in removed:
+                for conn in list(self._by_user.get(user, ())):
+                    self._drop_group(conn, room_id)
+        elif channel.startswith("user:"):
+            user = UserId(int(channel.removeprefix("user:")))
+            if user in added:
+                for conn in list(self._by_user.get(user, ())):
+                    if room_id not in conn.groups:
+                        conn.groups.add(room_id)
+                        self._later(self._attach_if_live(conn, room_id))
+
+    async def _attach_if_live(self, conn: Connection, room_id: RoomId) -> None:
+        """Unless the socket closed or was removed from the group before this ran."""
+        if room_id in conn.groups and conn in self._by_user.get(conn.user_id, ()):
+            await self._attach(group_channel(room_id), conn)
+
+    def _drop_group(self, conn: Connection, room_id: RoomId) -> None:
+        """At once: the next payload of the group must not reach the socket; unsubscribing may follow."""
+        conn.groups.discard(room_id)
+        for channel in (group_channel(room_id), room_channel(room_id)):
+            conns = self._by_channel.get(channel)
+            if conns is not None and conn in conns:
+                conns.discard(conn)
+                self._later(self._detach(channel, conn))  # unsubscribes if it was the last
+        if conn.room_id == room_id:
+            conn.room_id = None
+
+    def _later(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.warning("changing a socket's group subscriptions failed", exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
 
 class LocalFallbackBroker:

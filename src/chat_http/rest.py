@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from chat_http.bodies import (
+    AddMembers,
+    CreateGroup,
     EditMessage,
     OnlineUsers,
     OpenRoom,
+    RenameGroup,
+    SetRole,
     StatusReply,
     UnreadCounts,
     UserSearch,
@@ -23,6 +27,7 @@ from chatcore import (
     HistoryPage,
     InvalidError,
     MessageId,
+    MessageReads,
     MessageView,
     NotFoundError,
     RoomDetail,
@@ -32,7 +37,7 @@ from chatcore import (
     UserId,
 )
 from chatcore.codec import loads, structure
-from chatcore.model import MAX_ID
+from chatcore.model import MAX_ID, Role
 
 AnyRequest = Request[UserId, Any, Any]
 
@@ -47,6 +52,17 @@ def _message_id(value: int) -> MessageId:
     if not 1 <= value <= MAX_ID:
         raise NotFoundError("message not found", field="message_id")
     return MessageId(value)
+
+
+def _user_ids(values: list[int], field: str, limit: int) -> list[UserId]:
+    """Ids out of range name nobody (404, as an unknown id); a list longer than any group is a 400 before any
+    lookup."""
+    if len(values) > limit:
+        raise InvalidError(f"{field} may list at most {limit} people", field=field)
+    bad = [value for value in values if not 1 <= value <= MAX_ID]
+    if bad:
+        raise NotFoundError(f"no such user: {bad[0]}", field=field)
+    return [UserId(value) for value in values]
 
 
 def _cursor(value: int | None, field: str) -> MessageId | None:
@@ -92,14 +108,76 @@ class ChatController(Controller):
     @post(
         "/rooms",
         responses=errors(400, 404),
-        summary="Open the direct room with a user (201 when created, 200 when it existed)",
+        summary="Open the direct room with a user (201 when created, 200 when it existed), or create a group (201)",
     )
     async def open_room(self, request: AnyRequest, rt: Rt) -> Response[RoomView]:
-        body = structure(await _json_body(request), OpenRoom, where="body")
+        """`{"receiver_id"}`: the direct room. `{"name", "member_ids"}`: a new group owned by the caller."""
+        raw = await _json_body(request)
+        if isinstance(raw, dict) and "receiver_id" not in raw and ("member_ids" in raw or "name" in raw):
+            group = structure(raw, CreateGroup, where="body")
+            limit = rt.chat.limits.max_group_members
+            member_ids = _user_ids(group.member_ids, "member_ids", limit)
+            view = await rt.chat.create_group(request.user, group.name, member_ids)
+            return Response(view, status_code=HTTP_201_CREATED)
+        body = structure(raw, OpenRoom, where="body")
         if not 1 <= body.receiver_id <= MAX_ID:
             raise NotFoundError("receiver not found", field="receiver_id")
         room, created = await rt.chat.open_direct_room(request.user, UserId(body.receiver_id))
         return Response(room, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @patch("/rooms/{room_id:int}", responses=errors(400, 403, 404), summary="Rename a group (its owner and admins)")
+    async def rename_group(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> RoomView:
+        body = structure(await _json_body(request), RenameGroup, where="body")
+        return await rt.chat.rename_group(request.user, _room_id(room_id), body.name)
+
+    @post(
+        "/rooms/{room_id:int}/members",
+        responses=errors(400, 403, 404),
+        status_code=HTTP_200_OK,
+        summary="Add people to a group (its owner and admins); those already in are skipped",
+    )
+    async def add_members(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> RoomView:
+        body = structure(await _json_body(request), AddMembers, where="body")
+        user_ids = _user_ids(body.user_ids, "user_ids", rt.chat.limits.max_group_members)
+        return await rt.chat.add_members(request.user, _room_id(room_id), user_ids)
+
+    @delete(
+        "/rooms/{room_id:int}/members/{user_id:int}",
+        responses=errors(403, 404),
+        status_code=HTTP_200_OK,
+        summary="Remove a member (owner and admins), or leave (one's own id)",
+    )
+    async def remove_member(
+        self, request: AnyRequest, rt: Rt, room_id: FromPath[int], user_id: FromPath[int]
+    ) -> StatusReply:
+        room = _room_id(room_id)
+        if not 1 <= user_id <= MAX_ID:
+            raise NotFoundError("not a member of this group", field="user_id")
+        await rt.chat.remove_member(request.user, room, UserId(user_id))
+        left = user_id == request.user
+        return StatusReply(status="success", message="You left the group" if left else "Member removed")
+
+    @put(
+        "/rooms/{room_id:int}/members/{user_id:int}",
+        responses=errors(400, 403, 404),
+        summary="Make a member an admin or a member again (the owner only)",
+    )
+    async def set_role(self, request: AnyRequest, rt: Rt, room_id: FromPath[int], user_id: FromPath[int]) -> RoomView:
+        room = _room_id(room_id)
+        body = structure(await _json_body(request), SetRole, where="body")
+        if not 1 <= user_id <= MAX_ID:
+            raise NotFoundError("not a member of this group", field="user_id")
+        return await rt.chat.set_role(request.user, room, UserId(user_id), Role(body.role))
+
+    @get(
+        "/rooms/{room_id:int}/messages/{message_id:int}/reads",
+        responses=errors(404),
+        summary="Who of the room has read a message, and who has not yet",
+    )
+    async def message_reads(
+        self, request: AnyRequest, rt: Rt, room_id: FromPath[int], message_id: FromPath[int]
+    ) -> MessageReads:
+        return await rt.chat.message_reads(request.user, _room_id(room_id), _message_id(message_id))
 
     @get("/rooms", responses=errors(400), summary="The caller's rooms, newest activity first")
     async def list_rooms(

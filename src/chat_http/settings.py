@@ -37,7 +37,7 @@ VARIABLES = (
     "CHAT_PRESENCE_TTL", "CHAT_ALLOWED_ORIGINS", "CHAT_MAX_CONNECTIONS_PER_USER", "CHAT_ROOM_DETAIL_LIMIT",
     "CHAT_ROOM_LIST_CACHE", "CHAT_WS_RATE", "CHAT_WS_BURST", "CHAT_WS_QUEUE_SIZE", "CHAT_WS_SEND_TIMEOUT",
     "CHAT_WS_DECODE_BUDGET_MB", "CHAT_SEARCH_PER_MINUTE", "CHAT_AUTO_MIGRATE", "CHAT_DEV", "CHAT_LOG_LEVEL",
-    "CHAT_LOG_FORMAT",
+    "CHAT_LOG_FORMAT", "CHAT_GROUP_MAX_MEMBERS",
 )  # fmt: skip
 
 
@@ -75,6 +75,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_user: int = 10
     room_detail_limit: int = _LIMITS.room_detail_limit
+    group_max_members: int = _LIMITS.max_group_members
     room_list_cache: int = _LIMITS.room_list_cache_rooms  # rooms kept in room lists between requests; 0: none
     ws_rate: float = 20.0
     ws_burst: int = 50
@@ -332,6 +333,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         allowed_origins=_origins(env.get("CHAT_ALLOWED_ORIGINS")),
         max_connections_per_user=_int(env, "CHAT_MAX_CONNECTIONS_PER_USER", d.max_connections_per_user, high=10_000),
         room_detail_limit=_int(env, "CHAT_ROOM_DETAIL_LIMIT", d.room_detail_limit, high=100_000),
+        group_max_members=_int(env, "CHAT_GROUP_MAX_MEMBERS", d.group_max_members, low=3, high=100_000),
         room_list_cache=_int(env, "CHAT_ROOM_LIST_CACHE", d.room_list_cache, low=0, high=10_000_000),
         ws_rate=_float(env, "CHAT_WS_RATE", d.ws_rate),
         ws_burst=_int(env, "CHAT_WS_BURST", d.ws_burst, high=100_000),

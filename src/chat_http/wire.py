@@ -38,12 +38,18 @@ _ENCODER = msgspec.json.Encoder()
 
 
 @functools.cache
-def _shape(cls: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """An event's (or view's) fields, and those holding times; their values are ints, strings, enums
-    (msgspec writes their value), lists of ids or times, never nested objects (a test encodes every event)."""
+def _shape(cls: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """An event's (or view's) fields, those holding times, and those holding attrs objects or lists of them
+    (a group's member cards, a system message's `system`); the rest are ints, strings, enums (msgspec writes
+    their value) and lists of ids (a test encodes every event)."""
     hints = typing.get_type_hints(cls)
     names = tuple(field.name for field in attrs.fields(cls))
-    return names, tuple(name for name in names if "datetime" in str(hints[name]))
+
+    def nested(hint: Any) -> bool:
+        return any(attrs.has(arg) or nested(arg) for arg in typing.get_args(hint)) or attrs.has(hint)
+
+    times = tuple(name for name in names if "datetime" in str(hints[name]) and not nested(hints[name]))
+    return names, times, tuple(name for name in names if nested(hints[name]))
 
 
 def _utc(value: datetime) -> datetime:
@@ -53,12 +59,18 @@ def _utc(value: datetime) -> datetime:
 def _plain(value: Any) -> dict[str, Any]:
     """Field order kept (msgspec would sort an attrs object's keys); times in UTC, as the core writes them."""
     cls: Any = type(value)
-    names, times = _shape(cls)
+    names, times, nested = _shape(cls)
     plain = {name: getattr(value, name) for name in names}
     for name in times:
         when = plain[name]
         if when is not None and when.tzinfo is not UTC:
             plain[name] = _utc(when)
+    for name in nested:
+        inner = plain[name]
+        if isinstance(inner, list):
+            plain[name] = [_plain(item) for item in inner]
+        elif inner is not None:
+            plain[name] = _plain(inner)
     return plain
 
 

@@ -132,6 +132,7 @@ async def build_services(
         ids=UuidIds(),
         limits=Limits(
             room_detail_limit=settings.room_detail_limit,
+            max_group_members=settings.group_max_members,
             room_list_cache_rooms=settings.room_list_cache,
             search_per_minute=settings.search_per_minute,
             max_connections_per_user=settings.max_connections_per_user,

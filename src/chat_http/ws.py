@@ -133,6 +133,12 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], rt: Rt) -> None:
                 return
             await rt.hub.join(conn, RoomId(int(raw_room)))
         try:
+            await rt.hub.join_groups(conn, await rt.chat.group_ids(conn.user_id))
+        except UnavailableError:
+            metrics.CONNECTS.labels("unavailable").inc()
+            await _close(socket, CLOSE_TRY_AGAIN, "the service is busy; try again")
+            return
+        try:
             await rt.chat.connect(conn.user_id, conn.id)
         except TooManyConnectionsError as exc:  # counted on every process (this one checked its own above)
             metrics.CONNECTS.labels("too_many").inc()

@@ -12,8 +12,17 @@ from chatcore.errors import (
     TooManyConnectionsError,
     UnavailableError,
 )
-from chatcore.events import MessageDeleted, MessagesRead, MessageUpdated, NewMessage, PresenceChanged, Typing
-from chatcore.model import Message, MessageId, MessageType, Presence, Room, RoomId, RoomType, User, UserId
+from chatcore.events import (
+    MembersChanged,
+    MessageDeleted,
+    MessagesRead,
+    MessageUpdated,
+    NewMessage,
+    PresenceChanged,
+    RoomUpdated,
+    Typing,
+)
+from chatcore.model import Message, MessageId, MessageType, Presence, Role, Room, RoomId, RoomType, User, UserId
 from chatcore.ports import (
     Broker,
     Clock,
@@ -28,7 +37,18 @@ from chatcore.ports import (
 )
 from chatcore.service import ChatService, Limits
 from chatcore.uploads import UploadPolicy
-from chatcore.views import HistoryPage, MessageView, OnlineUser, RoomDetail, RoomPage, RoomView, UserCard
+from chatcore.views import (
+    HistoryPage,
+    MemberCard,
+    MessageReads,
+    MessageView,
+    OnlineUser,
+    RoomDetail,
+    RoomPage,
+    RoomView,
+    SystemInfo,
+    UserCard,
+)
 
 __all__ = [
     "Broker",
@@ -46,9 +66,12 @@ __all__ = [
     "Limits",
     "LiveState",
     "MarkRead",
+    "MemberCard",
+    "MembersChanged",
     "Message",
     "MessageDeleted",
     "MessageId",
+    "MessageReads",
     "MessageType",
     "MessageUpdated",
     "MessageView",
@@ -62,14 +85,17 @@ __all__ = [
     "Presence",
     "PresenceChanged",
     "RateLimitedError",
+    "Role",
     "Room",
     "RoomDetail",
     "RoomId",
     "RoomPage",
     "RoomType",
+    "RoomUpdated",
     "RoomView",
     "SendMessage",
     "SetTyping",
+    "SystemInfo",
     "TooManyConnectionsError",
     "Typing",
     "UnavailableError",

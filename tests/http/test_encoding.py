@@ -13,13 +13,15 @@ from chatcore.events import (
     Event,
     MessageDeleted,
     MessagesRead,
+    MembersChanged,
     MessageUpdated,
     NewMessage,
     PresenceChanged,
+    RoomUpdated,
     Typing,
 )
-from chatcore.model import MessageId, MessageType, RoomId, UserId
-from chatcore.views import MessageView
+from chatcore.model import GroupAction, MessageId, MessageType, Role, RoomId, RoomType, UserId
+from chatcore.views import MemberCard, MessageView, SystemInfo
 
 TEXTS = ["", "hi", 'quote " back \\ slash', "héllo ✓ 日本語 😀", "line\nbreak\ttab \u2028 \u0001", "<b>&amp;</b>"]
 TIMES = [
@@ -55,6 +57,19 @@ def _view(rng: random.Random) -> MessageView:
         is_deleted=rng.random() < 0.5,
         is_edited=rng.random() < 0.5,
         client_msg_id=maybe(text),
+        system=maybe(SystemInfo(action=rng.choice(list(GroupAction)), actor_id=UserId(7), user_ids=[UserId(8)])),
+    )
+
+
+def _card(rng: random.Random, n: int) -> MemberCard:
+    return MemberCard(
+        id=UserId(n),
+        name=rng.choice(TEXTS),
+        email="a@b.test",
+        avatar_url=rng.choice([None, "https://hr.test/a.png"]),
+        is_online=rng.random() < 0.5,
+        role=rng.choice(list(Role)),
+        joined_at=rng.choice(TIMES),
     )
 
 
@@ -71,7 +86,22 @@ def _events(rng: random.Random) -> list[Event]:
             user_id=view.sender_id,
             user_name=view.sender_name,
             is_typing=rng.random() < 0.5,
-            typing_users=sorted({view.sender_id, view.receiver_id}),
+            typing_users=sorted({view.sender_id, UserId(1)}),
+        ),
+        RoomUpdated(
+            room_id=view.room_id,
+            kind=RoomType.GROUP,
+            name=rng.choice(TEXTS),
+            is_active=True,
+            updated_at=view.created_at,
+        ),
+        MembersChanged(
+            room_id=view.room_id,
+            action=rng.choice(list(GroupAction)),
+            actor_id=view.sender_id,
+            added=[UserId(3)],
+            removed=[],
+            members=[_card(rng, n) for n in range(rng.randrange(0, 4))],
         ),
     ]
 
