@@ -1,4 +1,4 @@
-"""Load generator and report for `chat serve`: throughput, latency, idle memory and REST reads (issue 8).
+"""Load generator and report for `chat serve`: throughput, latency, idle memory, REST reads (issue 8), groups (17).
 
 Starts its own servers on free loopback ports: a bare baseline (bench/baseline_app.py) and, per database,
 a real single-process `chat serve` (SQLite by default; PostgreSQL too with --postgres, in a throwaway
@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import sockets  # noqa: E402
+from bench.group import create_group, group  # noqa: E402
 from bench.pyspy import summarise  # noqa: E402
 from bench.rest import rest  # noqa: E402
 from bench.seed import Seeder  # noqa: E402
@@ -60,7 +61,7 @@ from bench.servers import (  # noqa: E402
 from tests.e2e.conftest import token_for  # noqa: E402
 from tests.pg import create_database  # noqa: E402
 
-SCENARIOS = ("sequential", "latency", "concurrent", "idle", "rest")
+SCENARIOS = ("sequential", "latency", "concurrent", "idle", "rest", "group")
 # The headline runs commit durably (SQLite synchronous FULL, the default; PostgreSQL with fsync, synchronous_commit
 # and full_page_writes on). Beside them the send scenarios run again on settings that give durability up for speed.
 NOT_DURABLE = {"sqlite": "sqlite-normal", "postgres": "postgres-nofsync"}
@@ -97,6 +98,9 @@ class Plan:
     rest_rooms: int
     rest_requests: int
     rest_list_requests: int
+    group_members: int
+    group_rate: int
+    group_seconds: float
 
 
 FULL = Plan(
@@ -114,6 +118,9 @@ FULL = Plan(
     rest_rooms=1_000,
     rest_requests=300,
     rest_list_requests=100,
+    group_members=100,
+    group_rate=100,
+    group_seconds=20,
 )
 QUICK = Plan(
     sequential=300,
@@ -130,6 +137,9 @@ QUICK = Plan(
     rest_rooms=200,
     rest_requests=50,
     rest_list_requests=20,
+    group_members=100,
+    group_rate=100,
+    group_seconds=5,
 )
 
 # --------------------------------------------------------------------------------------------- output
@@ -178,6 +188,19 @@ def human(r: dict[str, Any]) -> str:
             [[who, r["pairs"], r["seconds"], r["delivered_msg_per_s"], lat["p50_ms"], lat["p99_ms"], r["lost"],
               vs.get("delivered_msg_per_s"), vs.get("p99_ms")]],
         )  # fmt: skip
+    elif kind == "group":
+        lat, every, echo = r["latency"], r["every_receiver"], r["echo"]
+        body = table(
+            ["target", "members", "offered/s", "sent", "not sent", "deliveries", "lost", "p50 ms", "p90 ms",
+             "p99 ms", "max ms", "every receiver p99 ms", "echo p99 ms", "vs baseline p99"],
+            [[who, r["members"], r["offered_msg_per_s"], r["sent"], r["not_sent"], f"{r['delivered']:,}", r["lost"],
+              lat["p50_ms"], lat["p90_ms"], lat["p99_ms"], lat["max_ms"], every["p99_ms"], echo["p99_ms"],
+              r.get("vs_baseline", {}).get("p99_ms")]],
+        )  # fmt: skip
+        body += (
+            f"\n(deliveries: messages sent x {r['receivers']} receivers, the sender's own echo apart"
+            f" ({echo['lost']} echoes lost); targets: p99 sender -> every receiver <= 50 ms, nothing lost)"
+        )
     elif kind == "idle":
         body = table(
             ["target", "connections", "failed", "connect/s", "RSS before MB", "RSS after MB", "KB/connection",
@@ -244,6 +267,9 @@ def _ratios(scenario: str, chat: dict[str, Any], base: dict[str, Any]) -> dict[s
     def ratio(a: float | None, b: float | None) -> float | None:
         return round(a / b, 2) if a is not None and b else None
 
+    if scenario == "group":
+        return {"p50_ms": ratio(chat["latency"]["p50_ms"], base["latency"]["p50_ms"]),
+                "p99_ms": ratio(chat["latency"]["p99_ms"], base["latency"]["p99_ms"])}  # fmt: skip
     if scenario == "sequential":
         return {"msg_per_s": ratio(chat["msg_per_s"], base["msg_per_s"]), "p99_ms": ratio(
             chat["rtt"]["p99_ms"], base["rtt"]["p99_ms"])}  # fmt: skip
@@ -266,6 +292,9 @@ def targets(report: Report, backends: list[str]) -> list[dict[str, Any]]:
         ("REST room list after a read p99", "ms", lambda b: _rest(report, b, "room_list_after_read"), 20, False),
         ("REST room list ?limit=50 p99 (largest db)", "ms", lambda b: _rest(report, b, "room_page"), 20, False),
         ("REST history page p99 (largest db)", "ms", lambda b: _rest(report, b, "history_page"), 20, False),
+        ("group of 100: p99 sender -> every receiver", "ms",
+         lambda b: _get(report, "group", b, "latency.p99_ms"), 50, False),
+        ("group of 100: deliveries lost", "deliveries", lambda b: _get(report, "group", b, "lost"), 0, False),
     ]  # fmt: skip
     rows = []
     for name, unit, get, goal, at_least in checks:
@@ -315,8 +344,19 @@ async def baseline(report: Report, plan: Plan, workdir: Path, only: set[str], wi
                     target, urls, seconds=plan.concurrent_seconds, window=window, tag=f"c{pairs}"
                 )
                 report.add("concurrent", target, figures)
+        if "group" in only:  # its rooms are whatever `?room_id=` names: a group is as many sockets in one
+            ready(target)
+            members = [f"{target.ws_url}?room_id=group"] * plan.group_members
+            report.add("group", target, await _group(target, plan, members, room=None))
     finally:
         target.stop()
+
+
+async def _group(target: Target, plan: Plan, urls: list[str], *, room: int | None) -> dict[str, Any]:
+    return await group(
+        target, urls, room=room, rate=plan.group_rate, seconds=plan.group_seconds, drain=plan.drain,
+        in_flight=plan.in_flight, tag="g",
+    )  # fmt: skip
 
 
 async def _database(backend: str, purpose: str, workdir: Path, pg: Postgres | None) -> str:
@@ -416,6 +456,18 @@ async def chat(
                 list_requests=plan.rest_list_requests,
             )
             report.add("rest", target, {"sizes": sizes})
+    if "group" in only:
+        url = await _database(backend, "group", workdir, pg)
+        with _chat(backend, "group", workdir, url, pg) as target:
+            seeder = Seeder(url)
+            try:
+                members = await seeder.users(plan.group_members, "member")
+            finally:
+                await seeder.close()
+            room = await create_group(target, members)  # over REST, as a client makes one; members[0] owns it
+            member_urls = [f"{target.ws_url}?token={token_for(user)}" for user in members]  # groups joined on connect
+            ready(target)
+            report.add("group", target, await _group(target, plan, member_urls, room=room))
     if profile_dir:
         for name in ("sequential", *(f"concurrent{pairs}" for pairs in plan.pairs)):
             path = profile_dir / f"{backend}-{name}.txt"
@@ -468,7 +520,7 @@ def all_backends(args: argparse.Namespace) -> list[str]:
 async def run_all(args: argparse.Namespace, report: Report, plan: Plan) -> None:
     with tempfile.TemporaryDirectory(prefix="chat-bench-") as tmp:
         workdir = Path(tmp)
-        if args.baseline and set(args.only) & {"sequential", "concurrent"}:
+        if args.baseline and set(args.only) & {"sequential", "concurrent", "group"}:
             await baseline(report, plan, workdir, set(args.only), args.window)
         for backend in all_backends(args):
             if backend.startswith("postgres"):  # a cluster of its own for each: fsync is set per server

@@ -29,7 +29,7 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float | int | None]:
     """Nearest-rank percentiles in milliseconds."""
     values = sorted(seconds)
     if not values:
-        return {"n": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None, "mean_ms": None}
+        return {"n": 0, "p50_ms": None, "p90_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None, "mean_ms": None}
 
     def rank(q: float) -> float:
         return round(1000 * values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))], 2)
@@ -37,6 +37,7 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float | int | None]:
     return {
         "n": len(values),
         "p50_ms": rank(0.50),
+        "p90_ms": rank(0.90),
         "p95_ms": rank(0.95),
         "p99_ms": rank(0.99),
         "max_ms": round(1000 * values[-1], 2),
@@ -44,8 +45,11 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
-def send_frame(client_msg_id: str, i: int) -> str:
-    data = {"content": TEXT.format(i=i), "client_msg_id": client_msg_id}
+def send_frame(client_msg_id: str, i: int, *, room_id: int | None = None) -> str:
+    """Without `room_id` the message goes to the room the socket joined in its URL."""
+    data: dict[str, Any] = {"content": TEXT.format(i=i), "client_msg_id": client_msg_id}
+    if room_id is not None:
+        data["room_id"] = room_id
     return json.dumps({"type": "send_message", "data": data})
 
 
@@ -134,7 +138,7 @@ async def close_peers(peers: Sequence[Peer]) -> None:
     await asyncio.gather(*(peer.close() for peer in peers))
 
 
-def _errors(peers: Sequence[Peer]) -> dict[str, int]:
+def errors_of(peers: Sequence[Peer]) -> dict[str, int]:
     total: dict[str, int] = {}
     for peer in peers:
         for code, count in peer.errors.items():
@@ -245,7 +249,7 @@ async def fixed_rate(
         "saturated": achieved < 0.95 * rate,
         "latency": percentiles(latencies),
         "send_lag_p99_ms": percentiles(lags)["p99_ms"],
-        "errors": _errors([sender, receiver]),
+        "errors": errors_of([sender, receiver]),
         **usage,
     }
 
@@ -295,7 +299,7 @@ async def concurrent(
         "delivered_msg_per_s": round(len(latencies) / elapsed, 1),
         "frames_out_per_s": round(2 * len(latencies) / elapsed, 1),
         "latency": percentiles(latencies),
-        "errors": _errors(peers),
+        "errors": errors_of(peers),
         **usage,
     }
 
