@@ -34,8 +34,10 @@ async def test_a_new_group_lists_its_members_with_roles_and_writes_who_created_i
     (note,) = page.messages
     assert note.message_type is MessageType.SYSTEM
     assert note.content == "Alice Smith created the group Onboarding"
-    assert note.system is not None and (note.system.action, note.system.user_ids) == (GroupAction.CREATED, [BOB, CAROL])
-    assert note.receiver_id is None and note.receiver_name is None
+    assert note.system is not None
+    assert (note.system.action, note.system.user_ids) == (GroupAction.CREATED, [BOB, CAROL])
+    assert note.receiver_id is None
+    assert note.receiver_name is None
 
 
 async def test_unknown_people_are_a_404_and_nothing_is_created(chat: Chat) -> None:
@@ -195,5 +197,6 @@ async def test_a_group_message_names_no_receiver(chat: Chat) -> None:
 async def test_direct_rooms_list_both_people_as_members(chat: Chat, room: RoomId) -> None:
     (view,) = await chat.service.list_rooms(ALICE)
 
-    assert view.kind is RoomType.DIRECT and view.other_user is not None
+    assert view.kind is RoomType.DIRECT
+    assert view.other_user is not None
     assert [m.id for m in view.members] == [BOB, ALICE]
