@@ -7,7 +7,7 @@ import pytest
 
 from chatcore import ForbiddenError, InvalidError, NotFoundError, RoomId, RoomType, SendMessage, UserId
 from chatcore.model import GroupAction, MessageType, Role
-from tests.unit.helpers import ALICE, BOB, CAROL, DAVE, STRANGER, Chat
+from tests.unit.helpers import ALICE, BOB, CAROL, DAVE, STRANGER, Chat, png
 
 
 async def group(chat: Chat, *members: UserId) -> RoomId:
@@ -200,3 +200,17 @@ async def test_direct_rooms_list_both_people_as_members(chat: Chat, room: RoomId
     assert view.kind is RoomType.DIRECT
     assert view.other_user is not None
     assert [m.id for m in view.members] == [BOB, ALICE]
+
+
+async def test_a_file_from_before_joining_is_not_for_a_member_added_later(chat: Chat) -> None:
+    room = await group(chat)
+    early = await chat.send_file(ALICE, room, MessageType.IMAGE, "a.png", png())
+    await chat.service.add_members(ALICE, room, [DAVE])
+    late = await chat.send_file(ALICE, room, MessageType.IMAGE, "b.png", png())
+
+    assert early.file_path is not None
+    assert late.file_path is not None
+    early_key, late_key = (v.file_path.removeprefix("chat_files/") for v in (early, late))
+    assert await chat.service.can_read_file(BOB, early_key)
+    assert not await chat.service.can_read_file(DAVE, early_key)
+    assert await chat.service.can_read_file(DAVE, late_key)
