@@ -467,9 +467,11 @@ async def chat(
             room = await create_group(target, members)  # over REST, as a client makes one; members[0] owns it
             member_urls = [f"{target.ws_url}?token={token_for(user)}" for user in members]  # groups joined on connect
             ready(target)
-            report.add("group", target, await _group(target, plan, member_urls, room=room))
+            with profiled(target, spy("group")):
+                figures = await _group(target, plan, member_urls, room=room)
+            report.add("group", target, figures)
     if profile_dir:
-        for name in ("sequential", *(f"concurrent{pairs}" for pairs in plan.pairs)):
+        for name in ("sequential", *(f"concurrent{pairs}" for pairs in plan.pairs), "group"):
             path = profile_dir / f"{backend}-{name}.txt"
             if path.exists():
                 report.profiles[path.stem] = summarise(path)
@@ -606,7 +608,9 @@ def main() -> int:
         help="skip the send scenarios on non-durable settings (SQLite synchronous NORMAL, PostgreSQL fsync off)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
-    parser.add_argument("--profile", type=Path, help="record py-spy profiles of the sequential and concurrent runs")
+    parser.add_argument(
+        "--profile", type=Path, help="record py-spy profiles of the sequential, concurrent and group runs"
+    )
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS), help="scenarios to run")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the baseline server")
     parser.add_argument("--window", type=int, default=1, help="messages in flight per concurrent sender")
