@@ -32,7 +32,8 @@ async def relay(socket: WebSocket[Any, Any, Any]) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             try:
-                event = json.loads(message.get("text") or "")
+                text = message.get("text")
+                event = json.loads(text if isinstance(text, str) else "")
             except ValueError:
                 continue
             frame = json.dumps({"type": "new_message", "data": event.get("data")})

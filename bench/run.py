@@ -313,7 +313,7 @@ def _get(report: Report, scenario: str, backend: str, path: str, **match: Any) -
     value: Any = found
     for key in path.split("."):
         value = value.get(key) if isinstance(value, dict) else None
-    return value
+    return value if isinstance(value, int | float) else None
 
 
 def _rest(report: Report, backend: str, key: str) -> float | None:
@@ -441,9 +441,9 @@ async def chat(
                 people = await seeder.users(plan.idle, "idle")  # one socket per person, as in an office
             finally:
                 await seeder.close()
-            urls = [f"{target.ws_url}?token={token_for(user)}" for user in people]
+            idle_urls = [f"{target.ws_url}?token={token_for(user)}" for user in people]
             ready(target)
-            report.add("idle", target, await sockets.idle(target, urls, hold=plan.idle_hold))
+            report.add("idle", target, await sockets.idle(target, idle_urls, hold=plan.idle_hold))
     if "rest" in only:
         url = await _database(backend, "rest", workdir, pg)
         with _chat(backend, "rest", workdir, url, pg) as target:

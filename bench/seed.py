@@ -7,7 +7,7 @@ take seconds on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -172,7 +172,7 @@ class Seeder:
         await self._insert_many(participants, member_rows)
         return ids
 
-    async def _insert_many(self, into: TableClause, rows: list[dict[str, object]]) -> None:
+    async def _insert_many(self, into: TableClause, rows: Sequence[Mapping[str, object]]) -> None:
         async with self.engine.begin() as conn:
             for start in range(0, len(rows), CHUNK):
                 await conn.execute(insert(into).values(rows[start : start + CHUNK]))
