@@ -119,8 +119,9 @@ def downgrade() -> None:
             "records are never dropped silently; remove the group rooms first"
         )
 
-    with op.batch_alter_table(messages, schema=layout.schema) as batch:  # ADD COLUMN: no rebuild on SQLite
-        batch.add_column(sa.Column("is_read", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # ADD COLUMN, no rebuild on SQLite: only with a constant default (a text one; sa.false() would rebuild it).
+    with op.batch_alter_table(messages, schema=layout.schema) as batch:
+        batch.add_column(sa.Column("is_read", sa.Boolean(), server_default="0", nullable=False))
     m = sa.table(messages, sa.column("id"), sa.column("room_id"), sa.column("receiver_id"), sa.column("is_read"))
     p = sa.table(participants, sa.column("room_id"), sa.column("user_id"), sa.column("last_read_message_id")).alias("p")
     read = (
