@@ -98,6 +98,7 @@ async def group(
         sent_in = time.perf_counter() - t0
         drained = await _all_arrived(peers, len(sent), drain)
         usage = meter.read()
+        measured = time.perf_counter() - t0 + 0.05  # the meter's window: sending and draining
         latencies: list[float] = []
         last: dict[str, float] = {}  # per message: when its last receiver had it
         for peer in receivers:
@@ -129,6 +130,9 @@ async def group(
         "send_lag_p99_ms": percentiles(lags)["p99_ms"],
         "warmed_up": warmed,
         "drained": drained,
+        "measured_seconds": round(measured, 2),
+        # the server's CPU per message sent (its fan-out to every member's socket included)
+        "server_cpu_ms_per_msg": round(10 * usage["server_cpu_pct"] * measured / len(sent), 2) if sent else None,
         "rss_before_sockets_mb": round(rss_before / 1024, 1),
         "errors": errors_of(peers),
         **usage,

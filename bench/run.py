@@ -199,7 +199,8 @@ def human(r: dict[str, Any]) -> str:
         )  # fmt: skip
         body += (
             f"\n(deliveries: messages sent x {r['receivers']} receivers, the sender's own echo apart"
-            f" ({echo['lost']} echoes lost); targets: p99 sender -> every receiver <= 50 ms, nothing lost)"
+            f" ({echo['lost']} echoes lost); server CPU per message {r.get('server_cpu_ms_per_msg')} ms;"
+            " targets: p99 sender -> every receiver <= 50 ms, nothing lost)"
         )
     elif kind == "idle":
         body = table(
