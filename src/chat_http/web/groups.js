@@ -161,23 +161,27 @@ export async function showReads(messageId) {
   const room = openGroup();
   if (!room) return;
   s.panel = false;
-  s.reads = { roomId: room.id, messageId, loading: true };
+  s.reads = { roomId: room.id, messageId, seq: 0, loading: true };
   changed("group", "reads");
-  await fetchReads(s, room.id, messageId);
+  await fetchReads(s);
 }
 
-async function fetchReads(s, roomId, messageId) {
+/** Asks who has read the message shown; only the answer to the latest question is shown. */
+async function fetchReads(s) {
+  const asked = s.reads;
+  const seq = ++asked.seq;
   let reads;
   try {
-    reads = await s.api.reads(roomId, messageId);
+    reads = await s.api.reads(asked.roomId, asked.messageId);
   } catch (error) {
-    if (s.reads?.messageId === messageId) s.reads = null;
+    if (s.reads !== asked || seq !== asked.seq) return;
+    s.reads = null;
     toast(`Could not see who has read it: ${error.message}`);
     changed("reads");
     return;
   }
-  if (store.session !== s || s.reads?.messageId !== messageId) return;
-  s.reads = { roomId, messageId, read_by: reads.read_by, not_read_by: reads.not_read_by };
+  if (store.session !== s || s.reads !== asked || seq !== asked.seq) return;
+  Object.assign(asked, { loading: false, read_by: reads.read_by, not_read_by: reads.not_read_by });
   changed("reads");
 }
 
@@ -228,7 +232,7 @@ function readerItem(user) {
 // Someone read in the group whose reads are shown: ask again, so the lists move while they are looked at.
 subscribe("read", ({ roomId }) => {
   const s = store.session;
-  if (s?.reads && !s.reads.loading && s.reads.roomId === roomId) fetchReads(s, roomId, s.reads.messageId);
+  if (s?.reads?.roomId === roomId) fetchReads(s);
 });
 
 // -- the socket's news of groups ------------------------------------------------------------------------------
