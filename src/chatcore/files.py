@@ -119,7 +119,8 @@ class Files:
         return gone
 
     async def can_read_file(self, me: UserId, key: str) -> bool:
-        """A participant of the room whose live message holds this file may read it."""
+        """A participant of the room whose live message holds this file may read it (in a group, one who joined
+        before the message)."""
         if "\x00" in key:  # no stored key holds one (names lose their control characters); PostgreSQL refuses it
             return False
         async with self._ctx.uow() as uow:
@@ -127,10 +128,10 @@ class Files:
             if message is None:
                 return False
             try:
-                await uow.rooms.membership(me, message.room_id)
+                membership = await uow.rooms.membership(me, message.room_id)
             except NotFoundError:
                 return False
-        return True
+        return membership.history_from is None or message.id > membership.history_from
 
     async def file_name_of(self, key: str) -> str | None:
         """The name a stored file was sent with, for its download; None if no live message holds it."""

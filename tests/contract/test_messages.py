@@ -105,18 +105,16 @@ async def test_save_persists_edits_and_soft_deletes(backend: Backend) -> None:
         await uow.commit()
     edited = text.edited(by=ALICE, content="second", at=at(60))
     deleted = image.deleted(by=ALICE, at=at(61))
-    read = attrs.evolve(edited, is_read=True)
 
     async with backend.uow() as uow:
         await uow.messages.save(edited)
         await uow.messages.save(deleted)
-        await uow.messages.save(read)
         await uow.commit()
 
     async with backend.uow() as uow:
-        assert await uow.messages.get(text.id) == read
+        assert await uow.messages.get(text.id) == edited
         assert await uow.messages.get(image.id) == deleted
-    assert (read.is_edited, read.updated_at) == (True, at(60))
+    assert (edited.is_edited, edited.updated_at) == (True, at(60))
     assert (deleted.is_deleted, deleted.file_path, deleted.content) == (True, None, None)
 
 

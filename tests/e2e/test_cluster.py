@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.users import SqlUserDirectory
 from chat_http.http_limits import MAX_HEADER_FIELDS
-from tests.e2e.conftest import Api, Server, close_code, start_server, stop_server, token_for
+from tests.e2e.conftest import Api, Person, Server, close_code, start_server, stop_server, token_for
 from tests.pg import PgServer, create_database, pg_server
 from tests.redis_server import RedisServer, redis_server
 
@@ -207,3 +208,66 @@ async def test_per_user_limits_count_sockets_and_searches_on_every_process(nodes
         for n in range(31)
     ]
     assert statuses == [200] * 30 + [429]
+
+
+async def test_a_group_message_reaches_every_member_on_both_processes_and_a_removed_one_stops_at_once(
+    nodes: tuple[Api, Api],
+) -> None:
+    """Removal goes out on the group's channel: each process stops passing the group to the removed member's
+    sockets before the next event of the group. Cat's own direct message, sent after, is the sentinel: it
+    must arrive and nothing of the group before it."""
+    a, b = nodes
+    ann, ben, cat = await a.person("Ann"), await a.person("Ben"), await a.person("Cat")
+    created = await ann.http.post(
+        f"{a.server.base_url}/api/v1/chat/rooms", json={"name": "Case", "member_ids": [ben.id, cat.id]}
+    )
+    group = created.json()["id"]
+    direct = await a.room(ann, cat)
+    async with (
+        a.socket(ann) as ann_a,
+        b.socket(ben) as ben_b,
+        a.socket(cat) as cat_a,
+        b.socket(cat) as cat_b,
+    ):
+        await ann_a.send("send_message", room_id=group, content="to all", client_msg_id="c1")
+        for sock in (ann_a, ben_b, cat_a, cat_b):
+            assert (await sock.next("new_message"))["data"]["content"] == "to all"
+
+        removed = await ann.http.delete(f"{a.server.base_url}/api/v1/chat/rooms/{group}/members/{cat.id}")
+        assert removed.status_code == 200
+        for sock in (cat_a, cat_b):
+            assert (await sock.next("members_changed"))["data"]["removed"] == [cat.id]
+        await ann_a.send("send_message", room_id=group, content="after Cat", client_msg_id="c2")
+        await ann_a.send("send_message", room_id=direct, content="sentinel", client_msg_id="c3")
+        for sock in (cat_a, cat_b):
+            assert (await sock.next("new_message"))["data"]["content"] == "sentinel"
+        seen = [(await ben_b.next("new_message"))["data"]["content"] for _ in range(2)]
+        assert seen == ["Ann removed Cat", "after Cat"]
+        gone = await cat.http.get(f"{b.server.base_url}/api/v1/chat/rooms/{group}/messages")
+        assert gone.status_code == 404
+
+
+async def test_concurrent_adds_on_two_processes_keep_one_consistent_group(nodes: tuple[Api, Api]) -> None:
+    a, b = nodes
+    ann, ben, cat = await a.person("Ann"), await a.person("Ben"), await a.person("Cat")
+    extra = [await a.person(f"P{n}") for n in range(6)]
+    created = await ann.http.post(
+        f"{a.server.base_url}/api/v1/chat/rooms", json={"name": "Race", "member_ids": [ben.id, cat.id]}
+    )
+    group = created.json()["id"]
+    await ann.http.put(f"{a.server.base_url}/api/v1/chat/rooms/{group}/members/{ben.id}", json={"role": "admin"})
+    ann_b = b.client(ann.token)
+
+    async def add(client: Any, base: str, people: list[Person]) -> None:
+        for person in people:
+            response = await client.post(f"{base}/api/v1/chat/rooms/{group}/members", json={"user_ids": [person.id]})
+            assert response.status_code == 200, response.text
+
+    await asyncio.gather(
+        add(ben.http, a.server.base_url, extra[:4]),
+        add(ann_b, b.server.base_url, extra[2:]),  # two overlap: added once
+    )
+    detail = (await cat.http.get(f"{b.server.base_url}/api/v1/chat/rooms/{group}")).json()
+    assert sorted(m["id"] for m in detail["members"]) == sorted([ann.id, ben.id, cat.id, *(p.id for p in extra)])
+    added_notes = [m for m in detail["message_list"]["messages"] if (m["system"] or {}).get("action") == "added"]
+    assert sorted(u for m in added_notes for u in m["system"]["user_ids"]) == sorted(p.id for p in extra)

@@ -122,7 +122,7 @@ def _validator(doc: dict[str, Any], schema: str) -> jsonschema.Draft202012Valida
 async def test_frames_the_service_really_sends_match_their_schemas(doc: dict[str, Any]) -> None:
     clock = FakeClock()
     broker = MemoryBroker()
-    people = [User(id=UserId(1), name="A", email="a@x.test"), User(id=UserId(2), name="B", email="b@x.test")]
+    people = [User(id=UserId(n), name=name, email=f"{name}@x.test") for n, name in ((1, "A"), (2, "B"), (3, "C"))]
     chat = ChatService(
         uow=MemoryDatabase(),
         users=MemoryUserDirectory(people),
@@ -146,7 +146,11 @@ async def test_frames_the_service_really_sends_match_their_schemas(doc: dict[str
     await chat.mark_read(UserId(1), room.id)
     await chat.delete_message(UserId(2), text.id)
     await chat.disconnect(UserId(2), "c2")
-
+    group = await chat.create_group(UserId(1), "G", [UserId(2), UserId(3)])  # members_changed to user:1
+    await broker.subscribe(f"group:{group.id}", heard.append)
+    await chat.send_message(UserId(3), SendMessage(room_id=group.id, content="to the group"))
+    await chat.rename_group(UserId(1), group.id, "Renamed")
+    await chat.remove_member(UserId(1), group.id, UserId(3))
     frames = [json.loads(payload) for payload in heard]
     frames += [{"type": "pong", "data": {}}, errors.ws_error("invalid", "bad", "m1")]
     schema_of = {

@@ -11,9 +11,9 @@ from chat_http.wire import encode_event as fast
 from chatcore.codec import encode_event as reference
 from chatcore.events import (
     Event,
+    MembersChanged,
     MessageDeleted,
     MessagesRead,
-    MembersChanged,
     MessageUpdated,
     NewMessage,
     PresenceChanged,

@@ -5,19 +5,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+import sqlalchemy as sa
+from advanced_alchemy.types import DateTimeUTC
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Boolean, Connection, column, insert, inspect
 
-from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, upgrade
+from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, head_revision, session_factory, upgrade
+from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
+from chatcore.model import Member, MessageDraft, MessageType, RoomId, UserId
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 CHAT_TABLES = {"users", "chat_rooms", "chat_participants", "chat_messages", "user_presence", "chat_uploads"}
 
 
@@ -85,13 +92,17 @@ async def test_programmatic_helpers_migrate_the_named_database(
 
 
 def _shape(connection: Connection) -> dict[str, Any]:
-    """What a migration changes, table by table: columns, keys and their names, indexes (partial ones' WHERE),
+    """What a migration changes, table by table: columns (by name), keys and their names, indexes (partial ones' WHERE),
     and on SQLite which tables never reuse an id (AUTOINCREMENT, which reflection does not report)."""
     found = inspect(connection)
     shape: dict[str, Any] = {}
     for table in sorted(set(found.get_table_names()) - {"alembic_version", "sqlite_sequence"}):
         shape[table] = {
-            "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in found.get_columns(table)],
+            # By name: PostgreSQL adds a column back at the end (0005's downgrade of `is_read`), and nothing
+            # in the code depends on the order.
+            "columns": sorted(
+                (c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in found.get_columns(table)
+            ),
             "primary_key": found.get_pk_constraint(table),
             "foreign_keys": sorted(found.get_foreign_keys(table), key=str),
             "unique": sorted(found.get_unique_constraints(table), key=str),
@@ -170,3 +181,254 @@ async def test_with_a_host_users_table_no_users_table_of_our_own_is_made(empty_u
 
     assert tables == (CHAT_TABLES - {"users"}) | {"alembic_version"}
     _alembic(empty_url, "check", env={"CHAT_USERS_TABLE": "employees"})  # and no drift is seen either
+
+
+async def test_the_migrated_schema_is_the_declared_one(empty_url: str, tmp_path: Path) -> None:
+    """Beyond `compare_metadata` (which skips partial indexes' WHERE, server defaults and SQLite's
+    AUTOINCREMENT): the migrated tables look exactly like those `tables.py` creates."""
+    await upgrade(empty_url)
+    migrated = await _shape_of(empty_url)
+    declared_url = f"sqlite+aiosqlite:///{tmp_path / 'declared.db'}"
+    if "postgresql" in empty_url:  # a second database in the same cluster
+        declared_url = empty_url.rsplit("/", 1)[0] + "/" + await _created_database(empty_url)
+    engine = create_engine(declared_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(DEFAULT_LAYOUT.tables.metadata.create_all)
+    finally:
+        await engine.dispose()
+
+    assert migrated == await _shape_of(declared_url)
+
+
+async def _created_database(url: str) -> str:
+    name = "declared_" + url.rsplit("/", 1)[1]
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        await engine.dispose()
+    return name
+
+
+# -- 0005: read flags become read markers ------------------------------------------------------------------------
+
+A, B, C, D = 1, 2, 3, 4
+# (room, sender, receiver, is_read, is_deleted), in the order written, so a room's ids are not contiguous. As the
+# old `mark_read` left them: the messages to someone still unread in a room are always the newest ones to them.
+OLD_MESSAGES = [
+    (1, B, A, True, False),
+    (2, C, A, True, False),
+    (1, A, B, True, False),
+    (3, C, B, False, True),  # deleted before it was read: the oldest unread message to B in room 3
+    (1, B, A, True, True),  # read, then deleted
+    (2, A, C, True, False),
+    (1, B, A, False, False),
+    (3, C, B, False, False),
+    (1, A, B, False, False),
+    (5, D, B, False, True),  # the only unread message to B in room 5 is deleted: nothing to count
+    (1, B, A, False, True),
+    (1, B, A, False, False),
+]
+OLD_ROOMS = {1: (A, B), 2: (A, C), 3: (B, C), 4: (A, D), 5: (B, D)}  # room 4 has no messages
+OLD_UNREAD = (
+    "SELECT p.user_id, p.room_id, (SELECT count(*) FROM chat_messages m WHERE m.room_id = p.room_id"
+    " AND m.receiver_id = p.user_id AND m.is_read = {false} AND m.is_deleted = {false}) FROM chat_participants p"
+)
+
+
+def _write_old_rows(connection: Connection) -> None:
+    """Rooms, participants and messages as revision 0004's code wrote them, in plain SQL."""
+    utc = DateTimeUTC(timezone=True)
+    rooms = sa.table(
+        "chat_rooms",
+        column("id"),
+        column("name"),
+        column("room_type"),
+        column("created_by"),
+        column("created_at", utc),
+        column("updated_at", utc),
+        column("is_active", Boolean),
+        column("direct_key"),
+    )
+    participants = sa.table("chat_participants", column("room_id"), column("user_id"), column("joined_at", utc))
+    messages = sa.table(
+        "chat_messages",
+        column("room_id"),
+        column("sender_id"),
+        column("receiver_id"),
+        column("message_type"),
+        column("content"),
+        column("created_at", utc),
+        column("is_read", Boolean),
+        column("is_deleted", Boolean),
+        column("is_edited", Boolean),
+    )
+    when = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
+    for room_id, (one, two) in OLD_ROOMS.items():
+        connection.execute(
+            insert(rooms).values(
+                id=room_id,
+                name="Direct Chat",
+                room_type="direct",
+                created_by=one,
+                created_at=when,
+                updated_at=when,
+                is_active=True,
+                direct_key=f"{one}:{two}",
+            )
+        )
+        connection.execute(
+            insert(participants), [{"room_id": room_id, "user_id": u, "joined_at": when} for u in (one, two)]
+        )
+    connection.execute(
+        insert(messages),
+        [
+            {
+                "room_id": room_id,
+                "sender_id": sender,
+                "receiver_id": receiver,
+                "message_type": "text",
+                "content": "hello",
+                "created_at": when,
+                "is_read": read,
+                "is_deleted": deleted,
+                "is_edited": False,
+            }
+            for room_id, sender, receiver, read, deleted in OLD_MESSAGES
+        ],
+    )
+
+
+def _old_state(connection: Connection) -> tuple[dict[tuple[int, int], int], dict[int, bool]]:
+    """Unread counts by (user, room) as 0004's code computed them, and every message's flag."""
+    false = "false" if connection.dialect.name == "postgresql" else "0"
+    counts = {(user, room): n for user, room, n in connection.exec_driver_sql(OLD_UNREAD.format(false=false))}
+    flags = {
+        message: bool(read) for message, read in connection.exec_driver_sql("SELECT id, is_read FROM chat_messages")
+    }
+    return counts, flags
+
+
+def _new_flags(connection: Connection) -> dict[int, bool]:
+    """Each message's old flag, as the markers now say it: read when its receiver's marker reached it."""
+    rows = connection.exec_driver_sql(
+        "SELECT m.id, p.last_read_message_id FROM chat_messages m JOIN chat_participants p"
+        " ON p.room_id = m.room_id AND p.user_id = m.receiver_id"
+    )
+    return {message: marker is not None and marker >= message for message, marker in rows}
+
+
+async def _run(url: str, work: Callable[[Connection], T]) -> T:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(work)
+    finally:
+        await engine.dispose()
+
+
+async def test_read_flags_become_markers_and_come_back_without_losing_an_unread_message(empty_url: str) -> None:
+    await upgrade(empty_url, "0004")
+    await _run(empty_url, _write_old_rows)
+    old_counts, old_flags = await _run(empty_url, _old_state)
+    assert sorted(old_flags.values()) == [False] * 7 + [True] * 5
+    assert old_counts[(A, 1)] == 2 and old_counts[(B, 1)] == 1 and old_counts[(B, 3)] == 1  # noqa: PT018
+
+    await upgrade(empty_url)
+
+    engine = create_engine(empty_url)
+    try:
+        database = SqlDatabase(session_factory(engine))
+        new_counts: dict[tuple[int, int], int] = {}
+        for user in (A, B, C, D):
+            async with database() as uow:
+                new_counts.update(
+                    ((user, room), n) for room, n in (await uow.rooms.unread_counts(UserId(user))).items()
+                )
+            async with database() as uow:
+                summaries = await uow.rooms.summaries(UserId(user))
+            assert {s.room.id: s.unread_count for s in summaries} == {
+                r: n for (u, r), n in new_counts.items() if u == user
+            }
+        async with database() as uow:
+            markers = {m.user_id: m.last_read for m in await uow.rooms.members(RoomId(4))}
+    finally:
+        await engine.dispose()
+    assert new_counts == old_counts
+    assert await _run(empty_url, _new_flags) == old_flags
+    assert markers == {A: None, D: None}  # no messages, no marker
+
+    await downgrade(empty_url, "0004")
+
+    assert await _run(empty_url, _old_state) == (old_counts, old_flags)
+
+
+async def test_the_downgrade_refuses_while_a_group_exists(empty_url: str) -> None:
+    await upgrade(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        async with SqlDatabase(session_factory(engine))() as uow:
+            members = [Member(user_id=UserId(u), joined_at=datetime(2026, 1, 2, tzinfo=UTC)) for u in (A, B, C)]
+            group = await uow.rooms.create_group(
+                created_by=UserId(A), name="Case", members=members, at=members[0].joined_at
+            )
+            await uow.messages.add(
+                MessageDraft(
+                    room_id=group.id,
+                    sender_id=UserId(A),
+                    receiver_id=None,
+                    message_type=MessageType.TEXT,
+                    content="hello",
+                    file=None,
+                    created_at=members[0].joined_at,
+                )
+            )
+            await uow.commit()
+    finally:
+        await engine.dispose()
+    before = await _shape_of(empty_url)
+
+    with pytest.raises(RuntimeError, match="remove the group rooms first"):
+        await downgrade(empty_url, "0004")
+
+    assert await _shape_of(empty_url) == before
+    assert (await _inspect(empty_url))[2] == head_revision()
+    rows = await _run(
+        empty_url,
+        lambda c: c.exec_driver_sql(
+            "SELECT room_type, receiver_id FROM chat_rooms r JOIN chat_messages m ON m.room_id = r.id"
+        ).all(),
+    )
+    assert [tuple(row) for row in rows] == [("group", None)]
+
+
+async def test_rebuilding_the_tables_never_hands_out_an_id_again(empty_url: str) -> None:
+    """0005 rebuilds tables on SQLite: their AUTOINCREMENT counters must survive it, past ids already gone."""
+    await upgrade(empty_url, "0004")
+    await _run(empty_url, _write_old_rows)
+    newest = await _run(empty_url, lambda c: c.exec_driver_sql("SELECT max(id) FROM chat_messages").scalar_one())
+    await _run(empty_url, lambda c: c.exec_driver_sql(f"DELETE FROM chat_messages WHERE id = {newest}"))
+
+    await upgrade(empty_url)
+    await downgrade(empty_url, "0004")
+    await upgrade(empty_url)
+
+    engine = create_engine(empty_url)
+    try:
+        async with SqlDatabase(session_factory(engine))() as uow:
+            added = await uow.messages.add(
+                MessageDraft(
+                    room_id=RoomId(1),
+                    sender_id=UserId(A),
+                    receiver_id=UserId(B),
+                    message_type=MessageType.TEXT,
+                    content="hello again",
+                    file=None,
+                    created_at=datetime(2026, 1, 3, tzinfo=UTC),
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert added.id > newest

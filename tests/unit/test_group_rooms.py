@@ -7,7 +7,7 @@ import pytest
 
 from chatcore import ForbiddenError, InvalidError, NotFoundError, RoomId, RoomType, SendMessage, UserId
 from chatcore.model import GroupAction, MessageType, Role
-from tests.unit.helpers import ALICE, BOB, CAROL, DAVE, STRANGER, Chat
+from tests.unit.helpers import ALICE, BOB, CAROL, DAVE, STRANGER, Chat, png
 
 
 async def group(chat: Chat, *members: UserId) -> RoomId:
@@ -34,8 +34,10 @@ async def test_a_new_group_lists_its_members_with_roles_and_writes_who_created_i
     (note,) = page.messages
     assert note.message_type is MessageType.SYSTEM
     assert note.content == "Alice Smith created the group Onboarding"
-    assert note.system is not None and (note.system.action, note.system.user_ids) == (GroupAction.CREATED, [BOB, CAROL])
-    assert note.receiver_id is None and note.receiver_name is None
+    assert note.system is not None
+    assert (note.system.action, note.system.user_ids) == (GroupAction.CREATED, [BOB, CAROL])
+    assert note.receiver_id is None
+    assert note.receiver_name is None
 
 
 async def test_unknown_people_are_a_404_and_nothing_is_created(chat: Chat) -> None:
@@ -195,5 +197,20 @@ async def test_a_group_message_names_no_receiver(chat: Chat) -> None:
 async def test_direct_rooms_list_both_people_as_members(chat: Chat, room: RoomId) -> None:
     (view,) = await chat.service.list_rooms(ALICE)
 
-    assert view.kind is RoomType.DIRECT and view.other_user is not None
+    assert view.kind is RoomType.DIRECT
+    assert view.other_user is not None
     assert [m.id for m in view.members] == [BOB, ALICE]
+
+
+async def test_a_file_from_before_joining_is_not_for_a_member_added_later(chat: Chat) -> None:
+    room = await group(chat)
+    early = await chat.send_file(ALICE, room, MessageType.IMAGE, "a.png", png())
+    await chat.service.add_members(ALICE, room, [DAVE])
+    late = await chat.send_file(ALICE, room, MessageType.IMAGE, "b.png", png())
+
+    assert early.file_path is not None
+    assert late.file_path is not None
+    early_key, late_key = (v.file_path.removeprefix("chat_files/") for v in (early, late))
+    assert await chat.service.can_read_file(BOB, early_key)
+    assert not await chat.service.can_read_file(DAVE, early_key)
+    assert await chat.service.can_read_file(DAVE, late_key)

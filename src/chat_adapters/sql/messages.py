@@ -6,21 +6,24 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, false, func, insert, select, update
+from sqlalchemy import and_, delete, false, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chat_adapters.sql.session import SqlSession
 from chatcore.errors import NotFoundError
 from chatcore.model import (
     FILE_PATH_PREFIX,
+    GroupAction,
     HistoryQuery,
     Message,
     MessageDraft,
     MessageId,
     MessageType,
     Presence,
+    Role,
     RoomId,
     StoredFile,
+    SystemNote,
     Upload,
     UserId,
     file_path_of,
@@ -30,11 +33,13 @@ IN_CHUNK = 500  # keys per IN (...) list: far below every driver's bind-paramete
 
 
 def message_from_row(row: Mapping[Any, Any]) -> Message:
+    """`is_read` is left False: it is no column, the use cases work it out from the members' read markers."""
+    receiver = row["receiver_id"]
     return Message(
         id=MessageId(row["id"]),
         room_id=RoomId(row["room_id"]),
         sender_id=UserId(row["sender_id"]),
-        receiver_id=UserId(row["receiver_id"]),
+        receiver_id=None if receiver is None else UserId(receiver),
         message_type=MessageType(row["message_type"]),
         content=row["content"],
         file_name=row["file_name"],
@@ -43,10 +48,36 @@ def message_from_row(row: Mapping[Any, Any]) -> Message:
         mime_type=row["mime_type"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        is_read=row["is_read"],
         is_deleted=row["is_deleted"],
         is_edited=row["is_edited"],
         client_msg_id=row["client_msg_id"],
+        system=note_from_json(row["system"]),
+    )
+
+
+def note_to_json(note: SystemNote | None) -> dict[str, Any] | None:
+    """The `system` column of a group's system message: what changed, who did it, to whom."""
+    if note is None:
+        return None
+    return {
+        "action": note.action.value,
+        "actor_id": int(note.actor_id),
+        "user_ids": [int(user) for user in note.user_ids],
+        "role": None if note.role is None else note.role.value,
+        "name": note.name,
+    }
+
+
+def note_from_json(value: Mapping[str, Any] | None) -> SystemNote | None:
+    if value is None:
+        return None
+    role = value.get("role")
+    return SystemNote(
+        action=GroupAction(value["action"]),
+        actor_id=UserId(value["actor_id"]),
+        user_ids=tuple(UserId(user) for user in value.get("user_ids") or ()),
+        role=None if role is None else Role(role),
+        name=value.get("name"),
     )
 
 
@@ -70,10 +101,10 @@ class SqlMessages:
             "mime_type": file.mime_type if file else None,
             "created_at": draft.created_at,
             "updated_at": None,
-            "is_read": False,
             "is_deleted": False,
             "is_edited": False,
             "client_msg_id": draft.client_msg_id,
+            "system": note_to_json(draft.system),
         }
         result = await self._session.insert(
             insert(messages).values(values).returning(messages.c.id),
@@ -109,7 +140,6 @@ class SqlMessages:
                 file_size=message.file_size,
                 mime_type=message.mime_type,
                 updated_at=message.updated_at,
-                is_read=message.is_read,
                 is_deleted=message.is_deleted,
                 is_edited=message.is_edited,
             )
@@ -119,10 +149,18 @@ class SqlMessages:
             raise NotFoundError("message not found", field="message_id")
         await self._session.execute(self._tables.room_changed(message.room_id))
 
-    async def history(self, room_id: RoomId, query: HistoryQuery) -> tuple[list[Message], bool]:
+    def _in_room(self, room_id: RoomId, visible_after: MessageId | None) -> Any:
+        """The room's messages, only those past `visible_after` (a member's history start) when given."""
+        messages = self._tables.messages
+        where = messages.c.room_id == room_id
+        return where if visible_after is None else and_(where, messages.c.id > visible_after)
+
+    async def history(
+        self, room_id: RoomId, query: HistoryQuery, *, visible_after: MessageId | None = None
+    ) -> tuple[list[Message], bool]:
         """One page plus one row: the extra row says whether more lie beyond, without a second count."""
         messages = self._tables.messages
-        statement = select(messages).where(messages.c.room_id == room_id)
+        statement = select(messages).where(self._in_room(room_id, visible_after))
         if query.after_id is not None:
             statement = statement.where(messages.c.id > query.after_id).order_by(messages.c.id.asc())
         else:
@@ -132,17 +170,19 @@ class SqlMessages:
         rows = (await self._session.execute(statement.limit(query.per_page + 1))).mappings().all()
         return [message_from_row(row) for row in rows[: query.per_page]], len(rows) > query.per_page
 
-    async def latest(self, room_id: RoomId, limit: int) -> list[Message]:
+    async def latest(self, room_id: RoomId, limit: int, *, visible_after: MessageId | None = None) -> list[Message]:
         messages = self._tables.messages
         if limit <= 0:
             return []
-        statement = select(messages).where(messages.c.room_id == room_id).order_by(messages.c.id.desc()).limit(limit)
+        statement = (
+            select(messages).where(self._in_room(room_id, visible_after)).order_by(messages.c.id.desc()).limit(limit)
+        )
         rows = (await self._session.execute(statement)).mappings().all()
         return [message_from_row(row) for row in reversed(rows)]
 
-    async def count(self, room_id: RoomId) -> int:
+    async def count(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> int:
         messages = self._tables.messages
-        statement = select(func.count()).select_from(messages).where(messages.c.room_id == room_id)
+        statement = select(func.count()).select_from(messages).where(self._in_room(room_id, visible_after))
         return int((await self._session.execute(statement)).scalar_one())
 
     async def with_file(self, key: str) -> Message | None:

@@ -1,8 +1,8 @@
 """The room list straight through the driver: one statement, rows mapped without SQLAlchemy's result layer
 (several times faster for a long list than Core statements through the session; bench/README.md has the
-figures). The statement: rooms with the other participant, the newest message (only the columns a preview
-shows), and the unread count over the partial unread index; the cost grows with the user's rooms, not with
-the history. One class per driver, as the message writer."""
+figures). The statement: rooms with the other participant (of a direct room), the newest message (only the
+columns a preview shows), and the unread count past the reader's marker; the cost grows with the user's rooms
+and their unread messages, not with the history. One class per driver, as the message writer."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ ROOM_TYPES = {kind.value: kind for kind in RoomType}
 class RoomListQuery:
     """The SQL for one driver and layout, its fixed parts built once; `run` takes the driver connection."""
 
-    FALSE = "0"  # as the partial unread index says it
+    FALSE = "0"  # booleans as SQLite stores them
 
     def __init__(self, layout: ChatLayout, dialect: Dialect) -> None:
         tables = layout.tables
@@ -38,14 +38,17 @@ class RoomListQuery:
         )
         user, false = self._param(1), self.FALSE
         columns = ", ".join([*(f"r.{c}" for c in ROOM), "o.user_id", *(f"l.{c}" for c in PREVIEW)])
+        # Others' live, non-system messages past the reader's marker: a range of the (room_id, id) index.
         self._columns = (
             f"SELECT {columns}, (SELECT count(*) FROM {messages} AS u WHERE u.room_id = me.room_id"
-            f" AND u.receiver_id = {user} AND u.is_read = {false} AND u.is_deleted = {false})"
+            f" AND u.id > coalesce(me.last_read_message_id, 0) AND u.sender_id != {user}"
+            f" AND u.is_deleted = {false} AND u.message_type != '{MessageType.SYSTEM.value}')"
         )
+        # The other participant of a direct room only: in a group every other member would make a row.
         self._joins = (
             f" JOIN {self._rooms} AS r ON r.id = me.room_id"
             f" LEFT OUTER JOIN {self._participants} AS o ON o.room_id = me.room_id AND o.user_id != me.user_id"
-            + self._last_message(messages)
+            f" AND r.room_type = '{RoomType.DIRECT.value}'" + self._last_message(messages)
         )
         self._order = " ORDER BY r.updated_at DESC, r.id DESC"
         self._versions = (
@@ -101,7 +104,8 @@ class RoomListQuery:
             args.append(limit)
             bound = f" LIMIT {self._param(len(args))}"
         pages = (
-            f"(SELECT p.room_id, p.user_id FROM {self._participants} AS p JOIN {self._rooms} AS pr ON pr.id = p.room_id"
+            f"(SELECT p.room_id, p.user_id, p.last_read_message_id FROM {self._participants} AS p"
+            f" JOIN {self._rooms} AS pr ON pr.id = p.room_id"
             f" WHERE {page} ORDER BY pr.updated_at DESC, pr.id DESC{bound}) AS me"
         )
         return f"{self._columns} FROM {pages}{self._joins}{self._order}", args
@@ -142,9 +146,9 @@ class RoomListQuery:
                 created_at=time(row[12]),  # type: ignore[arg-type]
             )
         other = row[7]
-        return RoomSummary(
-            room=room, other_user_id=user if other is None else other, last_message=last, unread_count=row[13]
-        )
+        if other is None and room.room_type is RoomType.DIRECT:  # a room with oneself
+            other = user
+        return RoomSummary(room=room, other_user_id=other, last_message=last, unread_count=row[13])
 
 
 class SqliteRoomList(RoomListQuery):

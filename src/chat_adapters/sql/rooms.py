@@ -1,17 +1,31 @@
-"""Rooms on SQL: direct rooms kept unique by `direct_key`, membership, room lists and read markers."""
+"""Rooms on SQL: direct rooms kept unique by `direct_key`, groups and their members, membership, room lists and
+read markers (one per member: read state is `last_read_message_id`, never a flag on the messages)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, insert, select, update
+from sqlalchemy import and_, delete, false, func, insert, select, true, update
 
 from chat_adapters.sql.errors import driver_errors
 from chat_adapters.sql.session import SqlSession
 from chatcore.errors import NotFoundError
-from chatcore.model import Membership, MessageId, Room, RoomCursor, RoomId, RoomSummary, RoomType, UserId
+from chatcore.groups import Group
+from chatcore.model import (
+    Member,
+    Membership,
+    MessageId,
+    MessageType,
+    Role,
+    Room,
+    RoomCursor,
+    RoomId,
+    RoomSummary,
+    RoomType,
+    UserId,
+)
 
 
 def direct_key(a: UserId, b: UserId) -> str:
@@ -59,18 +73,142 @@ class SqlRooms:
         )
         room_id = RoomId(result.scalar_one())
         people = dict.fromkeys((created_by, other))  # one participant when both are the same user
-        members = [{"room_id": room_id, "user_id": user, "joined_at": at} for user in people]
+        members = [{"room_id": room_id, "user_id": user, "joined_at": at, "role": Role.MEMBER.value} for user in people]
         await self._session.execute(insert(participants), members)
         return room_from_row({**values, "id": room_id})
 
+    async def create_group(self, *, created_by: UserId, name: str, members: Sequence[Member], at: datetime) -> Room:
+        """No direct key: any number of groups may have the same people."""
+        rooms, participants = self._tables.rooms, self._tables.participants
+        values = {
+            "name": name,
+            "room_type": RoomType.GROUP.value,
+            "created_by": created_by,
+            "created_at": at,
+            "updated_at": at,
+            "is_active": True,
+            "direct_key": None,
+        }
+        room_id = RoomId((await self._session.execute(insert(rooms).values(values).returning(rooms.c.id))).scalar_one())
+        rows = [
+            {"room_id": room_id, "user_id": m.user_id, "joined_at": m.joined_at, "role": m.role.value} for m in members
+        ]
+        if rows:
+            await self._session.execute(insert(participants), rows)
+        return room_from_row({**values, "id": room_id})
+
+    async def lock(self, room_id: RoomId) -> Room | None:
+        """An UPDATE: it holds the row's lock on PostgreSQL (and SQLite's write lock) until the transaction ends."""
+        rooms = self._tables.rooms
+        statement = update(rooms).where(rooms.c.id == room_id).values(version=rooms.c.version + 1).returning(*rooms.c)
+        row = (await self._session.execute(statement)).mappings().first()
+        return room_from_row(row) if row is not None else None
+
+    async def save_group(self, room_id: RoomId, group: Group, *, at: datetime) -> None:
+        """The room's row first (its lock orders this against sends), then the members that changed."""
+        rooms, participants = self._tables.rooms, self._tables.participants
+        await self._session.execute(
+            update(rooms)
+            .where(rooms.c.id == room_id)
+            .values(name=group.name, is_active=group.is_active, updated_at=at, version=rooms.c.version + 1)
+        )
+        wanted = {m.user_id: m for m in group.members}
+        stored = {
+            UserId(user): Role(role)
+            for user, role in (
+                await self._session.execute(
+                    select(participants.c.user_id, participants.c.role).where(participants.c.room_id == room_id)
+                )
+            ).tuples()
+        }
+        gone = [user for user in stored if user not in wanted]
+        if gone:
+            await self._session.execute(
+                delete(participants).where(participants.c.room_id == room_id, participants.c.user_id.in_(gone))
+            )
+        new = [m for user, m in wanted.items() if user not in stored]
+        if new:
+            newest = self._newest(room_id)  # who joins now sees, and counts, what comes after it
+            rows = [
+                {
+                    "room_id": room_id,
+                    "user_id": m.user_id,
+                    "joined_at": m.joined_at,
+                    "role": m.role.value,
+                    "history_from_id": newest,
+                    "last_read_message_id": newest,
+                }
+                for m in new
+            ]
+            await self._session.execute(insert(participants).values(rows))
+        changed: dict[Role, list[UserId]] = {}
+        for user, m in wanted.items():
+            if user in stored and stored[user] is not m.role:
+                changed.setdefault(m.role, []).append(user)
+        for role, users in changed.items():
+            await self._session.execute(
+                update(participants)
+                .where(participants.c.room_id == room_id, participants.c.user_id.in_(users))
+                .values(role=role.value)
+            )
+
+    def _newest(self, room_id: RoomId) -> Any:
+        """The room's newest message id, as a subquery (over the (room_id, id) index)."""
+        messages = self._tables.messages
+        return select(func.max(messages.c.id)).where(messages.c.room_id == room_id).scalar_subquery()
+
+    async def members(self, room_id: RoomId) -> list[Member]:
+        return (await self.members_of([room_id]))[room_id]
+
+    async def members_of(self, room_ids: Collection[RoomId]) -> dict[RoomId, list[Member]]:
+        participants = self._tables.participants
+        found: dict[RoomId, list[Member]] = {room: [] for room in room_ids}
+        if not found:
+            return found
+        statement = (
+            select(participants)
+            .where(participants.c.room_id.in_(sorted(found)))
+            .order_by(participants.c.room_id, participants.c.joined_at, participants.c.user_id)
+        )
+        for row in (await self._session.execute(statement)).mappings():
+            found[RoomId(row["room_id"])].append(_member(row))
+        return found
+
+    async def group_ids(self, user: UserId) -> list[RoomId]:
+        rooms, participants = self._tables.rooms, self._tables.participants
+        statement = (
+            select(participants.c.room_id)
+            .join(rooms, rooms.c.id == participants.c.room_id)
+            .where(
+                participants.c.user_id == user,
+                rooms.c.room_type == RoomType.GROUP.value,
+                rooms.c.is_active == true(),
+            )
+            .order_by(participants.c.room_id)
+        )
+        return [RoomId(room) for room in (await self._session.execute(statement)).scalars()]
+
     async def membership(self, user: UserId, room_id: RoomId) -> Membership:
+        """The other participant is looked for in direct rooms only: a group would give a row per member."""
         rooms, participants = self._tables.rooms, self._tables.participants
         me, other = participants.alias("me"), participants.alias("other")
         statement = (
-            select(rooms, other.c.user_id.label("other_user_id"))
+            select(
+                rooms,
+                other.c.user_id.label("other_user_id"),
+                me.c.role.label("my_role"),
+                me.c.history_from_id.label("my_history_from"),
+            )
             .select_from(me)
             .join(rooms, rooms.c.id == me.c.room_id)
-            .outerjoin(other, and_(other.c.room_id == me.c.room_id, other.c.user_id != me.c.user_id))
+            .outerjoin(
+                other,
+                and_(
+                    other.c.room_id == me.c.room_id,
+                    other.c.user_id != me.c.user_id,
+                    rooms.c.room_type == RoomType.DIRECT.value,
+                ),
+            )
             .where(me.c.user_id == user, me.c.room_id == room_id)
             .limit(1)
         )
@@ -81,9 +219,19 @@ class SqlRooms:
 
     @staticmethod
     def _membership(user: UserId, row: Mapping[Any, Any]) -> Membership:
+        room = room_from_row(row)
         other = row["other_user_id"]
+        if room.room_type is RoomType.GROUP:
+            other_user: UserId | None = None
+        else:  # a room with oneself has no other participant
+            other_user = UserId(other) if other is not None else user
+        history_from = row["my_history_from"]
         return Membership(
-            room=room_from_row(row), user_id=user, other_user_id=UserId(other) if other is not None else user
+            room=room,
+            user_id=user,
+            other_user_id=other_user,
+            role=Role(row["my_role"]),
+            history_from=None if history_from is None else MessageId(history_from),
         )
 
     async def summaries(
@@ -94,12 +242,13 @@ class SqlRooms:
         after: RoomCursor | None = None,
         limit: int | None = None,
     ) -> list[RoomSummary]:
-        """One statement: the rooms with the other participant, their last message and an unread count.
+        """One statement: the rooms with the other participant (direct rooms), their last message and an unread
+        count.
 
-        Both lookups are correlated index seeks: the newest id over (room_id, id) for the last message, and
-        the partial unread index for the count, so the cost grows with the user's rooms (or the page's), not
-        with the history. Through the driver (room_list.py): SQLAlchemy's result layer cost four times the
-        query itself.
+        Both lookups are correlated seeks on the (room_id, id) index: the newest id for the last message, and
+        the range past the reader's marker for the count, so the cost grows with the user's rooms (or the
+        page's) and what they have not read, not with the history. Through the driver (room_list.py):
+        SQLAlchemy's result layer cost four times the query itself.
         """
         if room_ids is not None and not room_ids:
             return []
@@ -138,31 +287,33 @@ class SqlRooms:
         return {UserId(user_id) for user_id in (await self._session.execute(statement)).scalars()}
 
     async def mark_read(self, room_id: RoomId, user: UserId) -> MessageId | None:
-        """Two statements: flag the unread messages to `user`, then move the read marker to the newest message."""
-        participants, messages = self._tables.participants, self._tables.messages
-        flagged = await self._session.execute(
-            update(messages)
-            .where(messages.c.room_id == room_id, messages.c.receiver_id == user, messages.c.is_read == false())
-            .values(is_read=True)
-        )
-        newest = (
-            select(messages.c.id).where(messages.c.room_id == room_id).order_by(messages.c.id.desc()).limit(1)
-        ).scalar_subquery()
-        result = await self._session.execute(
+        """The room's row is taken first, by an UPDATE that changes nothing, as a send's touch takes it: a row
+        lock on PostgreSQL, the write lock on SQLite (taken before reading, so no stale snapshot). Then the
+        marker moves to the newest message if that is past it, and only then does the version move."""
+        rooms, participants = self._tables.rooms, self._tables.participants
+        await self._session.execute(update(rooms).where(rooms.c.id == room_id).values(version=rooms.c.version))
+        row = (
+            await self._session.execute(
+                select(participants.c.last_read_message_id, self._newest(room_id).label("newest")).where(
+                    participants.c.room_id == room_id, participants.c.user_id == user
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError("room not found", field="room_id")
+        before, newest = row
+        if newest is None or (before is not None and newest <= before):
+            return None if before is None else MessageId(before)
+        await self._session.execute(
             update(participants)
             .where(participants.c.room_id == room_id, participants.c.user_id == user)
             .values(last_read_message_id=newest)
-            .returning(participants.c.last_read_message_id)
         )
-        row = result.first()
-        if row is None:
-            raise NotFoundError("room not found", field="room_id")
-        if flagged.rowcount:  # type: ignore[attr-defined]
-            await self._session.execute(self._tables.room_changed(room_id))
-        return MessageId(row[0]) if row[0] is not None else None
+        await self._session.execute(self._tables.room_changed(room_id))
+        return MessageId(newest)
 
     async def unread_counts(self, user: UserId) -> dict[RoomId, int]:
-        """One statement: every room of the user with a correlated count over the partial unread index."""
+        """One statement: every room of the user with a correlated count over the (room_id, id) index."""
         participants, messages = self._tables.participants, self._tables.messages
         me, unread = participants.alias("me"), messages.alias("unread")
         statement = select(me.c.room_id, _unread_count(unread, me, user)).where(me.c.user_id == user)
@@ -170,14 +321,27 @@ class SqlRooms:
 
 
 def _unread_count(unread: Any, me: Any, user: UserId) -> Any:
-    """Live messages to `user` not yet read, in the room of the participant row `me` (the partial index's shape)."""
+    """Others' live, non-system messages past the read marker of the participant row `me`: an index range over
+    (room_id, id) from the marker on, so it reads only what came after the last read."""
     return (
         select(func.count())
         .select_from(unread)
         .where(
             unread.c.room_id == me.c.room_id,
-            unread.c.receiver_id == user,
-            unread.c.is_read == false(),
+            unread.c.id > func.coalesce(me.c.last_read_message_id, 0),
+            unread.c.sender_id != user,
             unread.c.is_deleted == false(),
+            unread.c.message_type != MessageType.SYSTEM.value,
         )
     ).scalar_subquery()
+
+
+def _member(row: Mapping[Any, Any]) -> Member:
+    last_read, history_from = row["last_read_message_id"], row["history_from_id"]
+    return Member(
+        user_id=UserId(row["user_id"]),
+        role=Role(row["role"]),
+        joined_at=row["joined_at"],
+        last_read=None if last_read is None else MessageId(last_read),
+        history_from=None if history_from is None else MessageId(history_from),
+    )

@@ -14,6 +14,7 @@ import re
 import attrs
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -26,7 +27,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Update,
-    false,
     update,
 )
 
@@ -114,19 +114,24 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("room_id", BigInteger, ForeignKey(rooms_id, ondelete="CASCADE"), nullable=False),
         Column("user_id", BigInteger, nullable=False),
         Column("joined_at", utc, nullable=False),
+        # Read state per member (migration 0005): the newest message id they have read; their unread count is
+        # the others' live, non-system messages past it. `history_from_id`: a group member added later sees
+        # messages after this id only (NULL: the whole history).
         Column("last_read_message_id", BigInteger),
+        Column("role", String(20), nullable=False, server_default="member"),
+        Column("history_from_id", BigInteger),
         UniqueConstraint("room_id", "user_id"),
         Index(None, "user_id", "room_id"),
         sqlite_autoincrement=True,
     )
-    # Indexes serve the hot paths: history by (room, id), unread counts, client_msg_id dedupe, file cleanup.
+    # Indexes serve the hot paths: history and unread counts by (room, id), client_msg_id dedupe, file cleanup.
     messages = Table(
         f"{prefix}chat_messages",
         md,
         Column("id", BigId, primary_key=True, autoincrement=True),
         Column("room_id", BigInteger, ForeignKey(rooms_id, ondelete="CASCADE"), nullable=False),
         Column("sender_id", BigInteger, nullable=False),
-        Column("receiver_id", BigInteger, nullable=False),
+        Column("receiver_id", BigInteger),  # NULL in a group
         Column("message_type", String(20), nullable=False),
         Column("content", Text),
         Column("file_name", String(255)),
@@ -135,22 +140,13 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("mime_type", String(255)),
         Column("created_at", utc, nullable=False),
         Column("updated_at", utc),
-        Column("is_read", Boolean, nullable=False, default=False),
         Column("is_deleted", Boolean, nullable=False, default=False),
         Column("is_edited", Boolean, nullable=False, default=False),
         Column("client_msg_id", String(64)),
+        Column("system", JSON(none_as_null=True)),  # a group change's SystemNote, for `message_type` system
         Index(None, "room_id", "id"),
         UniqueConstraint("sender_id", "client_msg_id"),
         sqlite_autoincrement=True,
-    )
-    # Only unread rows: small however long the history, and exactly what unread counts and mark_read touch.
-    unread = messages.c.is_read == false()
-    Index(
-        f"ix_{prefix}chat_messages_unread",
-        messages.c.receiver_id,
-        messages.c.room_id,
-        postgresql_where=unread,
-        sqlite_where=unread,
     )
     with_file = messages.c.file_path.isnot(None)
     Index(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from sqlalchemy.sql.schema import Table
 
 from chat_adapters.sql.driver import in_sqlite_thread, qualified, sqlite_timestamp
 from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavailable, translated
+from chat_adapters.sql.messages import note_to_json
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId
@@ -43,6 +45,7 @@ DRAFT_COLUMNS = (
     "mime_type",
     "created_at",
     "client_msg_id",
+    "system",
 )
 CONFLICT = "client_msg_id was already used"
 SQLITE_SYNCHRONOUS = {0: "off", 1: "normal", 2: "full", 3: "extra"}  # PRAGMA synchronous's numbers
@@ -62,6 +65,7 @@ def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ..
         file.mime_type if file else None,
         stamp(draft.created_at),
         draft.client_msg_id,
+        None if draft.system is None else json.dumps(note_to_json(draft.system)),
     )
 
 
@@ -81,8 +85,8 @@ class _Sqlite:
     def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
         self.stamp = stamp
         self._touch = f"UPDATE {rooms} SET updated_at = ?, version = version + 1 WHERE id = ?"
-        self._insert = f"INSERT INTO {messages} ({', '.join(DRAFT_COLUMNS)}, is_read, is_deleted, is_edited) VALUES "
-        self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0, 0)"
+        self._insert = f"INSERT INTO {messages} ({', '.join(DRAFT_COLUMNS)}, is_deleted, is_edited) VALUES "
+        self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0)"
 
     async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
         texts: dict[datetime, str] = {}  # a room's touch is its newest draft's time: format each time once
@@ -136,7 +140,20 @@ class _Postgres:
     hands out ids: a room's ids grow in commit order, which `after_id` catch-up relies on.
     """
 
-    TYPES = ("bigint", "bigint", "bigint", "text", "text", "text", "text", "bigint", "text", "timestamptz", "text")
+    TYPES = (
+        "bigint",
+        "bigint",
+        "bigint",
+        "text",
+        "text",
+        "text",
+        "text",
+        "bigint",
+        "text",
+        "timestamptz",
+        "text",
+        "json",
+    )
 
     def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
         self.stamp = stamp
@@ -144,8 +161,8 @@ class _Postgres:
         names = ", ".join(DRAFT_COLUMNS)
         # WITH ORDINALITY + ORDER BY: the sequence hands out ids in row order, so sorted ids match the drafts.
         insert = (
-            f"INSERT INTO {messages} ({names}, is_read, is_deleted, is_edited) "
-            f"SELECT {names}, false, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
+            f"INSERT INTO {messages} ({names}, is_deleted, is_edited) "
+            f"SELECT {names}, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
             "WHERE (SELECT count(*) FROM touched) >= 0 ORDER BY n RETURNING id"
         )
         self._sql = (
