@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PHONE, ChatPage, Pages, employee, expect
+from tests.browser.conftest import PHONE, SOCKET_URL, ChatPage, Pages, SocketSwitch, employee, expect
 from tests.e2e.conftest import Api, Person
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -64,11 +64,18 @@ async def test_a_group_made_from_the_picker_reaches_everyone_live(api: Api, page
     c = await pages.signed_in(carol)
     await expect(b.page.locator("#rooms-empty")).to_be_visible()
 
-    await a.page.click("#new-group")
+    # from the people search: the picker takes the search over, then more people are found in it
+    await a.page.fill("#search", bob.email)
+    await expect(a.page.locator(f'#search-results .result[data-user-id="{bob.id}"]')).to_be_visible()
+    await a.page.click("#search-results .new-group-entry")
     await expect(a.page.locator("#picker")).to_be_visible()
+    await expect(a.page.locator("#search-results")).to_be_hidden()
+    await expect(a.page.locator("#picker-search")).to_have_value(bob.email)
+    await a.page.locator(f'#picker-results .result[data-user-id="{bob.id}"]').click()
+    await expect(a.page.locator(f'#picker-picked .chip[data-user-id="{bob.id}"]')).to_have_text("Bob Jones")
     submit = a.page.locator("#picker-submit")
+    await expect(submit).to_be_disabled()
     await a.page.fill("#picker-name", "Offsite planning")
-    await pick(a, bob)
     await expect(submit).to_be_disabled()  # two people are not a group yet
     await expect(a.page.locator("#picker-hint")).to_have_text("Pick one more person for a group.")
     await pick(a, carol)
@@ -213,3 +220,26 @@ async def test_admins_add_and_remove_people_and_everyone_sees_it_live(api: Api, 
     await expect(a.page.locator("#member-count")).to_have_text("2 members")
     await expect(note(b, "Dave Brown left")).to_be_visible()
     await expect(a.page.locator("#peer-status")).to_have_text(re.compile(r"^2 members"))
+
+
+async def test_a_member_removed_while_cut_off_loses_the_group_when_back(api: Api, pages: Pages) -> None:
+    alice, bob = await employee(api, "Alice Smith"), await employee(api, "Bob Jones")
+    carol = await employee(api, "Carol White")
+    room_id = await make_group(alice, "Hiring", bob, carol)
+    switch = SocketSwitch()
+
+    async def routed(context: Any) -> None:
+        await context.route_web_socket(SOCKET_URL, lambda page_side: switch.route(page_side))
+
+    c = await pages.signed_in(carol, before=routed)
+    await open_group(c, "Hiring")
+    await switch.cut()
+    await expect(c.page.locator("#connection")).to_have_attribute("data-status", "reconnecting")
+    removed = await alice.http.delete(f"/api/v1/chat/rooms/{room_id}/members/{carol.id}")
+    assert removed.status_code == 200, removed.text
+    await expect(group_item(c, "Hiring")).to_be_visible()  # nothing could tell the page yet
+
+    switch.blocked = False
+    await expect(c.page.locator("#connection")).to_have_attribute("data-status", "online", timeout=20_000)
+    await expect(group_item(c, "Hiring")).to_have_count(0)
+    await expect(c.page.locator("#room")).to_be_hidden()

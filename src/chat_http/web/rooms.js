@@ -9,6 +9,7 @@ const CATCH_UP_PAGE = 100;
 
 export async function loadRooms() {
   const s = store.session;
+  const before = new Set(s.rooms.keys());
   let rooms;
   try {
     ({ rooms } = await s.api.rooms());
@@ -25,9 +26,12 @@ export async function loadRooms() {
     fresh.set(room.id, room);
     if (room.last_message) s.seen.set(room.id, Math.max(s.seen.get(room.id) || 0, room.last_message.id));
   }
-  // a group I was taken out of while the socket was away: gone from the list, and closed if open
-  const gone = [...s.rooms.values()].filter((room) => isGroup(room) && !fresh.has(room.id));
-  s.rooms = new Map([...fresh, ...gone.map((room) => [room.id, room])]);
+  // a group I was taken out of while the socket was away: gone from the list, and closed if open; a room that
+  // came while this list was on its way (a group I just made) stays
+  const missing = [...s.rooms.values()].filter((room) => !fresh.has(room.id));
+  const late = missing.filter((room) => !before.has(room.id));
+  const gone = missing.filter((room) => before.has(room.id) && isGroup(room));
+  s.rooms = new Map([...fresh, ...[...late, ...gone].map((room) => [room.id, room])]);
   for (const room of gone) dropRoom(room.id);
   changed("rooms", "header", "group");
   maybeMarkRead();
