@@ -50,7 +50,11 @@ function roomItem(room) {
     {},
     h(
       "button",
-      { type: "button", class: classes, dataset: { action: "open-room", roomId: room.id, kind: room.kind || "direct" } },
+      {
+        type: "button",
+        class: classes,
+        dataset: { action: "open-room", roomId: room.id, kind: room.kind || "direct" },
+      },
       isGroup(room) ? groupAvatar(room) : presenceAvatar(room.other_user),
       h(
         "span",

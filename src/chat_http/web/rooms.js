@@ -113,7 +113,9 @@ export function maybeMarkRead() {
   const s = store.session;
   const room = s?.rooms.get(s.roomId);
   if (!room || document.visibilityState !== "visible") return;
-  const unreadHere = [...s.messages.values()].filter((m) => m.sender_id !== s.me.id && !m.is_read && m.message_type !== "system");
+  const unreadHere = [...s.messages.values()].filter(
+    (m) => m.sender_id !== s.me.id && !m.is_read && m.message_type !== "system",
+  );
   if (!room.unread_count && !unreadHere.length) return;
   room.unread_count = 0;
   for (const message of unreadHere) message.is_read = true;
