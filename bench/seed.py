@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Connection,
     DateTime,
     String,
     TableClause,
@@ -62,41 +63,43 @@ DIRECT_ROOM_NAME = "Direct Chat"  # chatcore.rooms.DIRECT_ROOM_NAME
 CHUNK = 1000  # rows per multi-row insert: well under SQLite's and asyncpg's bind-parameter limits
 TEXT = "': an ordinary line of chat text, about as long as most messages are.'"
 
-_COLUMNS = "room_id, sender_id, receiver_id, message_type, content, created_at, {flag}is_deleted, is_edited"
+_COLUMNS = "room_id, sender_id, receiver_id, message_type, content, created_at{flag}, is_deleted, is_edited"
 # Message i goes to room (i mod R); each room's senders alternate between `me` and the other participant
-# every R messages; the newest `unread` messages stay unread, all older ones are read.
+# every R messages; the newest `unread` messages stay unread, all older ones are read: by the `is_read` flag up
+# to revision 0004, by the participants' read markers from 0005 on (MARKERS, after the insert).
 _SELECT = (
     ":first_room + i % :rooms,"
     " CASE WHEN (i / :rooms) % 2 = 0 THEN :me ELSE :first_other + i % :rooms END,"
     " CASE WHEN (i / :rooms) % 2 = 0 THEN :first_other + i % :rooms ELSE :me END,"
-    " 'text', 'Message ' || i || " + TEXT + ", {created}, {flag}{false}, {false}"
+    " 'text', 'Message ' || i || " + TEXT + ", {created}{flag}, {false}, {false}"
 )
+SQLITE_CREATED = "strftime('%Y-%m-%d %H:%M:%S', :epoch + i, 'unixepoch') || '.000000'"
 
 
 def _messages_sql(*, postgres: bool, flags: bool) -> TextClause:
-    """`flags`: the schema before migration 0005 keeps a read flag per message (`is_read`); later ones keep a
-    read marker per participant instead, set after the insert (`READ_MARKERS`)."""
-    columns = _COLUMNS.format(flag="is_read, " if flags else "")
-    false = "false" if postgres else "0"
-    values = _SELECT.format(
-        created="to_timestamp(:epoch + i)"
-        if postgres
-        else "strftime('%Y-%m-%d %H:%M:%S', :epoch + i, 'unixepoch') || '.000000'",
-        flag="i <= :read_upto, " if flags else "",
-        false=false,
-    )
+    """The INSERT ... SELECT of a batch, with the `is_read` flag (revisions before 0005) or without."""
+    columns = _COLUMNS.format(flag=", is_read" if flags else "")
+    flag = ", i <= :read_upto" if flags else ""
     if postgres:
-        rows = " FROM generate_series(CAST(:start AS bigint), CAST(:end AS bigint)) AS g(i)"
-        return text(f"INSERT INTO chat_messages ({columns}) SELECT {values}{rows}")
-    seq = "WITH RECURSIVE seq(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM seq WHERE i < :end) "
-    return text(f"{seq}INSERT INTO chat_messages ({columns}) SELECT {values} FROM seq")
+        select_list = _SELECT.format(created="to_timestamp(:epoch + i)", flag=flag, false="false")
+        return text(
+            f"INSERT INTO chat_messages ({columns}) SELECT {select_list}"
+            " FROM generate_series(CAST(:start AS bigint), CAST(:end AS bigint)) AS g(i)"
+        )
+    select_list = _SELECT.format(created=SQLITE_CREATED, flag=flag, false="0")
+    return text(
+        "WITH RECURSIVE seq(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM seq WHERE i < :end) "
+        f"INSERT INTO chat_messages ({columns}) SELECT {select_list} FROM seq"
+    )
 
 
 MARK_READ = "UPDATE chat_messages SET is_read = {true} WHERE is_read = {false} AND room_id BETWEEN :low AND :high"
-# Everyone in these rooms has read up to message number `read_upto`, whose id is :cut (ids follow i).
-READ_MARKERS = (
+# From 0005 on: each participant has read up to the room's newest message but the `unread` newest ones overall
+# (the seed's ids are contiguous, in the order of i).
+MARKERS = (
     "UPDATE chat_participants SET last_read_message_id = (SELECT max(m.id) FROM chat_messages m"
-    " WHERE m.room_id = chat_participants.room_id AND m.id <= :cut) WHERE room_id BETWEEN :low AND :high"
+    " WHERE m.room_id = chat_participants.room_id"
+    " AND m.id <= (SELECT max(n.id) FROM chat_messages n) - :unread) WHERE room_id BETWEEN :low AND :high"
 )
 ROOM_UPDATED_AT = (
     "UPDATE chat_rooms SET updated_at = (SELECT m.created_at FROM chat_messages m"
@@ -108,6 +111,10 @@ VERSION = ", version = version + 1"
 
 
 EPOCH = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+
+
+def _columns(connection: Connection, table_name: str) -> set[str]:
+    return {c["name"] for c in inspect(connection).get_columns(table_name)}
 
 
 def _epoch() -> datetime:
@@ -190,29 +197,25 @@ class Seeder:
             "read_upto": end - unread,
             "epoch": EPOCH,  # message i was sent i seconds after it
         }
-        async with self.engine.connect() as conn:
-            flags = "is_read" in await conn.run_sync(
-                lambda sync: {c["name"] for c in inspect(sync).get_columns("chat_messages")}
-            )
+        span = {"low": first_room, "high": first_room + rooms - 1}
+        async with self.engine.begin() as conn:
+            flags = "is_read" in await conn.run_sync(lambda sync: _columns(sync, "chat_messages"))
         statement = _messages_sql(postgres=self.postgres, flags=flags)
         batch = 250_000  # bounded transactions: WAL and memory stay small
-        first_id = await self._next_id(messages)
         if flags:
             async with self.engine.begin() as conn:  # what was unread so far has been read meanwhile
-                mark_read = MARK_READ.format(true=self._true, false=self._false)
-                await conn.execute(text(mark_read), {"low": first_room, "high": first_room + rooms - 1})
+                await conn.execute(text(MARK_READ.format(true=self._true, false=self._false)), span)
         for low in range(start, end + 1, batch):
             async with self.engine.begin() as conn:
                 if not self.postgres:  # the (room_id, id) index is written all over: keep it in memory
                     await conn.execute(text("PRAGMA cache_size = -262144"))
                 await conn.execute(statement, {**params, "start": low, "end": min(end, low + batch - 1)})
         async with self.engine.begin() as conn:
-            columns = await conn.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("chat_rooms")})
-            touch = ROOM_UPDATED_AT.format(version=VERSION if "version" in columns else "")  # older revisions: none
-            await conn.execute(text(touch), {"low": first_room, "high": first_room + rooms - 1})
             if not flags:
-                cut = first_id + (end - unread - start)  # the id of message number `read_upto`
-                await conn.execute(text(READ_MARKERS), {"cut": cut, "low": first_room, "high": first_room + rooms - 1})
+                await conn.execute(text(MARKERS), {**span, "unread": unread})
+            columns = await conn.run_sync(lambda sync: _columns(sync, "chat_rooms"))
+            touch = ROOM_UPDATED_AT.format(version=VERSION if "version" in columns else "")  # older revisions: none
+            await conn.execute(text(touch), span)
         await self._sync_sequences()
         await self.analyze()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import struct
 import uuid
 import zlib
@@ -44,6 +45,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 WAIT_MS = 10_000
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 780}
+SOCKET_URL = re.compile(r"/api/v1/chat/ws")
 
 expect.set_options(timeout=WAIT_MS)
 
@@ -200,6 +202,29 @@ async def pages(browser: Any, server: Server) -> AsyncIterator[Pages]:
         for chat in opened.opened:
             await chat.page.context.close()
     opened.check()
+
+
+@attrs.define
+class SocketSwitch:
+    """Routes a page's sockets through Playwright, so a test can cut them and refuse new ones for a while."""
+
+    blocked: bool = False
+    attempts: int = 0
+    live: list[tuple[Any, Any]] = attrs.field(factory=list)
+
+    async def route(self, page_side: Any) -> None:
+        self.attempts += 1
+        if self.blocked:
+            await page_side.close(code=1011, reason="refused by the test")
+            return
+        self.live.append((page_side, page_side.connect_to_server()))
+
+    async def cut(self) -> None:
+        self.blocked = True
+        for page_side, server_side in self.live:
+            await server_side.close(code=1000, reason="cut by the test")
+            await page_side.close(code=1011, reason="cut by the test")
+        self.live.clear()
 
 
 class OpenPair(Protocol):

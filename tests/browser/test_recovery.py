@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
-from tests.browser.conftest import OpenPair, Pages, expect
+from tests.browser.conftest import SOCKET_URL, OpenPair, Pages, SocketSwitch, expect
 from tests.e2e.conftest import Api, start_server, stop_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SOCKET_URL = re.compile(r"/api/v1/chat/ws")
 RECONNECT_MS = 20_000  # backoff is capped at 5 s; a restarted server needs a few seconds to come up
-
-
-@attrs.define
-class SocketSwitch:
-    """Routes a page's sockets through Playwright, so a test can cut them and refuse new ones for a while."""
-
-    blocked: bool = False
-    attempts: int = 0
-    live: list[tuple[Any, Any]] = attrs.field(factory=list)
-
-    async def route(self, page_side: Any) -> None:
-        self.attempts += 1
-        if self.blocked:
-            await page_side.close(code=1011, reason="refused by the test")
-            return
-        self.live.append((page_side, page_side.connect_to_server()))
-
-    async def cut(self) -> None:
-        self.blocked = True
-        for page_side, server_side in self.live:
-            await server_side.close(code=1000, reason="cut by the test")
-            await page_side.close(code=1011, reason="cut by the test")
-        self.live.clear()
 
 
 async def test_page_reconnects_after_its_socket_is_killed_and_fetches_what_it_missed(pair: OpenPair) -> None:

@@ -73,7 +73,7 @@ class SqlRooms:
         )
         room_id = RoomId(result.scalar_one())
         people = dict.fromkeys((created_by, other))  # one participant when both are the same user
-        members = [{"room_id": room_id, "user_id": user, "joined_at": at, "role": Role.MEMBER.value} for user in people]
+        members = [{"room_id": room_id, "user_id": user, "joined_at": at} for user in people]  # role: its default
         await self._session.execute(insert(participants), members)
         return room_from_row({**values, "id": room_id})
 

@@ -53,6 +53,27 @@ export class Api {
   rooms() {
     return this.request("GET", "rooms");
   }
+  /** A group of me and `memberIds`, which I own. */
+  createGroup(name, memberIds) {
+    return this.request("POST", "rooms", { name, member_ids: memberIds });
+  }
+  renameGroup(roomId, name) {
+    return this.request("PATCH", `rooms/${roomId}`, { name });
+  }
+  addMembers(roomId, userIds) {
+    return this.request("POST", `rooms/${roomId}/members`, { user_ids: userIds });
+  }
+  /** Takes someone out of a group; my own id leaves it. */
+  removeMember(roomId, userId) {
+    return this.request("DELETE", `rooms/${roomId}/members/${userId}`);
+  }
+  setRole(roomId, userId, role) {
+    return this.request("PUT", `rooms/${roomId}/members/${userId}`, { role });
+  }
+  /** {read_by, not_read_by}: who of the group has read one of its messages. */
+  reads(roomId, messageId) {
+    return this.request("GET", `rooms/${roomId}/messages/${messageId}/reads`);
+  }
   room(roomId) {
     return this.request("GET", `rooms/${roomId}`);
   }

@@ -102,6 +102,16 @@ export function presenceAvatar(user) {
   );
 }
 
+/** A group's picture: its name's initials in a rounded square, marked as a group. */
+export function groupAvatar(room) {
+  return h(
+    "span",
+    { class: "avatar-wrap group-avatar", title: "Group" },
+    avatar({ id: room.id, name: room.name }, "group"),
+    h("span", { class: "group-mark", "aria-hidden": "true" }, h("span", { class: "icon i-users" })),
+  );
+}
+
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
 const shortDayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });

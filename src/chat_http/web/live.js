@@ -3,7 +3,7 @@
 
 import { $ } from "./dom.js";
 import { renderer } from "./render.js";
-import { changed, startPeerTyping, stopPeerTyping, store } from "./state.js";
+import { changed, isGroup, notify, startPeerTyping, stopPeerTyping, store } from "./state.js";
 
 const STATUS_LABEL = {
   online: "Online",
@@ -21,26 +21,40 @@ export function onMessagesRead({ room_id: roomId, user_id: userId, last_read_mes
     changed("rooms");
     return;
   }
-  s.peerRead.set(roomId, Math.max(s.peerRead.get(roomId) || 0, lastRead || 0));
+  if (isGroup(room)) {
+    // each member's own marker: a message of mine is read once every other member who got it has read it
+    if (!s.memberRead.has(roomId)) s.memberRead.set(roomId, new Map());
+    const marks = s.memberRead.get(roomId);
+    marks.set(userId, Math.max(marks.get(userId) || 0, lastRead || 0));
+    notify("read", { roomId, userId });
+  } else {
+    s.peerRead.set(roomId, Math.max(s.peerRead.get(roomId) || 0, lastRead || 0));
+  }
   if (roomId === s.roomId) changed("messages");
 }
 
 export function onTyping({ room_id: roomId, typing_users: typingUsers }) {
-  const room = store.session.rooms.get(roomId);
+  const s = store.session;
+  const room = s.rooms.get(roomId);
   if (!room) return;
-  if ((typingUsers || []).includes(room.other_user.id)) startPeerTyping(roomId);
+  const others = isGroup(room)
+    ? (typingUsers || []).filter((id) => id !== s.me.id && room.members?.some((member) => member.id === id))
+    : (typingUsers || []).filter((id) => id === room.other_user.id);
+  if (others.length) startPeerTyping(roomId, others);
   else stopPeerTyping(roomId);
 }
 
 export function onPresence({ user_id: userId, is_online: online, last_seen: lastSeen }) {
   const s = store.session;
   for (const room of s.rooms.values()) {
-    if (room.other_user.id !== userId) continue;
-    room.other_user.is_online = online;
-    room.other_user.last_seen = lastSeen;
-    if (!online) stopPeerTyping(room.id);
+    const people = isGroup(room) ? room.members || [] : [room.other_user];
+    const person = people.find((card) => card.id === userId);
+    if (!person) continue;
+    person.is_online = online;
+    person.last_seen = lastSeen;
+    if (!online) stopPeerTyping(room.id, userId);
   }
-  changed("rooms", "header");
+  changed("rooms", "header", "group");
 }
 
 renderer("connection", () => {

@@ -5,6 +5,18 @@
 import { Api, ChatSocket, devToken } from "./api.js";
 import { askDelete, cancelEdit, onComposerInput, saveEdit, startEdit, stopTyping } from "./compose.js";
 import { $, avatar, onAction } from "./dom.js";
+import {
+  closeGroupPanel,
+  closeReads,
+  leaveGroup,
+  onMembersChanged,
+  onRoomUpdated,
+  removeMember,
+  renameGroup,
+  setRole,
+  showReads,
+  toggleGroupPanel,
+} from "./groups.js";
 import "./header.js";
 import { onMessagesRead, onPresence, onSocketStatus, onTyping } from "./live.js";
 import "./messages.js";
@@ -19,6 +31,7 @@ import {
   sendText,
   startRecording,
 } from "./outbox.js";
+import { closePicker, onPickerInput, openPicker, submitPicker, togglePick, unpick } from "./picker.js";
 import { acceptFor, policy } from "./policy.js";
 import "./roomlist.js";
 import { closeRoom, loadOlder, loadRooms, maybeMarkRead, onNewMessage, onSocketOpen, openRoom } from "./rooms.js";
@@ -35,6 +48,8 @@ const EVENTS = {
   messages_read: onMessagesRead,
   typing: onTyping,
   presence: onPresence,
+  members_changed: (data) => onMembersChanged(data) && loadRooms(), // true: a group new to me
+  room_updated: onRoomUpdated,
   error: onServerError,
 };
 
@@ -85,7 +100,7 @@ function signOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
   $("search").value = "";
   $("text").value = "";
-  changed("pane", "rooms", "messages", "search", "editing", "recording");
+  changed("pane", "rooms", "messages", "search", "editing", "recording", "group", "reads", "picker");
   showSignIn(message);
 }
 
@@ -114,6 +129,10 @@ function wireSidebar() {
       const roomId = await startChat(Number(el.dataset.userId));
       if (roomId !== null) await openRoom(roomId);
     },
+    "new-group": () => {
+      hideResults();
+      openPicker("create");
+    },
   });
   $("search").addEventListener("input", onSearchInput);
   $("search").addEventListener("keydown", (event) => {
@@ -128,7 +147,16 @@ function wireConversation() {
   const pane = $("conversation");
   const messageId = (el) => Number(el.closest("li[data-id]").dataset.id);
   const pendingId = (el) => el.closest("li[data-cmid]").dataset.cmid;
+  const memberId = (el) => Number(el.closest("li[data-user-id]").dataset.userId);
   onAction(pane, {
+    "group-panel": toggleGroupPanel,
+    "close-group-panel": closeGroupPanel,
+    "add-people": () => openPicker("add", store.session?.roomId),
+    "set-role": (el) => setRole(memberId(el), el.dataset.role),
+    "remove-member": (el) => removeMember(memberId(el)),
+    "leave-group": leaveGroup,
+    reads: (el) => showReads(messageId(el)),
+    "close-reads": closeReads,
     "close-room": closeRoom,
     "load-older": loadOlder,
     edit: (el) => startEdit(messageId(el)),
@@ -192,10 +220,36 @@ function wireConversation() {
   });
 }
 
+function wirePicker() {
+  onAction($("picker"), {
+    pick: (el) => togglePick(Number(el.dataset.userId)),
+    unpick: (el) => unpick(Number(el.closest("li[data-user-id]").dataset.userId)),
+    "picker-cancel": closePicker,
+  });
+  $("picker").addEventListener("click", (event) => {
+    if (event.target === $("picker")) closePicker(); // the backdrop
+  });
+  $("picker").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closePicker();
+  });
+  $("picker-search").addEventListener("input", onPickerInput);
+  $("picker-name").addEventListener("input", () => changed("picker"));
+  $("picker-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const roomId = await submitPicker();
+    if (roomId !== null) await openRoom(roomId);
+  });
+  $("rename-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    renameGroup();
+  });
+}
+
 function boot() {
   wireSignIn();
   wireSidebar();
   wireConversation();
+  wirePicker();
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState !== "visible" || !store.session) return;
     store.session.socket.reconnectNow();

@@ -1,9 +1,11 @@
 // The open room's messages as DOM: built once per change and reused, pending ones last. Text is always text.
-// Their buttons say what they do (`data-action`: edit, delete, retry, discard); main.js dispatches the clicks.
+// Their buttons say what they do (`data-action`: edit, delete, retry, discard, reads); main.js dispatches the
+// clicks. In a group, others' messages carry their sender's name, a change of members is a centred note, and
+// my messages' ticks open who has read them.
 
 import { $, dayKey, formatDay, formatSize, formatTime, h, reconcile, safeUrl } from "./dom.js";
 import { renderer } from "./render.js";
-import { isMine, store } from "./state.js";
+import { isGroup, isMine, store } from "./state.js";
 
 // Rendered elements by key ("m:<id>", "p:<client_msg_id>", "day:<day>"), reused while what they show is unchanged
 // (a rebuilt <audio> would stop playing); those the last drawing did not use are let go.
@@ -24,6 +26,7 @@ renderer("messages", ({ keepOffset = false }) => {
   let lastDay = null;
   const sorted = [...s.messages.values()].sort((a, b) => a.id - b.id);
   let previous = null;
+  const group = isGroup(s.rooms.get(s.roomId));
   for (const message of sorted) {
     const day = dayKey(message.created_at);
     if (day !== lastDay) {
@@ -31,7 +34,12 @@ renderer("messages", ({ keepOffset = false }) => {
       lastDay = day;
       previous = null;
     }
-    list.push(messageNode(message, previous));
+    if (message.message_type === "system") {
+      list.push(noteNode(message));
+      previous = null;
+      continue;
+    }
+    list.push(messageNode(message, previous, group));
     previous = message;
   }
   const now = new Date().toISOString();
@@ -62,14 +70,29 @@ function dayNode(iso) {
   return cachedNode(`day:${dayKey(iso)}`, label, () => h("li", { class: "day" }, h("span", { text: label })));
 }
 
-function isReadByPeer(message) {
-  return message.is_read || (store.session.peerRead.get(message.room_id) || 0) >= message.id;
+/** A change of a group's members or name, as a sentence between the messages (no bubble, no actions). */
+function noteNode(message) {
+  return cachedNode(`m:${message.id}`, message.content, () =>
+    h("li", { class: "note", dataset: { id: message.id } }, h("span", { text: message.content })),
+  );
 }
 
-function messageNode(message, previous) {
+function isReadByPeer(message, group) {
+  const s = store.session;
+  if (message.is_read) return true;
+  if (!group) return (s.peerRead.get(message.room_id) || 0) >= message.id;
+  // read by every other member who got it, as their markers came in live (older ones: the server's is_read)
+  const marks = s.memberRead.get(message.room_id) || new Map();
+  const others = (s.rooms.get(message.room_id)?.members || []).filter(
+    (member) => member.id !== s.me.id && Date.parse(member.joined_at) <= Date.parse(message.created_at),
+  );
+  return others.length > 0 && others.every((member) => (marks.get(member.id) || 0) >= message.id);
+}
+
+function messageNode(message, previous, group) {
   const s = store.session;
   const mine = isMine(message);
-  const read = mine && isReadByPeer(message);
+  const read = mine && isReadByPeer(message, group);
   const grouped = Boolean(
     previous &&
     previous.sender_id === message.sender_id &&
@@ -83,19 +106,21 @@ function messageNode(message, previous) {
     message.file_name,
     read,
     grouped,
+    group,
     s.editing === message.id,
     s.confirmDelete === message.id,
   ]);
-  return cachedNode(`m:${message.id}`, key, () => buildMessage(message, { mine, read, grouped }));
+  return cachedNode(`m:${message.id}`, key, () => buildMessage(message, { mine, read, grouped, group }));
 }
 
-function buildMessage(message, { mine, read, grouped }) {
+function buildMessage(message, { mine, read, grouped, group }) {
   const s = store.session;
   const classes = ["msg", mine ? "mine" : "theirs", `kind-${message.message_type}`];
   if (grouped) classes.push("grouped");
   if (message.is_deleted) classes.push("deleted");
   if (s.editing === message.id) classes.push("editing");
   const bubble = h("div", { class: "bubble" });
+  if (group && !mine && !grouped) bubble.append(h("span", { class: "sender", text: message.sender_name }));
   if (message.is_deleted) {
     bubble.append(h("span", { class: "deleted-text", text: "This message was deleted" }));
   } else {
@@ -103,7 +128,7 @@ function buildMessage(message, { mine, read, grouped }) {
     if (media) bubble.append(media);
     if (message.content) bubble.append(h("p", { class: "text", text: message.content }));
   }
-  bubble.append(metaOf(message, { mine, read }));
+  bubble.append(metaOf(message, { mine, read, group }));
   const item = h("li", {
     class: classes.join(" "),
     dataset: { id: message.id, state: mine ? (read ? "read" : "sent") : "" },
@@ -145,11 +170,26 @@ function mediaOf(message) {
   return null;
 }
 
-function metaOf(message, { mine, read }) {
+function metaOf(message, { mine, read, group }) {
   const meta = h("span", { class: "meta" });
   if (message.is_edited && !message.is_deleted) meta.append(h("span", { class: "edited", text: "edited" }));
   meta.append(h("time", { datetime: message.created_at, text: formatTime(message.created_at) }));
-  if (mine && !message.is_deleted) {
+  if (mine && !message.is_deleted && group) {
+    const label = read ? "Read by everyone: see who" : "See who has read this";
+    meta.append(
+      h(
+        "button",
+        {
+          type: "button",
+          class: `status reads ${read ? "read" : "sent"}`,
+          title: label,
+          "aria-label": label,
+          dataset: { action: "reads" },
+        },
+        h("span", { class: `icon ${read ? "i-checks" : "i-check"}`, "aria-hidden": "true" }),
+      ),
+    );
+  } else if (mine && !message.is_deleted) {
     meta.append(
       h(
         "span",

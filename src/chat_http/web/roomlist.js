@@ -1,9 +1,10 @@
 // The room list: newest activity first, with the last message, typing, an unread badge, and the unread total in the
-// tab's title. A room says what a click does (`data-action="open-room"`); main.js dispatches it.
+// tab's title; a group by its name and mark, a direct room by the other person. A room says what a click does
+// (`data-action="open-room"`); main.js dispatches it.
 
-import { $, formatWhen, h, presenceAvatar } from "./dom.js";
+import { $, formatWhen, groupAvatar, h, presenceAvatar } from "./dom.js";
 import { renderer } from "./render.js";
-import { store } from "./state.js";
+import { isGroup, roomName, store, typingNames, typingSentence } from "./state.js";
 
 const KIND_LABEL = { image: "Photo", file: "File", voice: "Voice message" };
 const KIND_ICON = { image: "i-image", file: "i-file", voice: "i-mic" };
@@ -28,16 +29,20 @@ renderer("rooms", () => {
 function previewOf(room) {
   const last = room.last_message;
   if (!last) return ["No messages yet"];
-  const mine = last.sender_name === store.session.me.name && last.sender_name !== room.other_user.name;
+  if (last.message_type === "system") return [last.content || ""];
+  const group = isGroup(room);
+  const mine = last.sender_name === store.session.me.name && (group || last.sender_name !== room.other_user.name);
   const deleted = last.deleted || (last.content === null && last.message_type === "text");
   const icon = !deleted && KIND_ICON[last.message_type];
   const body = deleted ? "Message deleted" : last.content || KIND_LABEL[last.message_type] || "";
-  return [mine ? "You: " : null, icon ? h("span", { class: `icon ${icon}`, "aria-hidden": "true" }) : null, body];
+  const who = mine ? "You: " : group ? `${last.sender_name}: ` : null;
+  return [who, icon ? h("span", { class: `icon ${icon}`, "aria-hidden": "true" }) : null, body];
 }
 
 function roomItem(room) {
   const s = store.session;
   const typing = s.peerTyping.has(room.id);
+  const typingText = isGroup(room) ? `${typingSentence(typingNames(room.id))}…` : "typing…";
   const unread = room.unread_count || 0;
   const classes = ["room-item", room.id === s.roomId && "active", unread && "unread"].filter(Boolean).join(" ");
   return h(
@@ -45,21 +50,25 @@ function roomItem(room) {
     {},
     h(
       "button",
-      { type: "button", class: classes, dataset: { action: "open-room", roomId: room.id } },
-      presenceAvatar(room.other_user),
+      {
+        type: "button",
+        class: classes,
+        dataset: { action: "open-room", roomId: room.id, kind: room.kind || "direct" },
+      },
+      isGroup(room) ? groupAvatar(room) : presenceAvatar(room.other_user),
       h(
         "span",
         { class: "room-main" },
         h(
           "span",
           { class: "room-top" },
-          h("span", { class: "room-name", text: room.other_user.name }),
+          h("span", { class: "room-name", text: roomName(room) }),
           h("span", { class: "room-time", text: formatWhen(room.last_message?.created_at || room.updated_at) }),
         ),
         h(
           "span",
           { class: "room-bottom" },
-          h("span", { class: `room-preview${typing ? " typing" : ""}` }, typing ? "typing…" : previewOf(room)),
+          h("span", { class: `room-preview${typing ? " typing" : ""}` }, typing ? typingText : previewOf(room)),
           unread ? h("span", { class: "badge", text: unread > 99 ? "99+" : unread, title: `${unread} unread` }) : null,
         ),
       ),

@@ -3,12 +3,13 @@
 
 import { $, toast } from "./dom.js";
 import { afterRender, renderer } from "./render.js";
-import { changed, isMine, notify, setOpenRoom, store, takeMessage } from "./state.js";
+import { changed, dropRoom, isGroup, isMine, notify, setOpenRoom, store, takeMessage } from "./state.js";
 
 const CATCH_UP_PAGE = 100;
 
 export async function loadRooms() {
   const s = store.session;
+  const before = new Set(s.rooms.keys());
   let rooms;
   try {
     ({ rooms } = await s.api.rooms());
@@ -20,13 +21,19 @@ export async function loadRooms() {
   const fresh = new Map();
   for (const room of rooms) {
     const known = s.rooms.get(room.id);
-    room.other_user.last_seen = known?.other_user.last_seen ?? null;
+    if (room.other_user) room.other_user.last_seen = known?.other_user?.last_seen ?? null;
     if (room.id === s.roomId && document.visibilityState === "visible") room.unread_count = known?.unread_count ?? 0;
     fresh.set(room.id, room);
     if (room.last_message) s.seen.set(room.id, Math.max(s.seen.get(room.id) || 0, room.last_message.id));
   }
-  s.rooms = fresh;
-  changed("rooms", "header");
+  // a group I was taken out of while the socket was away: gone from the list, and closed if open; a room that
+  // came while this list was on its way (a group I just made) stays
+  const missing = [...s.rooms.values()].filter((room) => !fresh.has(room.id));
+  const late = missing.filter((room) => !before.has(room.id));
+  const gone = missing.filter((room) => before.has(room.id) && isGroup(room));
+  s.rooms = new Map([...fresh, ...[...late, ...gone].map((room) => [room.id, room])]);
+  for (const room of gone) dropRoom(room.id);
+  changed("rooms", "header", "group");
   maybeMarkRead();
 }
 
@@ -53,13 +60,13 @@ export async function openRoom(roomId) {
   }
   if (s !== store.session || s.roomId !== roomId) return;
   const { message_list: list, ...room } = detail;
-  room.other_user.last_seen = s.rooms.get(roomId)?.other_user.last_seen ?? null;
+  if (room.other_user) room.other_user.last_seen = s.rooms.get(roomId)?.other_user?.last_seen ?? null;
   s.rooms.set(roomId, { ...s.rooms.get(roomId), ...room });
   for (const message of list.messages) s.messages.set(message.id, message);
   s.hasOlder = list.total > s.messages.size;
   s.roomLoaded = true;
   s.pinned = true;
-  changed("header", "messages");
+  changed("header", "messages", "group");
   maybeMarkRead();
 }
 
@@ -106,7 +113,9 @@ export function maybeMarkRead() {
   const s = store.session;
   const room = s?.rooms.get(s.roomId);
   if (!room || document.visibilityState !== "visible") return;
-  const unreadHere = [...s.messages.values()].filter((m) => m.sender_id !== s.me.id && !m.is_read);
+  const unreadHere = [...s.messages.values()].filter(
+    (m) => m.sender_id !== s.me.id && !m.is_read && m.message_type !== "system",
+  );
   if (!room.unread_count && !unreadHere.length) return;
   room.unread_count = 0;
   for (const message of unreadHere) message.is_read = true;

@@ -1,4 +1,5 @@
-// Finding people by email, and starting a conversation with one of them (`data-action="start-chat"`).
+// Finding people by email, and starting a conversation with one of them (`data-action="start-chat"`) or a group
+// (`data-action="new-group"`: the people picker, picker.js, takes the search over).
 
 import { $, h, presenceAvatar, toast } from "./dom.js";
 import { renderer } from "./render.js";
@@ -30,8 +31,23 @@ renderer("search", () => {
   );
   const none = found.problem || "No one found with that email";
   if (!items.length) items.push(h("li", { class: "result-empty", text: none }));
+  else items.push(newGroupEntry());
   results.replaceChildren(...items);
 });
+
+/** Several people to talk to at once: the people picker opens with this search (main.js's "new-group"). */
+function newGroupEntry() {
+  return h(
+    "li",
+    { class: "result-footer" },
+    h(
+      "button",
+      { type: "button", class: "result new-group-entry", dataset: { action: "new-group" } },
+      h("span", { class: "result-icon", "aria-hidden": "true" }, h("span", { class: "icon i-users-plus" })),
+      h("span", { class: "result-name", text: "New group with people found here…" }),
+    ),
+  );
+}
 
 /** The results go away (a click elsewhere, a conversation started); what was typed stays. */
 export function hideResults() {

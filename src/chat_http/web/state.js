@@ -18,8 +18,12 @@ export function newSession(token) {
     roomLoaded: false, // the open room's messages have come (GET /rooms/{id})
     seen: new Map(), // room id -> newest message id counted, so a message is never counted unread twice
     pending: new Map(), // client_msg_id -> a message on its way (uploading, sending, failed)
-    peerTyping: new Map(), // room id -> expiry timer
-    peerRead: new Map(), // room id -> newest message id the other person has read
+    peerTyping: new Map(), // room id -> {users: ids of the others typing there, timer: expiry}
+    peerRead: new Map(), // room id -> newest message id the other person has read (direct rooms)
+    memberRead: new Map(), // group id -> Map(user id -> newest message id they have read), as heard live
+    panel: false, // the open group's member panel is shown
+    picker: null, // the people picker (a new group, or people to add): {mode, roomId, picked, found, ...}
+    reads: null, // who has read one of my group messages: {messageId, read_by, not_read_by} or {messageId, loading}
     pinned: true, // the message list is scrolled to the bottom
     typingRoom: null,
     typingSentAt: 0,
@@ -61,13 +65,35 @@ export function endSession(s) {
   s.socket?.stop();
   s.recorder?.cancel();
   clearInterval(s.recordingTimer);
-  for (const timer of [s.typingIdle, s.markReadTimer, s.searchTimer, s.confirmDeleteTimer, ...s.peerTyping.values()])
+  const typingTimers = [...s.peerTyping.values()].map((typing) => typing.timer);
+  for (const timer of [s.typingIdle, s.markReadTimer, s.searchTimer, s.confirmDeleteTimer, ...typingTimers])
     clearTimeout(timer);
+  clearTimeout(s.picker?.timer);
   for (const pending of s.pending.values()) if (pending.view.preview) URL.revokeObjectURL(pending.view.preview);
 }
 
 export function isMine(message) {
   return message.sender_id === store.session.me.id;
+}
+
+export function isGroup(room) {
+  return room?.kind === "group";
+}
+
+/** What a room is called: a group's own name, else the other person's. */
+export function roomName(room) {
+  return isGroup(room) ? room.name : room.other_user.name;
+}
+
+/** My card in a group (with my role), or undefined. */
+export function myMembership(room) {
+  return room?.members?.find((member) => member.id === store.session.me.id);
+}
+
+/** A member's name in this room, from its member cards (a group) or its other person (a direct room). */
+export function nameIn(room, userId) {
+  if (!isGroup(room)) return room?.other_user?.id === userId ? room.other_user.name : "Someone";
+  return room.members?.find((member) => member.id === userId)?.name || "Someone";
 }
 
 /** The room is open in a tab someone is looking at: what comes in is read at once. */
@@ -83,8 +109,10 @@ export function setOpenRoom(roomId) {
   s.hasOlder = false;
   s.roomLoaded = false;
   s.pinned = true;
+  s.panel = false;
+  s.reads = null;
   notify("room", roomId);
-  changed("pane", "header", "typing", "rooms", "messages");
+  changed("pane", "header", "typing", "rooms", "messages", "group", "reads");
 }
 
 function lastMessageOf(message) {
@@ -114,13 +142,14 @@ export function takeMessage(message, { live }) {
       room.updated_at = message.created_at;
     }
     const counted = s.seen.get(room.id) || 0;
-    if (live && !mine && message.id > counted && !message.is_read && !roomIsRead(room.id)) room.unread_count += 1;
+    const countable = !mine && message.message_type !== "system" && !message.is_read;
+    if (live && countable && message.id > counted && !roomIsRead(room.id)) room.unread_count += 1;
     s.seen.set(room.id, Math.max(counted, message.id));
   }
   if (message.room_id === s.roomId) {
     const known = s.messages.get(message.id);
     s.messages.set(message.id, known ? { ...known, ...message } : message);
-    if (!mine) stopPeerTyping(message.room_id);
+    if (!mine) stopPeerTyping(message.room_id, message.sender_id);
   }
   return room;
 }
@@ -159,21 +188,57 @@ export function messageDeleted({ id, room_id: roomId }) {
   changed("rooms");
 }
 
-/** The other person is typing in `roomId` until they stop, send, go offline, or say nothing for a while. */
-export function startPeerTyping(roomId) {
+/** Others (`userIds`) are typing in `roomId` until they stop, send, go offline, or say nothing for a while. */
+export function startPeerTyping(roomId, userIds) {
   const s = store.session;
-  clearTimeout(s.peerTyping.get(roomId));
-  s.peerTyping.set(
-    roomId,
-    setTimeout(() => stopPeerTyping(roomId), PEER_TYPING_EXPIRES_MS),
-  );
+  clearTimeout(s.peerTyping.get(roomId)?.timer);
+  s.peerTyping.set(roomId, {
+    users: [...userIds],
+    timer: setTimeout(() => stopPeerTyping(roomId), PEER_TYPING_EXPIRES_MS),
+  });
   changed("typing", "header", "rooms");
 }
 
-export function stopPeerTyping(roomId) {
+/** Nobody types in `roomId` any more; or, with `userId`, that person no longer does. */
+export function stopPeerTyping(roomId, userId = null) {
   const s = store.session;
-  if (!s?.peerTyping.has(roomId)) return;
-  clearTimeout(s.peerTyping.get(roomId));
-  s.peerTyping.delete(roomId);
+  const typing = s?.peerTyping.get(roomId);
+  if (!typing) return;
+  if (userId !== null) {
+    if (!typing.users.includes(userId)) return;
+    typing.users = typing.users.filter((id) => id !== userId);
+  }
+  if (userId === null || !typing.users.length) {
+    clearTimeout(typing.timer);
+    s.peerTyping.delete(roomId);
+  }
   changed("typing", "header", "rooms");
+}
+
+/** Who is typing in `roomId`, as names: [] when nobody is. */
+export function typingNames(roomId) {
+  const s = store.session;
+  const room = s.rooms.get(roomId);
+  return (s.peerTyping.get(roomId)?.users || []).map((id) => nameIn(room, id));
+}
+
+/** "Ann is typing", "Ann and Ben are typing", "Ann, Ben and 2 others are typing". */
+export function typingSentence(names) {
+  if (names.length === 1) return `${names[0]} is typing`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing`;
+  if (names.length === 3) return `${names[0]}, ${names[1]} and ${names[2]} are typing`;
+  return `${names[0]}, ${names[1]} and ${names.length - 2} others are typing`;
+}
+
+/** I am no longer in this group (removed, left, closed): it leaves the list, and closes if it was open. */
+export function dropRoom(roomId) {
+  const s = store.session;
+  if (!s.rooms.has(roomId)) return;
+  stopPeerTyping(roomId);
+  s.rooms.delete(roomId);
+  s.seen.delete(roomId);
+  s.memberRead.delete(roomId);
+  for (const [id, pending] of s.pending) if (pending.roomId === roomId) s.pending.delete(id);
+  if (s.roomId === roomId) setOpenRoom(null);
+  changed("rooms");
 }

@@ -65,6 +65,10 @@ def _names(layout: ChatLayout) -> tuple[str, str, str]:
     return p + "chat_rooms", p + "chat_participants", p + "chat_messages"
 
 
+def _columns(*names: str) -> list[sa.ColumnClause[object]]:
+    return [sa.column(name) for name in names]
+
+
 @contextmanager
 def _rebuilt(table: str, layout: ChatLayout, **kw: object) -> Iterator[BatchOperations]:
     """Batch-alter `table`; on SQLite a rebuild that keeps AUTOINCREMENT and the table's counter (the copy alone
@@ -88,11 +92,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("role", sa.String(20), server_default="member", nullable=False))
         batch.add_column(sa.Column("history_from_id", sa.BigInteger(), nullable=True))
 
-    # Statements, unlike ALTER TABLE, get the schema from the connection's map.
-    p = sa.table(participants, sa.column("room_id"), sa.column("user_id"), sa.column("last_read_message_id"))
-    m = sa.table(
-        messages, sa.column("id"), sa.column("room_id"), sa.column("receiver_id"), sa.column("is_read", sa.Boolean)
-    ).alias("m")
+    s = layout.schema  # named here too: Alembic's own statements do not go through the connection's schema map
+    p = sa.table(participants, *_columns("room_id", "user_id", "last_read_message_id"), schema=s)
+    m = sa.table(messages, *_columns("id", "room_id", "receiver_id"), sa.column("is_read", sa.Boolean), schema=s).alias(
+        "m"
+    )
     oldest_unread = (
         sa.select(sa.func.min(m.c.id))
         .where(m.c.room_id == p.c.room_id, m.c.receiver_id == p.c.user_id, m.c.is_read == sa.false())
@@ -111,7 +115,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     layout = migrating_layout()
     rooms, participants, messages = _names(layout)
-    r = sa.table(rooms, sa.column("room_type"))
+    s = layout.schema
+    r = sa.table(rooms, sa.column("room_type"), schema=s)
     groups = op.get_bind().execute(sa.select(sa.func.count()).select_from(r).where(r.c.room_type == "group"))
     if groups.scalar_one():
         raise RuntimeError(
@@ -122,8 +127,8 @@ def downgrade() -> None:
     # ADD COLUMN, no rebuild on SQLite: only with a constant default (a text one; sa.false() would rebuild it).
     with op.batch_alter_table(messages, schema=layout.schema) as batch:
         batch.add_column(sa.Column("is_read", sa.Boolean(), server_default="0", nullable=False))
-    m = sa.table(messages, sa.column("id"), sa.column("room_id"), sa.column("receiver_id"), sa.column("is_read"))
-    p = sa.table(participants, sa.column("room_id"), sa.column("user_id"), sa.column("last_read_message_id")).alias("p")
+    m = sa.table(messages, *_columns("id", "room_id", "receiver_id", "is_read"), schema=s)
+    p = sa.table(participants, *_columns("room_id", "user_id", "last_read_message_id"), schema=s).alias("p")
     read = (
         sa.select(sa.literal(1))
         .where(p.c.room_id == m.c.room_id, p.c.user_id == m.c.receiver_id, p.c.last_read_message_id >= m.c.id)
