@@ -68,6 +68,8 @@ class UnitOfWorkWriter:
         async with self._uow() as uow:
             for room_id in sorted({d.room_id for d in drafts}):
                 await uow.rooms.touch(room_id, max(d.created_at for d in drafts if d.room_id == room_id))
+            for room_id, sender in sorted({(d.room_id, d.sender_id) for d in drafts if d.receiver_id is None}):
+                await uow.rooms.membership(sender, room_id)  # NotFoundError: no longer in the group
             messages = [await uow.messages.add(d) for d in drafts]
             await uow.commit()
         return messages

@@ -99,6 +99,7 @@ class Context:
     encode: Callable[[Event], bytes]
     limiter: RateLimiter
     members: Lru[tuple[UserId, RoomId], Membership] = attrs.field(factory=lambda: Lru(100_000))
+    senders: Lru[tuple[UserId, RoomId], Membership] = attrs.field(factory=lambda: Lru(100_000))
     room_lists: RoomListCache | None = None
 
     @classmethod
@@ -115,6 +116,23 @@ class Context:
             if not found.is_group:
                 self.members.put(key, found)
         return found
+
+    async def sender_membership(self, me: UserId, room_id: RoomId) -> Membership:
+        """`membership` for a send. A group membership found once is used again without asking: the message
+        writer checks, in the transaction that stores a group message, that its sender is still in the group
+        (a query fewer per group message, the costliest step of a send after the write itself); a refused send
+        calls `forget_sender`."""
+        key = (me, room_id)
+        kept = self.senders.get(key) if self.limits.cache else None
+        if kept is not None:
+            return kept
+        found = await self.membership(me, room_id)
+        if found.is_group:
+            self.senders.put(key, found)
+        return found
+
+    def forget_sender(self, me: UserId, room_id: RoomId) -> None:
+        self.senders.pop((me, room_id))
 
     async def view(self, message: Message, members: Iterable[Member] | None = None) -> MessageView:
         """`members` (with their read markers) say whether it is read; without them it is new, so unread."""

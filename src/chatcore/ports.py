@@ -184,8 +184,10 @@ class MessageWriter(Protocol):
     """The send path's one write: new messages stored and their rooms touched, in one transaction.
 
     Rooms are touched first, in id order, so their row locks order concurrent sends (ids grow in commit
-    order per room) and two batches cannot deadlock. All or nothing: ConflictError for a used
-    (sender, client_msg_id), NotFoundError for a room that is gone, UnavailableError for a lost database
+    order per room) and two batches cannot deadlock. A group message (no receiver) is stored only while its
+    sender is in the group, checked in the same transaction: the send path need not ask first. All or nothing:
+    ConflictError for a used (sender, client_msg_id), NotFoundError for a room that is gone or a sender no longer
+    in the group, UnavailableError for a lost database
     (OutcomeUnknownError when it was lost with the batch under way: it may have committed).
     """
 

@@ -12,7 +12,7 @@ import attrs
 from chatcore.batching import GroupCommit
 from chatcore.commands import SendMessage
 from chatcore.context import Context, audience_of, check_text
-from chatcore.errors import ChatError, ConflictError, InvalidError, OutcomeUnknownError
+from chatcore.errors import ChatError, ConflictError, InvalidError, NotFoundError, OutcomeUnknownError
 from chatcore.events import NewMessage
 from chatcore.files import Files
 from chatcore.model import Membership, Message, MessageDraft, MessageType, RoomId, StoredFile, UserId
@@ -51,7 +51,7 @@ class Sending:
         if room_id is None:
             raise InvalidError("room_id is required: give it in the event, the URL or join_room first", field="room_id")
         self._check(command)
-        membership = await self._ctx.membership(me, room_id)
+        membership = await self._ctx.sender_membership(me, room_id)
         if command.receiver_id is not None and command.receiver_id != membership.receiver_for(me):
             if membership.is_group:
                 raise InvalidError("a group message has no receiver_id: it goes to every member", field="receiver_id")
@@ -70,6 +70,9 @@ class Sending:
                 sent = await self._inserts.submit(_draft(me, command, membership, stored, now))
             else:
                 sent = await self._store_claiming(me, command, membership, now)
+        except NotFoundError:
+            self._ctx.forget_sender(me, room_id)  # removed from the group meanwhile
+            raise
         except ConflictError:
             earlier = await self._earlier(me, command.client_msg_id, room_id) if command.client_msg_id else None
             if earlier is None:
@@ -138,6 +141,8 @@ class Sending:
         """The upload becomes the message's file in the message's own transaction."""
         async with self._ctx.uow() as uow:
             await uow.rooms.touch(membership.room.id, now)
+            if membership.is_group:  # still in it (the kept membership is only a hint)
+                await uow.rooms.membership(me, membership.room.id)
             file = await self._files.claim_upload(uow, me, command)
             message = await uow.messages.add(_draft(me, command, membership, file, now))
             await uow.commit()

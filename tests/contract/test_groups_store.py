@@ -383,6 +383,21 @@ async def test_the_writer_takes_group_messages_without_a_receiver(backend: Backe
     assert (await _unread(backend, CAROL))[group.id] == 1  # the system message does not count
 
 
+async def test_the_writer_refuses_a_group_message_from_a_non_member_and_stores_nothing(backend: Backend) -> None:
+    group = await _group(backend, ALICE, BOB, CAROL)
+    direct = await room(backend, ALICE, DAVE)
+    direct_draft = attrs.evolve(_draft(direct.id, ALICE), receiver_id=DAVE)
+
+    for batch in ([_draft(group.id, DAVE)], [direct_draft, _draft(group.id, BOB), _draft(group.id, EVE)]):
+        with pytest.raises(NotFoundError):
+            await backend.writer.add_batch(batch)
+
+    async with backend.uow() as uow:
+        assert await uow.messages.count(group.id) == 0
+        assert await uow.messages.count(direct.id) == 0
+    assert len(await backend.writer.add_batch([direct_draft, _draft(group.id, BOB)])) == 2
+
+
 async def test_a_direct_room_has_members_too(backend: Backend) -> None:
     direct = await room(backend, ALICE, BOB)
     async with backend.uow() as uow:

@@ -214,3 +214,16 @@ async def test_a_file_from_before_joining_is_not_for_a_member_added_later(chat: 
     assert await chat.service.can_read_file(BOB, early_key)
     assert not await chat.service.can_read_file(DAVE, early_key)
     assert await chat.service.can_read_file(DAVE, late_key)
+
+
+async def test_a_member_who_sent_before_cannot_send_once_removed(chat: Chat) -> None:
+    room = await group(chat)
+    await chat.say(CAROL, room, "I am here")  # her membership is kept for her next sends
+    await chat.service.remove_member(ALICE, room, CAROL)
+    before = chat.message_count
+
+    for _ in range(2):  # refused by the writer's own check, then by the store
+        with pytest.raises(NotFoundError):
+            await chat.say(CAROL, room, "still here?")
+
+    assert chat.message_count == before

@@ -28,7 +28,7 @@ from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavaila
 from chat_adapters.sql.messages import note_to_json
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError, UnavailableError
-from chatcore.model import Message, MessageDraft, MessageId, RoomId
+from chatcore.model import Message, MessageDraft, MessageId, RoomId, UserId
 
 log = logging.getLogger("chat_adapters.sql")
 
@@ -69,6 +69,15 @@ def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ..
     )
 
 
+class NotMemberError(Exception):
+    """A group message's sender is no longer in the group (found inside the batch's transaction)."""
+
+
+def _group_senders(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, UserId]]:
+    """The (group, sender) pairs of the batch: a group message is stored only while its sender is a member."""
+    return sorted({(d.room_id, d.sender_id) for d in drafts if d.receiver_id is None})
+
+
 def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
     """Each room once, with its newest message's time, in id order (the lock order)."""
     newest: dict[RoomId, datetime] = {}
@@ -82,9 +91,10 @@ class _Sqlite:
     """aiosqlite: BEGIN, the touches in one executemany, one multi-row INSERT ... RETURNING, COMMIT, all in one
     call into its thread (one hop instead of three: less latency per batch and less CPU per message)."""
 
-    def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
+    def __init__(self, rooms: str, messages: str, participants: str, stamp: Callable[[datetime], Any]) -> None:
         self.stamp = stamp
         self._touch = f"UPDATE {rooms} SET updated_at = ?, version = version + 1 WHERE id = ?"
+        self._member = f"SELECT 1 FROM {participants} WHERE room_id = ? AND user_id = ?"
         self._insert = f"INSERT INTO {messages} ({', '.join(DRAFT_COLUMNS)}, is_deleted, is_edited) VALUES "
         self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0)"
 
@@ -99,11 +109,19 @@ class _Sqlite:
 
         params = [value for draft in drafts for value in _row(draft, stamp)]
         touches = [(stamp(at), room) for room, at in _touches(drafts)]
+        senders = _group_senders(drafts)
         sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
-        return await in_sqlite_thread(driver, functools.partial(self._write, touches=touches, sql=sql, params=params))
+        write = functools.partial(self._write, touches=touches, senders=senders, sql=sql, params=params)
+        return await in_sqlite_thread(driver, write)
 
     def _write(
-        self, conn: sqlite3.Connection, *, touches: list[tuple[str, RoomId]], sql: str, params: list[Any]
+        self,
+        conn: sqlite3.Connection,
+        *,
+        touches: list[tuple[str, RoomId]],
+        senders: list[tuple[RoomId, UserId]],
+        sql: str,
+        params: list[Any],
     ) -> list[int]:
         """On aiosqlite's thread. Cancelling the awaiting task does not stop it: the batch is all in or all out."""
         if conn.in_transaction:  # an earlier batch failed between statements without its rollback
@@ -114,6 +132,9 @@ class _Sqlite:
         # (waiting busy_timeout) before it reads, so this is as good as BEGIN IMMEDIATE.
         try:
             conn.executemany(self._touch, touches)
+            for room, sender in senders:  # under the write lock: no removal can commit in between
+                if conn.execute(self._member, (room, sender)).fetchone() is None:
+                    raise NotMemberError
             rows = conn.execute(sql, params).fetchall()
             conn.commit()
         except BaseException:
@@ -125,6 +146,8 @@ class _Sqlite:
 
     @staticmethod
     def failure(exc: BaseException) -> Exception | None:
+        if isinstance(exc, NotMemberError):
+            return NotFoundError("room not found", field="room_id")
         if isinstance(exc, sqlite3.IntegrityError):
             if "foreign key" in str(exc).lower():
                 return NotFoundError("room not found", field="room_id")
@@ -155,7 +178,7 @@ class _Postgres:
         "json",
     )
 
-    def __init__(self, rooms: str, messages: str, stamp: Callable[[datetime], Any]) -> None:
+    def __init__(self, rooms: str, messages: str, participants: str, stamp: Callable[[datetime], Any]) -> None:
         self.stamp = stamp
         arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(self.TYPES, start=3))
         names = ", ".join(DRAFT_COLUMNS)
@@ -163,10 +186,17 @@ class _Postgres:
         insert = (
             f"INSERT INTO {messages} ({names}, is_deleted, is_edited) "
             f"SELECT {names}, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
-            "WHERE (SELECT count(*) FROM touched) >= 0 ORDER BY n RETURNING id"
+            "WHERE (SELECT count(*) FROM touched) >= 0 AND (SELECT ok FROM checked) IS NOT NULL ORDER BY n RETURNING id"
+        )
+        # A group message (no receiver) whose sender is not in the group divides by zero: the statement fails
+        # whole, before any row is inserted (`failure` says NotFoundError), in the same snapshot as the insert.
+        checked = (
+            "checked AS (SELECT sum(1 / (CASE WHEN c.receiver_id IS NOT NULL OR EXISTS (SELECT 1 FROM "
+            f"{participants} AS p WHERE p.room_id = c.room_id AND p.user_id = c.sender_id) THEN 1 ELSE 0 END)) AS ok "
+            "FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS c(room_id, sender_id, receiver_id)), "
         )
         self._sql = (
-            "WITH locked AS MATERIALIZED ("
+            "WITH " + checked + "locked AS MATERIALIZED ("
             f"SELECT id FROM {rooms} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE), "
             f"touched AS (UPDATE {rooms} AS r SET updated_at = t.at, version = r.version + 1 "
             "FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) "
@@ -174,7 +204,7 @@ class _Postgres:
         )
         # One room (every sequential send): its UPDATE is the only lock, so no order to keep: less work per send.
         self._one_room_sql = (
-            f"WITH touched AS (UPDATE {rooms} SET updated_at = ($2::timestamptz[])[1], version = version + 1 "
+            f"WITH {checked}touched AS (UPDATE {rooms} SET updated_at = ($2::timestamptz[])[1], version = version + 1 "
             "WHERE id = ($1::bigint[])[1] RETURNING id) " + insert
         )
 
@@ -191,7 +221,7 @@ class _Postgres:
     def failure(exc: BaseException) -> Exception | None:
         import asyncpg  # only installed deployments on PostgreSQL get here
 
-        if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        if isinstance(exc, asyncpg.ForeignKeyViolationError | asyncpg.DivisionByZeroError):
             return NotFoundError("room not found", field="room_id")
         if isinstance(exc, asyncpg.UniqueViolationError):
             return ConflictError(CONFLICT, field="client_msg_id")
@@ -218,9 +248,13 @@ class SqlMessageWriter:
 
         self._backend: _Sqlite | _Postgres
         if dialect.driver == "aiosqlite":
-            self._backend = _Sqlite(name(tables.rooms), name(tables.messages), sqlite_timestamp)
+            self._backend = _Sqlite(
+                name(tables.rooms), name(tables.messages), name(tables.participants), sqlite_timestamp
+            )
         elif dialect.driver == "asyncpg":  # takes aware datetimes as they are
-            self._backend = _Postgres(name(tables.rooms), name(tables.messages), lambda value: value)
+            self._backend = _Postgres(
+                name(tables.rooms), name(tables.messages), name(tables.participants), lambda value: value
+            )
         else:
             raise ValueError(f"no SqlMessageWriter for the {dialect.name}+{dialect.driver} driver")
         self._engine = engine
