@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatcore import ForbiddenError, InvalidError, NotFoundError, RoomId, RoomType, SendMessage, UserId
+from chatcore import ForbiddenError, InvalidError, Limits, NotFoundError, RoomId, RoomType, SendMessage, UserId
 from chatcore.model import GroupAction, MessageType, Role
-from tests.unit.helpers import ALICE, BOB, CAROL, DAVE, STRANGER, Chat, png
+from tests.unit.helpers import ALICE, BOB, CAROL, DAVE, STRANGER, Chat, make_chat, png
 
 
 async def group(chat: Chat, *members: UserId) -> RoomId:
@@ -227,3 +227,22 @@ async def test_a_member_who_sent_before_cannot_send_once_removed(chat: Chat) -> 
             await chat.say(CAROL, room, "still here?")
 
     assert chat.message_count == before
+
+
+async def test_a_kept_room_list_shows_every_group_change() -> None:
+    chat = make_chat(limits=Limits(room_list_cache_min=1))
+    room = await group(chat)
+    await chat.service.list_rooms(BOB)  # kept from here on
+
+    await chat.service.rename_group(ALICE, room, "Case 42")
+    await chat.service.add_members(ALICE, room, [DAVE])
+    await chat.say(CAROL, room, "news")
+    (view,) = await chat.service.list_rooms(BOB)
+
+    assert view.name == "Case 42"
+    assert [m.id for m in view.members] == [ALICE, BOB, CAROL, DAVE]
+    assert view.last_message is not None
+    assert view.last_message.content == "news"
+    assert view.unread_count == 1
+    await chat.service.remove_member(ALICE, room, BOB)
+    assert await chat.service.list_rooms(BOB) == []
