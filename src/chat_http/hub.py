@@ -136,7 +136,9 @@ class Hub:
         mine.add(conn)
         self._idle.clear()
         # A gap on a user channel may have lost messages, reads or deletions: those sockets close with 1012 and
-        # their clients reconnect and catch up with `after_id`. A room channel carries only typing: let it be.
+        # their clients reconnect and catch up with `after_id`. So does a gap on a group channel (join_groups),
+        # which may also have lost a removal: a socket must not go on hearing a group it was removed from.
+        # A room channel carries only typing: let it be.
         await self._attach(user_channel(conn.user_id), conn, closes_on_gap=True)
 
     async def join_groups(self, conn: Connection, room_ids: Collection[RoomId]) -> None:
@@ -144,7 +146,7 @@ class Hub:
         its members' sockets are here, so a group message costs one delivery per process, not one per member."""
         for room_id in room_ids:
             conn.groups.add(room_id)
-            await self._attach(group_channel(room_id), conn)
+            await self._attach(group_channel(room_id), conn, closes_on_gap=True)
 
     async def unregister(self, conn: Connection) -> None:
         await self.leave(conn)
@@ -250,7 +252,7 @@ class Hub:
     async def _attach_if_live(self, conn: Connection, room_id: RoomId) -> None:
         """Unless the socket closed or was removed from the group before this ran."""
         if room_id in conn.groups and conn in self._by_user.get(conn.user_id, ()):
-            await self._attach(group_channel(room_id), conn)
+            await self._attach(group_channel(room_id), conn, closes_on_gap=True)
 
     def _drop_group(self, conn: Connection, room_id: RoomId) -> None:
         """At once: the next payload of the group must not reach the socket; unsubscribing may follow."""

@@ -4,12 +4,14 @@ stopping a socket's group events in the order of the events themselves."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from chat_http.hub import Connection, Hub
 from chatcore import RoomId, UserId
 from chatcore.codec import encode_event
 from chatcore.events import MembersChanged, group_channel, room_channel, user_channel
 from chatcore.model import GroupAction
+from chatcore.ports import Deliver
 from chatcore.testing import MemoryBroker
 
 ANN, BEN, CAT = UserId(1), UserId(2), UserId(3)
@@ -84,3 +86,31 @@ async def test_the_last_socket_of_a_group_gone_ends_its_subscription() -> None:
     await hub.unregister(conn)
 
     assert not broker._subscribers.get(group_channel(GROUP))
+
+
+class GappyBroker(MemoryBroker):
+    """Keeps each subscription's `on_gap`, to call as a Redis outage would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gaps: dict[str, Callable[[], None]] = {}
+
+    async def subscribe(
+        self, channel: str, deliver: Deliver, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        if on_gap is not None:
+            self.gaps[channel] = on_gap
+        return await super().subscribe(channel, deliver, on_gap=on_gap)
+
+
+async def test_a_gap_on_a_group_channel_closes_its_sockets_so_they_reconnect_with_fresh_groups() -> None:
+    """The gap may have swallowed a removal: hearing the group on would leak it to someone removed."""
+    broker = GappyBroker()
+    hub = Hub(broker, max_per_user=5)
+    ann, ben = await connected(hub, ANN, [GROUP]), await connected(hub, BEN, [])
+
+    broker.gaps[group_channel(GROUP)]()
+
+    assert ann.ending is not None
+    assert ann.ending[0] == 1012
+    assert ben.ending is None
