@@ -323,6 +323,7 @@ def _room_view(
             message_type=last.message_type,
             created_at=last.created_at,
             sender_name=sender.name,
+            sender_id=last.sender_id,
         )
     return RoomView.of(
         summary.room, other_user=other, last_message=last_view, unread_count=summary.unread_count, members=members

@@ -89,6 +89,7 @@ class LastMessage:
     message_type: MessageType
     created_at: datetime
     sender_name: str
+    sender_id: UserId  # beside the seed's sender_name: a group's list tells "You" apart by it
 
 
 @attrs.frozen(kw_only=True)

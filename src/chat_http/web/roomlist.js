@@ -31,7 +31,7 @@ function previewOf(room) {
   if (!last) return ["No messages yet"];
   if (last.message_type === "system") return [last.content || ""];
   const group = isGroup(room);
-  const mine = last.sender_name === store.session.me.name && (group || last.sender_name !== room.other_user.name);
+  const mine = last.sender_id === store.session.me.id;
   const deleted = last.deleted || (last.content === null && last.message_type === "text");
   const icon = !deleted && KIND_ICON[last.message_type];
   const body = deleted ? "Message deleted" : last.content || KIND_LABEL[last.message_type] || "";

@@ -122,6 +122,7 @@ function lastMessageOf(message) {
     message_type: message.message_type,
     created_at: message.created_at,
     sender_name: message.sender_name,
+    sender_id: message.sender_id,
     deleted: message.is_deleted,
   };
 }
