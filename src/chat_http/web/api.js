@@ -117,6 +117,16 @@ export class Api {
   }
 }
 
+/** People found by email, or why none were: never throws (the search box and the picker show the problem). */
+export async function findPeople(api, query) {
+  try {
+    const { users } = await api.searchUsers(query);
+    return { users, problem: "" };
+  } catch (error) {
+    return { users: [], problem: error.message };
+  }
+}
+
 export async function devToken(email, name) {
   const response = await fetch(`${ROOT}/api/v1/dev/token`, {
     method: "POST",

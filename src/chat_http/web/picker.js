@@ -2,6 +2,7 @@
 // found by email as in the sidebar's search and picked one by one; the choices say what a click does
 // (`data-action`: pick, unpick, picker-cancel) and main.js dispatches them.
 
+import { findPeople } from "./api.js";
 import { $, h, presenceAvatar, toast } from "./dom.js";
 import { renderer } from "./render.js";
 import { changed, store, subscribe } from "./state.js";
@@ -47,13 +48,7 @@ export function onPickerInput() {
 async function search(picker, query) {
   const s = store.session;
   const seq = ++picker.seq;
-  let users = [];
-  let problem = "";
-  try {
-    ({ users } = await s.api.searchUsers(query));
-  } catch (error) {
-    problem = error.message;
-  }
+  const { users, problem } = await findPeople(s.api, query);
   if (s.picker !== picker || seq !== picker.seq) return;
   picker.found = { users: users.filter((user) => user.id !== s.me.id), problem };
   changed("picker");

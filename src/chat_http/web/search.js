@@ -1,6 +1,7 @@
 // Finding people by email, and starting a conversation with one of them (`data-action="start-chat"`) or a group
 // (`data-action="new-group"`: the people picker, picker.js, takes the search over).
 
+import { findPeople } from "./api.js";
 import { $, h, presenceAvatar, toast } from "./dom.js";
 import { renderer } from "./render.js";
 import { changed, store } from "./state.js";
@@ -78,13 +79,7 @@ export function onSearchInput() {
 async function runSearch(query) {
   const s = store.session;
   const seq = ++s.searchSeq;
-  let users = [];
-  let problem = "";
-  try {
-    ({ users } = await s.api.searchUsers(query));
-  } catch (error) {
-    problem = error.message;
-  }
+  const { users, problem } = await findPeople(s.api, query);
   if (store.session !== s || seq !== s.searchSeq) return;
   s.found = { users, problem };
   changed("search");
