@@ -1,5 +1,5 @@
 """The web client's ES modules import one way: main, then the features, then the shared base (state, render, dom, api,
-policy, voice). A feature that needs another says so through state.js (a change, a fact) or main wires the two:
+policy, voice, parts). A feature that needs another says so through state.js (a change, a fact) or main wires the two:
 an import between features would start the circles (compose -> live -> messages -> rooms -> compose) again."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from chat_http.webclient import WEB_DIR
 
 ENTRY = "main.js"
 # Imported by the features; they import nothing but each other's base (render.js subscribes through state.js).
-BASE = frozenset({"state.js", "render.js", "dom.js", "api.js", "policy.js", "voice.js"})
+# parts.js draws what people wrote (text, links, mentions, quotes, reactions) for messages.js, replies.js and pins.js.
+BASE = frozenset({"state.js", "render.js", "dom.js", "api.js", "policy.js", "voice.js", "parts.js"})
 # Loaded by `new URL("./voice-worklet.js", import.meta.url)` into an AudioWorklet, never imported.
 WORKLETS = frozenset({"voice-worklet.js"})
 

@@ -93,6 +93,23 @@ export class Api {
   deleteMessage(messageId) {
     return this.request("DELETE", `messages/${messageId}`);
   }
+  /** Adding a reaction I already have, or taking back one I do not, changes nothing (and is no error). */
+  addReaction(messageId, emoji) {
+    return this.request("PUT", `messages/${messageId}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  removeReaction(messageId, emoji) {
+    return this.request("DELETE", `messages/${messageId}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  pin(messageId) {
+    return this.request("PUT", `messages/${messageId}/pin`);
+  }
+  unpin(messageId) {
+    return this.request("DELETE", `messages/${messageId}/pin`);
+  }
+  /** {messages}: the room's pinned messages, the latest pinned first. */
+  pins(roomId) {
+    return this.request("GET", `rooms/${roomId}/pins`);
+  }
 
   /** Streamed multipart upload (XHR for progress); resolves to {upload_id, message_type, ...}. */
   upload(file, fileName, onProgress) {

@@ -18,6 +18,7 @@ export function onMessagesRead({ room_id: roomId, user_id: userId, last_read_mes
   if (!room) return;
   if (userId === s.me.id) {
     room.unread_count = 0; // read in another tab
+    room.mention_count = 0;
     changed("rooms");
     return;
   }

@@ -19,6 +19,7 @@ import {
 } from "./groups.js";
 import "./header.js";
 import { onMessagesRead, onPresence, onSocketStatus, onTyping } from "./live.js";
+import { chooseMention, closeMentions, onMentionInput, onMentionKey } from "./mentions.js";
 import "./messages.js";
 import {
   discardPending,
@@ -32,9 +33,27 @@ import {
   startRecording,
 } from "./outbox.js";
 import { closePicker, onPickerInput, openPicker, submitPicker, togglePick, unpick } from "./picker.js";
+import { closePins, onMessagePinned, onMessageUnpinned, setPinned, togglePins } from "./pins.js";
 import { acceptFor, policy } from "./policy.js";
+import {
+  closeReactionPicker,
+  onReactionAdded,
+  onReactionRemoved,
+  toggleReaction,
+  toggleReactionPicker,
+} from "./reactions.js";
+import { cancelReply, startReply, takeReply } from "./replies.js";
 import "./roomlist.js";
-import { closeRoom, loadOlder, loadRooms, maybeMarkRead, onNewMessage, onSocketOpen, openRoom } from "./rooms.js";
+import {
+  closeRoom,
+  jumpTo,
+  loadOlder,
+  loadRooms,
+  maybeMarkRead,
+  onNewMessage,
+  onSocketOpen,
+  openRoom,
+} from "./rooms.js";
 import { clearSearch, hideResults, onSearchInput, startChat } from "./search.js";
 import { changed, endSession, messageDeleted, messageUpdated, newSession, store } from "./state.js";
 
@@ -50,6 +69,10 @@ const EVENTS = {
   presence: onPresence,
   members_changed: (data) => onMembersChanged(data) && loadRooms(), // true: a group new to me
   room_updated: onRoomUpdated,
+  reaction_added: onReactionAdded,
+  reaction_removed: onReactionRemoved,
+  message_pinned: onMessagePinned,
+  message_unpinned: onMessageUnpinned,
   error: onServerError,
 };
 
@@ -100,7 +123,20 @@ function signOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
   $("search").value = "";
   $("text").value = "";
-  changed("pane", "rooms", "messages", "search", "editing", "recording", "group", "reads", "picker");
+  changed(
+    "pane",
+    "rooms",
+    "messages",
+    "search",
+    "editing",
+    "recording",
+    "group",
+    "reads",
+    "picker",
+    "pins",
+    "replying",
+    "mention",
+  );
   showSignIn(message);
 }
 
@@ -149,17 +185,44 @@ function wireConversation() {
   const pendingId = (el) => el.closest("li[data-cmid]").dataset.cmid;
   const memberId = (el) => Number(el.closest("li[data-user-id]").dataset.userId);
   onAction(pane, {
-    "group-panel": toggleGroupPanel,
+    "group-panel": () => {
+      closePins();
+      toggleGroupPanel();
+    },
     "close-group-panel": closeGroupPanel,
+    "pins-panel": togglePins,
+    "close-pins": closePins,
+    jump: (el) => {
+      closePins(); // the panel would hide the message on a narrow screen
+      jumpTo(Number(el.closest("li[data-message-id]").dataset.messageId));
+    },
     "add-people": () => openPicker("add", store.session?.roomId),
     "set-role": (el) => setRole(memberId(el), el.dataset.role),
     "remove-member": (el) => removeMember(memberId(el)),
     "leave-group": leaveGroup,
-    reads: (el) => showReads(messageId(el)),
+    reads: (el) => {
+      closePins();
+      showReads(messageId(el));
+    },
     "close-reads": closeReads,
     "close-room": closeRoom,
     "load-older": loadOlder,
-    edit: (el) => startEdit(messageId(el)),
+    edit: (el) => {
+      cancelReply();
+      startEdit(messageId(el));
+    },
+    reply: (el) => {
+      cancelEdit();
+      startReply(messageId(el));
+    },
+    "cancel-reply": cancelReply,
+    quote: (el) => jumpTo(Number(el.dataset.replyTo)),
+    react: (el) => toggleReactionPicker(messageId(el)),
+    "react-with": (el) => toggleReaction(messageId(el), el.dataset.emoji),
+    "toggle-reaction": (el) => toggleReaction(messageId(el), el.dataset.emoji),
+    pin: (el) => setPinned(messageId(el), true),
+    unpin: (el) => setPinned(messageId(el), false),
+    mention: (el) => chooseMention(Number(el.dataset.userId)),
     delete: (el) => askDelete(messageId(el)),
     retry: (el) => retryPending(pendingId(el)),
     discard: (el) => discardPending(pendingId(el)),
@@ -173,14 +236,28 @@ function wireConversation() {
     if (store.session) store.session.pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   });
   const text = $("text");
-  text.addEventListener("input", onComposerInput);
+  text.addEventListener("input", () => {
+    onComposerInput();
+    onMentionInput();
+  });
+  text.addEventListener("click", onMentionInput); // the caret moved into or out of an "@..."
   text.addEventListener("keydown", (event) => {
+    if (onMentionKey(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       $("composer").requestSubmit();
     } else if (event.key === "Escape") {
       cancelEdit();
+      cancelReply();
     }
+  });
+  // choosing a member must not take the focus (and the caret) from the composer
+  $("mention-list").addEventListener("mousedown", (event) => event.preventDefault());
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest?.(".reaction-picker, [data-action='react']")) closeReactionPicker();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeReactionPicker();
   });
   text.addEventListener("paste", (event) => {
     const files = [...(event.clipboardData?.files || [])];
@@ -200,7 +277,8 @@ function wireConversation() {
     if (!content) return;
     text.value = "";
     stopTyping();
-    sendText(content);
+    closeMentions();
+    sendText(content, takeReply());
   });
   $("file-input").addEventListener("change", (event) => onFilesPicked(event.target));
   $("voice-input").addEventListener("change", (event) => onFilesPicked(event.target, "voice"));

@@ -1,11 +1,13 @@
-// The open room's messages as DOM: built once per change and reused, pending ones last. Text is always text.
-// Their buttons say what they do (`data-action`: edit, delete, retry, discard, reads); main.js dispatches the
-// clicks. In a group, others' messages carry their sender's name, a change of members is a centred note, and
-// my messages' ticks open who has read them.
+// The open room's messages as DOM: built once per change and reused, pending ones last. Text is always text (links
+// and mentions are elements made by text.js, never parsed HTML). Their buttons say what they do (`data-action`:
+// edit, delete, react, reply, pin, retry, discard, reads, quote...); main.js dispatches the clicks. In a group,
+// others' messages carry their sender's name, a change of members is a centred note, and my messages' ticks open
+// who has read them. A reply starts with a quote of its original; reactions are chips under the bubble.
 
 import { $, dayKey, formatDay, formatSize, formatTime, h, reconcile, safeUrl } from "./dom.js";
 import { renderer } from "./render.js";
-import { isGroup, isMine, store } from "./state.js";
+import { pickerOf, quoteOf, reactionsOf, textOf } from "./parts.js";
+import { isGroup, isMine, mayPin, personIn, store } from "./state.js";
 
 // Rendered elements by key ("m:<id>", "p:<client_msg_id>", "day:<day>"), reused while what they show is unchanged
 // (a rebuilt <audio> would stop playing); those the last drawing did not use are let go.
@@ -93,6 +95,7 @@ function messageNode(message, previous, group) {
   const s = store.session;
   const mine = isMine(message);
   const read = mine && isReadByPeer(message, group);
+  const room = s.rooms.get(message.room_id);
   const grouped = Boolean(
     previous &&
     previous.sender_id === message.sender_id &&
@@ -109,11 +112,25 @@ function messageNode(message, previous, group) {
     group,
     s.editing === message.id,
     s.confirmDelete === message.id,
+    s.reacting === message.id,
+    message.reactions,
+    message.reply_to,
+    message.pinned_at,
+    mayPin(room),
+    namesShown(message, room),
   ]);
-  return cachedNode(`m:${message.id}`, key, () => buildMessage(message, { mine, read, grouped, group }));
+  return cachedNode(`m:${message.id}`, key, () => buildMessage(message, { mine, read, grouped, group, room }));
 }
 
-function buildMessage(message, { mine, read, grouped, group }) {
+/** The names a message shows besides its sender's (mentions, its quote's author, who reacted): drawn again when
+ * one changes. */
+function namesShown(message, room) {
+  const ids = [...(message.mentions || []), message.reply_to?.sender_id];
+  for (const reaction of message.reactions || []) ids.push(...reaction.user_ids);
+  return ids.map((id) => (id === null || id === undefined ? null : personIn(room, id)));
+}
+
+function buildMessage(message, { mine, read, grouped, group, room }) {
   const s = store.session;
   const classes = ["msg", mine ? "mine" : "theirs", `kind-${message.message_type}`];
   if (grouped) classes.push("grouped");
@@ -124,54 +141,34 @@ function buildMessage(message, { mine, read, grouped, group }) {
   if (message.is_deleted) {
     bubble.append(h("span", { class: "deleted-text", text: "This message was deleted" }));
   } else {
+    if (message.reply_to) bubble.append(quoteOf(message.reply_to, room, "button"));
     const media = mediaOf(message);
     if (media) bubble.append(media);
-    if (message.content) bubble.append(h("p", { class: "text", text: message.content }));
+    if (message.content) bubble.append(h("p", { class: "text" }, textOf(message.content, room, message.mentions)));
   }
   bubble.append(metaOf(message, { mine, read, group }));
+  if (message.pinned_at && !message.is_deleted) classes.push("pinned");
   const item = h("li", {
     class: classes.join(" "),
     dataset: { id: message.id, state: mine ? (read ? "read" : "sent") : "" },
   });
-  item.append(bubble);
-  if (mine && !message.is_deleted) item.append(actionsOf(message));
+  const live = !message.is_deleted;
+  item.append(h("div", { class: "msg-body" }, bubble, live && reactionsOf(message, room), live && pickerOf(message)));
+  if (!message.is_deleted) item.append(actionsOf(message, { mine, room }));
   return item;
-}
-
-function mediaOf(message) {
-  const url = safeUrl(message.file_url);
-  const name = message.file_name || "file";
-  if (message.message_type === "image" && url) {
-    const img = h("img", { class: "image", src: url, alt: name, loading: "lazy", decoding: "async" });
-    img.addEventListener("load", keepPinned);
-    return h("a", { class: "image-link", href: url, target: "_blank", rel: "noopener noreferrer", title: name }, img);
-  }
-  if (message.message_type === "voice" && url) {
-    return h(
-      "div",
-      { class: "voice" },
-      h("audio", { controls: true, preload: "metadata", src: url }),
-      h("a", { class: "voice-name", href: url, download: name, rel: "noopener noreferrer", text: name }),
-    );
-  }
-  if (message.message_type !== "text") {
-    return h(
-      "a",
-      { class: "file-card", href: url || null, download: name, target: "_blank", rel: "noopener noreferrer" },
-      h("span", { class: "file-icon", "aria-hidden": "true" }, h("span", { class: "icon i-file" })),
-      h(
-        "span",
-        { class: "file-text" },
-        h("span", { class: "file-name", text: name }),
-        h("span", { class: "file-size", text: formatSize(message.file_size) }),
-      ),
-    );
-  }
-  return null;
 }
 
 function metaOf(message, { mine, read, group }) {
   const meta = h("span", { class: "meta" });
+  if (message.pinned_at && !message.is_deleted) {
+    meta.append(
+      h(
+        "span",
+        { class: "pin-mark", title: "Pinned", "aria-label": "Pinned" },
+        h("span", { class: "icon i-pin", "aria-hidden": "true" }),
+      ),
+    );
+  }
   if (message.is_edited && !message.is_deleted) meta.append(h("span", { class: "edited", text: "edited" }));
   meta.append(h("time", { datetime: message.created_at, text: formatTime(message.created_at) }));
   if (mine && !message.is_deleted && group) {
@@ -205,8 +202,27 @@ function metaOf(message, { mine, read, group }) {
   return meta;
 }
 
-function actionsOf(message) {
+function actionButton(action, label, icon, extra = "") {
+  return h(
+    "button",
+    { type: "button", class: `action ${action}${extra}`, title: label, "aria-label": label, dataset: { action } },
+    h("span", { class: `icon ${icon}`, "aria-hidden": "true" }),
+  );
+}
+
+function actionsOf(message, { mine, room }) {
   const actions = h("div", { class: "actions" });
+  const reacting = store.session.reacting === message.id;
+  actions.append(
+    actionButton("react", "React", "i-smile", reacting ? " open" : ""),
+    actionButton("reply", "Reply", "i-reply"),
+  );
+  if (mayPin(room)) {
+    actions.append(
+      message.pinned_at ? actionButton("unpin", "Unpin", "i-pin", " pinned") : actionButton("pin", "Pin", "i-pin"),
+    );
+  }
+  if (!mine) return actions;
   if (message.message_type === "text") {
     actions.append(
       h(
@@ -244,6 +260,7 @@ function pendingNode(id, pending) {
   const progress = pending.progress === null ? null : Math.round(pending.progress * 50) * 2;
   const key = JSON.stringify([pending.state, pending.error, progress, pending.view.content]);
   return cachedNode(`p:${id}`, key, () => {
+    const s = store.session;
     const view = pending.view;
     const bubble = h("div", { class: "bubble" });
     if (view.message_type === "image" && view.preview) {
@@ -269,6 +286,7 @@ function pendingNode(id, pending) {
         ),
       );
     }
+    if (view.reply_to) bubble.prepend(quoteOf(view.reply_to, s.rooms.get(pending.roomId)));
     if (view.content) bubble.append(h("p", { class: "text", text: view.content }));
     const meta = h("span", { class: "meta" });
     if (pending.state === "failed") {

@@ -34,13 +34,16 @@ function sendPending(id) {
   changed("messages");
 }
 
-export function sendText(content) {
+/** `reply` ({reply_to_id, reply_to}) when it answers a message. */
+export function sendText(content, reply = null) {
   const s = store.session;
   const id = newId();
+  const data = { room_id: s.roomId, message_type: "text", content };
+  if (reply) data.reply_to_id = reply.reply_to_id;
   s.pending.set(id, {
     roomId: s.roomId,
-    data: { room_id: s.roomId, message_type: "text", content },
-    view: { message_type: "text", content },
+    data,
+    view: { message_type: "text", content, reply_to: reply?.reply_to ?? null },
     state: "sending",
     error: null,
     progress: null,

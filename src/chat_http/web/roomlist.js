@@ -1,5 +1,5 @@
-// The room list: newest activity first, with the last message, typing, an unread badge, and the unread total in the
-// tab's title; a group by its name and mark, a direct room by the other person. A room says what a click does
+// The room list: newest activity first, with the last message, typing, an unread badge (and "@" when I was
+// mentioned there), and the unread total in the tab's title; a group by its name and mark, a direct room by the other person. A room says what a click does
 // (`data-action="open-room"`); main.js dispatches it.
 
 import { $, formatWhen, groupAvatar, h, presenceAvatar } from "./dom.js";
@@ -44,6 +44,7 @@ function roomItem(room) {
   const typing = s.peerTyping.has(room.id);
   const typingText = isGroup(room) ? `${typingSentence(typingNames(room.id))}…` : "typing…";
   const unread = room.unread_count || 0;
+  const mentions = room.mention_count || 0;
   const classes = ["room-item", room.id === s.roomId && "active", unread && "unread"].filter(Boolean).join(" ");
   return h(
     "li",
@@ -69,6 +70,13 @@ function roomItem(room) {
           "span",
           { class: "room-bottom" },
           h("span", { class: `room-preview${typing ? " typing" : ""}` }, typing ? typingText : previewOf(room)),
+          mentions
+            ? h("span", {
+                class: "mention-badge",
+                text: "@",
+                title: `${mentions} mention${mentions === 1 ? "" : "s"} of you`,
+              })
+            : null,
           unread ? h("span", { class: "badge", text: unread > 99 ? "99+" : unread, title: `${unread} unread` }) : null,
         ),
       ),

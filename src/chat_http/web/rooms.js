@@ -1,11 +1,15 @@
-// Conversations: the room list from the server, opening and closing a room, earlier messages, new ones arriving,
-// marking read, and catching up after the socket was away. roomlist.js, header.js and messages.js draw them.
+// Conversations: the room list from the server, opening and closing a room, earlier messages (and going back to one
+// a quote or a pin points at), new ones arriving, marking read, and catching up after the socket was away.
+// roomlist.js, header.js and messages.js draw them.
 
 import { $, toast } from "./dom.js";
 import { afterRender, renderer } from "./render.js";
 import { changed, dropRoom, isGroup, isMine, notify, setOpenRoom, store, takeMessage } from "./state.js";
 
 const CATCH_UP_PAGE = 100;
+const OLDER_PAGE = 50;
+const JUMP_PAGES = 10; // a quoted or pinned message further back than this many pages is not looked for
+const FLASH_MS = 1600;
 
 export async function loadRooms() {
   const s = store.session;
@@ -22,7 +26,10 @@ export async function loadRooms() {
   for (const room of rooms) {
     const known = s.rooms.get(room.id);
     if (room.other_user) room.other_user.last_seen = known?.other_user?.last_seen ?? null;
-    if (room.id === s.roomId && document.visibilityState === "visible") room.unread_count = known?.unread_count ?? 0;
+    if (room.id === s.roomId && document.visibilityState === "visible") {
+      room.unread_count = known?.unread_count ?? 0;
+      room.mention_count = known?.mention_count ?? 0;
+    }
     fresh.set(room.id, room);
     if (room.last_message) s.seen.set(room.id, Math.max(s.seen.get(room.id) || 0, room.last_message.id));
   }
@@ -80,17 +87,49 @@ export function closeRoom() {
 
 export async function loadOlder() {
   const s = store.session;
-  const roomId = s.roomId;
-  if (!roomId || !s.messages.size) return;
+  if (s?.roomId) await fetchOlder(s, s.roomId);
+}
+
+/** One page of earlier messages; false if none came (or the room was left meanwhile). */
+async function fetchOlder(s, roomId) {
+  if (!s.messages.size) return false;
   try {
-    const page = await s.api.history(roomId, { beforeId: Math.min(...s.messages.keys()), perPage: 50 });
-    if (store.session !== s || s.roomId !== roomId) return;
+    const page = await s.api.history(roomId, { beforeId: Math.min(...s.messages.keys()), perPage: OLDER_PAGE });
+    if (store.session !== s || s.roomId !== roomId) return false;
     for (const message of page.messages) s.messages.set(message.id, message);
     s.hasOlder = page.has_more;
     notify("messages", { keepOffset: true });
+    return page.messages.length > 0;
   } catch (error) {
     toast(`Could not load earlier messages: ${error.message}`);
+    return false;
   }
+}
+
+/** Scrolls to a message of the open room and lights it up briefly, loading earlier pages (a few at most) first. */
+export async function jumpTo(messageId) {
+  const s = store.session;
+  const roomId = s?.roomId;
+  if (!roomId) return;
+  for (let page = 0; !s.messages.has(messageId) && s.hasOlder && page < JUMP_PAGES; page += 1) {
+    if (!(await fetchOlder(s, roomId))) return;
+  }
+  if (store.session !== s || s.roomId !== roomId) return;
+  if (!s.messages.has(messageId)) {
+    toast("That message is too far back to show here.");
+    return;
+  }
+  afterRender(() => {
+    const item = $("message-list").querySelector(`li[data-id="${Number(messageId)}"]`);
+    if (!item) return;
+    item.scrollIntoView({ block: "center" });
+    const box = $("messages");
+    s.pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    item.classList.remove("flash");
+    void item.offsetWidth; // a second jump to the same message lights it up again
+    item.classList.add("flash");
+    setTimeout(() => item.classList.remove("flash"), FLASH_MS);
+  });
 }
 
 export function onNewMessage(message) {
@@ -116,8 +155,9 @@ export function maybeMarkRead() {
   const unreadHere = [...s.messages.values()].filter(
     (m) => m.sender_id !== s.me.id && !m.is_read && m.message_type !== "system",
   );
-  if (!room.unread_count && !unreadHere.length) return;
+  if (!room.unread_count && !room.mention_count && !unreadHere.length) return;
   room.unread_count = 0;
+  room.mention_count = 0;
   for (const message of unreadHere) message.is_read = true;
   changed("rooms");
   clearTimeout(s.markReadTimer);

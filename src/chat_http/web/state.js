@@ -29,6 +29,10 @@ export function newSession(token) {
     typingSentAt: 0,
     typingIdle: null,
     editing: null,
+    replyTo: null, // the message the composer answers (its id), or null
+    reacting: null, // the message whose reaction picker is open, or null
+    pins: null, // the open room's pinned-messages panel: {roomId, loading, messages}, or null
+    mention: null, // the composer's @ autocomplete: {start, end, found: [members], active}, or null
     confirmDelete: null,
     confirmDeleteTimer: null,
     recorder: null,
@@ -92,8 +96,25 @@ export function myMembership(room) {
 
 /** A member's name in this room, from its member cards (a group) or its other person (a direct room). */
 export function nameIn(room, userId) {
-  if (!isGroup(room)) return room?.other_user?.id === userId ? room.other_user.name : "Someone";
-  return room.members?.find((member) => member.id === userId)?.name || "Someone";
+  return personIn(room, userId) || "Someone";
+}
+
+/** A member's name in this room (me included), or null for someone who is not in it. */
+export function personIn(room, userId) {
+  const s = store.session;
+  if (!isGroup(room)) {
+    if (userId === s.me.id) return s.me.name;
+    return room?.other_user?.id === userId ? room.other_user.name : null;
+  }
+  return room.members?.find((member) => member.id === userId)?.name || null;
+}
+
+/** Pins: anyone in a direct room; in a group, its owner and admins. */
+export function mayPin(room) {
+  if (!room) return false;
+  if (!isGroup(room)) return true;
+  const role = myMembership(room)?.role;
+  return role === "owner" || role === "admin";
 }
 
 /** The room is open in a tab someone is looking at: what comes in is read at once. */
@@ -111,8 +132,12 @@ export function setOpenRoom(roomId) {
   s.pinned = true;
   s.panel = false;
   s.reads = null;
+  s.replyTo = null;
+  s.reacting = null;
+  s.pins = null;
+  s.mention = null;
   notify("room", roomId);
-  changed("pane", "header", "typing", "rooms", "messages", "group", "reads");
+  changed("pane", "header", "typing", "rooms", "messages", "group", "reads", "replying", "pins", "mention");
 }
 
 function lastMessageOf(message) {
@@ -144,7 +169,10 @@ export function takeMessage(message, { live }) {
     }
     const counted = s.seen.get(room.id) || 0;
     const countable = !mine && message.message_type !== "system" && !message.is_read;
-    if (live && countable && message.id > counted && !roomIsRead(room.id)) room.unread_count += 1;
+    if (live && countable && message.id > counted && !roomIsRead(room.id)) {
+      room.unread_count += 1;
+      if (message.mentions?.includes(s.me.id)) room.mention_count = (room.mention_count || 0) + 1;
+    }
     s.seen.set(room.id, Math.max(counted, message.id));
   }
   if (message.room_id === s.roomId) {
@@ -164,7 +192,29 @@ export function messageUpdated(message) {
     s.messages.set(message.id, { ...s.messages.get(message.id), ...message });
     changed("messages");
   }
+  const text = message.is_deleted ? null : message.content || message.file_name;
+  requote(message.room_id, message.id, { preview: previewOf(text), is_deleted: Boolean(message.is_deleted) });
   changed("rooms");
+}
+
+/** What a reply shows of its original as the server words it: its first 120 characters, "…" if longer. */
+export function previewOf(text, length = 120) {
+  if (text === null || text === undefined) return null;
+  const chars = Array.from(String(text));
+  return chars.length > length ? `${chars.slice(0, length - 1).join("")}…` : chars.join("");
+}
+
+/** The open room's replies to `originalId` show it as it now is (the server does the same for what it sends). */
+function requote(roomId, originalId, change) {
+  const s = store.session;
+  if (roomId !== s.roomId) return;
+  let quoted = false;
+  for (const [id, message] of s.messages) {
+    if (message.reply_to?.id !== originalId) continue;
+    s.messages.set(id, { ...message, reply_to: { ...message.reply_to, ...change } });
+    quoted = true;
+  }
+  if (quoted) changed("messages");
 }
 
 /** A deletion, from the socket or my own DELETE; "deleted" tells the composer, which may be editing it. */
@@ -186,6 +236,7 @@ export function messageDeleted({ id, room_id: roomId }) {
     notify("deleted", id);
     changed("messages");
   }
+  requote(roomId, id, { preview: null, is_deleted: true });
   changed("rooms");
 }
 

@@ -1,0 +1,169 @@
+// Parts of a message made from what people wrote or did, for messages.js, the reply bar and the pins panel: its
+// text (plain text nodes, http(s) links as <a> elements, the `<@ID>` tokens of mentioned members as "@Name" spans),
+// the quote a reply starts with, its reaction chips and the reaction picker. Built with DOM calls only: nothing
+// from a message is ever parsed as HTML.
+
+import { h, safeUrl } from "./dom.js";
+import { nameIn, personIn, store } from "./state.js";
+
+// The reaction picker's choice: common emoji, no emoji library (the server checks any emoji it is sent).
+export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "✅"];
+const KIND_ICON = { image: "i-image", file: "i-file", voice: "i-mic" };
+
+// A mention token, or a link: http(s) up to the next blank (or a character no URL carries unescaped in text).
+const TOKEN = /<@([1-9][0-9]{0,18})>|\bhttps?:\/\/[^\s<>"]+/gi;
+// Punctuation that ends a sentence rather than the link: "see https://example.com." links without the dot.
+const TRAILING = /[.,;:!?'")\]}]+$/;
+
+/**
+ * Nodes for `content`. `nameOf(id)` gives a mentioned member's name (null: not a member, the token stays text);
+ * `mentions` are the ids the server found mentioned; `meId` gets the stronger highlight; `links: false` keeps links
+ * as text (inside a button, where an <a> may not go).
+ */
+export function richText(content, { mentions = [], nameOf = () => null, meId = null, links = true } = {}) {
+  const text = String(content ?? "");
+  const mentioned = new Set(mentions);
+  const nodes = [];
+  let plain = "";
+  let last = 0;
+  for (const match of text.matchAll(TOKEN)) {
+    const [token, id] = match;
+    const node = id ? mentionNode(Number(id), mentioned, nameOf, meId) : links ? linkNode(token) : null;
+    if (!node) continue;
+    plain += text.slice(last, match.index);
+    if (plain) nodes.push(document.createTextNode(plain));
+    plain = "";
+    nodes.push(node.el);
+    last = match.index + node.length; // a link's trailing punctuation stays text
+  }
+  plain += text.slice(last);
+  if (plain) nodes.push(document.createTextNode(plain));
+  return nodes;
+}
+
+function mentionNode(userId, mentioned, nameOf, meId) {
+  const name = mentioned.has(userId) ? nameOf(userId) : null;
+  if (!name) return null;
+  const me = userId === meId;
+  const el = h("span", { class: `mention${me ? " me" : ""}`, dataset: { userId }, text: `@${name}` });
+  return { el, length: `<@${userId}>`.length };
+}
+
+function linkNode(token) {
+  const trail = token.match(TRAILING)?.[0] || "";
+  const url = token.slice(0, token.length - trail.length);
+  const href = safeUrl(url);
+  if (!href || !/^https?:$/.test(new URL(href).protocol)) return null;
+  const el = h("a", { class: "link-out", href, target: "_blank", rel: "noopener noreferrer", text: url });
+  return { el, length: url.length };
+}
+
+/** A message's text with its links and its mentions of members as elements. */
+export function textOf(content, room, mentions, { links = true } = {}) {
+  const s = store.session;
+  return richText(content, { mentions: mentions || [], nameOf: (id) => personIn(room, id), meId: s.me.id, links });
+}
+
+/** The quote a reply starts with: who wrote the original and its first words, or that it was deleted. As a button
+ * it scrolls to the original; the composer's bar shows it as a plain block. */
+export function quoteOf(reply, room, tag = "div") {
+  const s = store.session;
+  const who = reply.sender_id === s.me.id ? "You" : reply.sender_id ? nameIn(room, reply.sender_id) : "Unknown";
+  const gone = reply.is_deleted || reply.preview === null || reply.preview === undefined;
+  const icon = !gone && KIND_ICON[reply.message_type];
+  // the preview is cut at 120 characters, maybe inside a token: every complete member token is shown as a mention
+  const ids = gone ? [] : [...reply.preview.matchAll(/<@([0-9]+)>/g)].map((match) => Number(match[1]));
+  const button = tag === "button";
+  return h(
+    tag,
+    {
+      class: `quote${gone ? " gone" : ""}`,
+      type: button ? "button" : null,
+      title: button ? "Show the original message" : null,
+      dataset: button ? { action: "quote", replyTo: reply.id } : { replyTo: reply.id },
+    },
+    h("span", { class: "quote-sender", text: who }),
+    h(
+      "span",
+      { class: "quote-text" },
+      icon ? h("span", { class: `icon ${icon}`, "aria-hidden": "true" }) : null,
+      gone ? "Message deleted" : textOf(reply.preview, room, ids, { links: false }),
+    ),
+  );
+}
+
+export function reactionsOf(message, room) {
+  const s = store.session;
+  const reactions = (message.reactions || []).filter((reaction) => reaction.user_ids.length);
+  if (!reactions.length) return null;
+  return h(
+    "div",
+    { class: "reactions", role: "group", "aria-label": "Reactions" },
+    reactions.map((reaction) => {
+      const mine = reaction.user_ids.includes(s.me.id);
+      const who = reaction.user_ids.map((id) => (id === s.me.id ? "You" : nameIn(room, id))).join(", ");
+      return h(
+        "button",
+        {
+          type: "button",
+          class: `reaction${mine ? " mine" : ""}`,
+          "aria-pressed": String(mine),
+          title: `${who} (${mine ? "click to take yours back" : "click to add yours"})`,
+          dataset: { action: "toggle-reaction", emoji: reaction.emoji },
+        },
+        h("span", { class: "reaction-emoji", text: reaction.emoji }),
+        h("span", { class: "reaction-count", text: reaction.user_ids.length }),
+      );
+    }),
+  );
+}
+
+export function pickerOf(message) {
+  if (store.session.reacting !== message.id) return null;
+  return h(
+    "div",
+    { class: "reaction-picker", role: "group", "aria-label": "Pick a reaction" },
+    QUICK_EMOJI.map((emoji) =>
+      h("button", {
+        type: "button",
+        class: "pick-emoji",
+        title: `React with ${emoji}`,
+        "aria-label": `React with ${emoji}`,
+        dataset: { action: "react-with", emoji },
+        text: emoji,
+      }),
+    ),
+  );
+}
+
+function mediaOf(message) {
+  const url = safeUrl(message.file_url);
+  const name = message.file_name || "file";
+  if (message.message_type === "image" && url) {
+    const img = h("img", { class: "image", src: url, alt: name, loading: "lazy", decoding: "async" });
+    img.addEventListener("load", keepPinned);
+    return h("a", { class: "image-link", href: url, target: "_blank", rel: "noopener noreferrer", title: name }, img);
+  }
+  if (message.message_type === "voice" && url) {
+    return h(
+      "div",
+      { class: "voice" },
+      h("audio", { controls: true, preload: "metadata", src: url }),
+      h("a", { class: "voice-name", href: url, download: name, rel: "noopener noreferrer", text: name }),
+    );
+  }
+  if (message.message_type !== "text") {
+    return h(
+      "a",
+      { class: "file-card", href: url || null, download: name, target: "_blank", rel: "noopener noreferrer" },
+      h("span", { class: "file-icon", "aria-hidden": "true" }, h("span", { class: "icon i-file" })),
+      h(
+        "span",
+        { class: "file-text" },
+        h("span", { class: "file-name", text: name }),
+        h("span", { class: "file-size", text: formatSize(message.file_size) }),
+      ),
+    );
+  }
+  return null;
+}
