@@ -135,35 +135,3 @@ export function pickerOf(message) {
     ),
   );
 }
-
-function mediaOf(message) {
-  const url = safeUrl(message.file_url);
-  const name = message.file_name || "file";
-  if (message.message_type === "image" && url) {
-    const img = h("img", { class: "image", src: url, alt: name, loading: "lazy", decoding: "async" });
-    img.addEventListener("load", keepPinned);
-    return h("a", { class: "image-link", href: url, target: "_blank", rel: "noopener noreferrer", title: name }, img);
-  }
-  if (message.message_type === "voice" && url) {
-    return h(
-      "div",
-      { class: "voice" },
-      h("audio", { controls: true, preload: "metadata", src: url }),
-      h("a", { class: "voice-name", href: url, download: name, rel: "noopener noreferrer", text: name }),
-    );
-  }
-  if (message.message_type !== "text") {
-    return h(
-      "a",
-      { class: "file-card", href: url || null, download: name, target: "_blank", rel: "noopener noreferrer" },
-      h("span", { class: "file-icon", "aria-hidden": "true" }, h("span", { class: "icon i-file" })),
-      h(
-        "span",
-        { class: "file-text" },
-        h("span", { class: "file-name", text: name }),
-        h("span", { class: "file-size", text: formatSize(message.file_size) }),
-      ),
-    );
-  }
-  return null;
-}
