@@ -326,5 +326,10 @@ def _room_view(
             sender_id=last.sender_id,
         )
     return RoomView.of(
-        summary.room, other_user=other, last_message=last_view, unread_count=summary.unread_count, members=members
+        summary.room,
+        other_user=other,
+        last_message=last_view,
+        unread_count=summary.unread_count,
+        members=members,
+        mention_count=summary.mention_count,
     )
