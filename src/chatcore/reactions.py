@@ -1,7 +1,8 @@
 """Reactions, replies, mentions and pins as pure decisions (contract section 12); `reacting.py` runs them.
 
 Whether a string is one emoji is not decided here: the core imports no emoji library, so the use cases are
-given a checker (`EmojiCheck`) that an adapter builds on a well-kept one.
+given a checker (`EmojiCheck`) that an adapter builds on a well-kept one. It also gives the emoji's one
+spelling (fully qualified: '❤' becomes '❤️'), so one emoji never shows as two chips.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ MAX_REACTIONS = 20  # distinct emoji on one message
 MAX_PINS = 100  # pinned messages in one room: the pins panel lists them all
 MAX_EMOJI_LENGTH = 32  # code points: the longest emoji sequences (families, flags with tags) are well under it
 
-EmojiCheck = Callable[[str], bool]
+EmojiCheck = Callable[[str], str | None]  # the one emoji in its one spelling, or None
 _MENTION = re.compile(r"<@([1-9][0-9]{0,18})>")
 
 
-def check_emoji(raw: str, is_emoji: EmojiCheck) -> str:
-    """One emoji, as the checker says; nothing else (`:)`, `<b>`, two emoji, text) is a reaction."""
-    if not raw or len(raw) > MAX_EMOJI_LENGTH or not is_emoji(raw):
+def check_emoji(raw: str, spelled: EmojiCheck) -> str:
+    """One emoji, as the checker spells it; nothing else (`:)`, `<b>`, two emoji, text) is a reaction."""
+    emoji = spelled(raw) if raw and len(raw) <= MAX_EMOJI_LENGTH else None
+    if not emoji or len(emoji) > MAX_EMOJI_LENGTH:
         raise InvalidError("emoji must be exactly one emoji", field="emoji")
-    return raw
+    return emoji
 
 
 def may_add(existing: Collection[str], emoji: str, *, limit: int = MAX_REACTIONS) -> bool:

@@ -74,9 +74,9 @@ class ChatService:
         is_emoji: EmojiCheck | None = None,
     ) -> None:
         """`encode` turns events into broker payloads; an adapter may give a faster one writing the same bytes.
-        `rate_limiter` counts per-user limits; the default counts in this process only. `is_emoji` says whether a
-        string is one emoji (the core has no emoji table; `chat_adapters.emoji` builds one on a library): without
-        it every reaction is refused."""
+        `rate_limiter` counts per-user limits; the default counts in this process only. `is_emoji` spells a string
+        that is one emoji, or says it is not (the core has no emoji table; `chat_adapters.emoji` builds one on a
+        library): without it every reaction is refused."""
         limits = limits or Limits()
         keep_lists = limits.cache and limits.room_list_cache_rooms > 0
         ctx = Context(
@@ -262,5 +262,5 @@ class ChatService:
         return await self._live.set_typing(me, room_id, is_typing)
 
 
-def _no_emoji(_: str) -> bool:
-    return False
+def _no_emoji(_: str) -> str | None:
+    return None

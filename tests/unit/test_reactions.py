@@ -36,6 +36,10 @@ ANN, BEN, CAT = UserId(1), UserId(2), UserId(3)
 KNOWN = {"👍", "❤️", "👍🏽", "👨‍👩‍👧", "🇫🇷"}  # stands in for the emoji library's answer
 
 
+def spelled(text: str) -> str | None:
+    return "❤️" if text == "❤" else text if text in KNOWN or text == "👍" * 40 else None
+
+
 def message(content: str | None = "hello", **fields: object) -> Message:
     values: dict[str, object] = {
         "id": MessageId(7),
@@ -52,13 +56,17 @@ def message(content: str | None = "hello", **fields: object) -> Message:
 
 @pytest.mark.parametrize("emoji", sorted(KNOWN))
 def test_one_emoji_is_a_reaction_whatever_its_code_points(emoji: str) -> None:
-    assert check_emoji(emoji, KNOWN.__contains__) == emoji
+    assert check_emoji(emoji, spelled) == emoji
+
+
+def test_an_emoji_takes_its_one_spelling() -> None:
+    assert check_emoji("❤", spelled) == "❤️"
 
 
 @pytest.mark.parametrize("raw", ["", ":)", "<b>", "👍👍", "ok", "👍" * 40])
 def test_anything_but_one_emoji_is_refused(raw: str) -> None:
     with pytest.raises(InvalidError) as error:
-        check_emoji(raw, lambda text: text in KNOWN or text == "👍" * 40)
+        check_emoji(raw, spelled)
     assert error.value.field == "emoji"
 
 
