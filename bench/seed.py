@@ -105,6 +105,13 @@ ROOM_UPDATED_AT = (
     "UPDATE chat_rooms SET updated_at = (SELECT m.created_at FROM chat_messages m"
     " WHERE m.room_id = chat_rooms.id ORDER BY m.id DESC LIMIT 1){version} WHERE id BETWEEN :low AND :high"
 )
+# From 0006 on: every 7th message to `me` mentions them (`<@me>`), so the room list counts unread mentions over
+# a mention table as long as a busy person's would be (the message rows keep their plain text: the list reads
+# only chat_mentions).
+MENTIONS = (
+    "INSERT INTO chat_mentions (user_id, room_id, message_id) SELECT receiver_id, room_id, id FROM chat_messages"
+    " WHERE id > :after AND receiver_id = :me AND id % 7 = 0"
+)
 # Rows written past the service must move the rooms' versions (migration 0003), as docs/deploy.md asks of any
 # such writer: a running service keeps room lists and reads again only the rooms whose version moved.
 VERSION = ", version = version + 1"
@@ -200,6 +207,8 @@ class Seeder:
         span = {"low": first_room, "high": first_room + rooms - 1}
         async with self.engine.begin() as conn:
             flags = "is_read" in await conn.run_sync(lambda sync: _columns(sync, "chat_messages"))
+            mentions = await conn.run_sync(lambda sync: inspect(sync).has_table("chat_mentions"))
+            newest_before = (await conn.execute(text("SELECT coalesce(max(id), 0) FROM chat_messages"))).scalar_one()
         statement = _messages_sql(postgres=self.postgres, flags=flags)
         batch = 250_000  # bounded transactions: WAL and memory stay small
         if flags:
@@ -211,6 +220,8 @@ class Seeder:
                     await conn.execute(text("PRAGMA cache_size = -262144"))
                 await conn.execute(statement, {**params, "start": low, "end": min(end, low + batch - 1)})
         async with self.engine.begin() as conn:
+            if mentions:
+                await conn.execute(text(MENTIONS), {"after": newest_before, "me": me})
             if not flags:
                 await conn.execute(text(MARKERS), {**span, "unread": unread})
             columns = await conn.run_sync(lambda sync: _columns(sync, "chat_rooms"))
@@ -239,7 +250,8 @@ class Seeder:
             return
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in ("users", "chat_rooms", "chat_participants", "chat_messages"):
+            extra = await conn.run_sync(lambda sync: inspect(sync).has_table("chat_mentions"))
+            for table in ("users", "chat_rooms", "chat_participants", "chat_messages") + (("chat_mentions",) * extra):
                 await conn.execute(text(f"VACUUM ANALYZE {table}"))
 
     async def message_count(self) -> int:

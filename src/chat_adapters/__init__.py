@@ -7,7 +7,8 @@ pull in every driver):
 - `HostUserDirectory` + `UserColumns`: the host's existing users table, read only;
 - storage: `LocalStorage` (signed links through `UrlSigner`), `S3Storage`;
 - brokers and live state: `MemoryBroker` + `MemoryLiveState` (one process), `open_redis` (many);
-- `SystemClock`, `UuidIds`.
+- `SystemClock`, `UuidIds`;
+- `spelled_emoji`: ChatService's `is_emoji` (which reactions are one emoji).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chat_adapters.broker.memory import MemoryBroker, MemoryLiveState
     from chat_adapters.broker.redis import RedisBroker, RedisLiveState, open_redis
+    from chat_adapters.emojis import spelled_emoji
     from chat_adapters.sql.host_users import HostTableError, HostUserDirectory, UserColumns
     from chat_adapters.sql.store import SqlDatabase
     from chat_adapters.sql.users import SqlUserDirectory
@@ -32,6 +34,7 @@ _WHERE = {
     "RedisBroker": "chat_adapters.broker.redis",
     "RedisLiveState": "chat_adapters.broker.redis",
     "open_redis": "chat_adapters.broker.redis",
+    "spelled_emoji": "chat_adapters.emojis",
     "HostTableError": "chat_adapters.sql.host_users",
     "HostUserDirectory": "chat_adapters.sql.host_users",
     "UserColumns": "chat_adapters.sql.host_users",
@@ -60,6 +63,7 @@ __all__ = [
     "UserColumns",
     "UuidIds",
     "open_redis",
+    "spelled_emoji",
 ]
 
 

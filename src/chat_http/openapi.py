@@ -16,8 +16,9 @@ class ErrorReply:
 MEANING = {
     400: "Invalid input; the detail names the field",
     401: "No token, a bad or expired one, or a user no longer in the directory",
-    403: "Not allowed: only the sender may edit or delete a message",
+    403: "Not allowed: only the sender edits or deletes a message; a group's owner and admins manage it and pin",
     404: "No such room or message, or not one of the caller's",
+    409: "The state does not allow it: a deleted message, 20 different reactions or 100 pins already",
     413: "The body is larger than the largest allowed file",
     429: "Too many calls; Retry-After says in how many seconds to try again",
     503: "The database or the broker does not answer; try again",

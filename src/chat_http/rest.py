@@ -30,6 +30,7 @@ from chatcore import (
     MessageReads,
     MessageView,
     NotFoundError,
+    PinList,
     RoomDetail,
     RoomId,
     RoomPage,
@@ -251,6 +252,48 @@ class ChatController(Controller):
     async def delete_message(self, request: AnyRequest, rt: Rt, message_id: FromPath[int]) -> StatusReply:
         await rt.chat.delete_message(request.user, _message_id(message_id))
         return StatusReply(status="success", message="Message deleted")
+
+    @put(
+        "/messages/{message_id:int}/reactions/{emoji:str}",
+        responses=errors(400, 404, 409),
+        summary="Add the caller's reaction (one emoji, URL-encoded); adding it again changes nothing",
+    )
+    async def add_reaction(
+        self, request: AnyRequest, rt: Rt, message_id: FromPath[int], emoji: FromPath[str]
+    ) -> MessageView:
+        return (await rt.chat.add_reaction(request.user, _message_id(message_id), emoji)).message
+
+    @delete(
+        "/messages/{message_id:int}/reactions/{emoji:str}",
+        responses=errors(400, 404),
+        status_code=HTTP_200_OK,
+        summary="Remove the caller's reaction; removing one that is not there changes nothing",
+    )
+    async def remove_reaction(
+        self, request: AnyRequest, rt: Rt, message_id: FromPath[int], emoji: FromPath[str]
+    ) -> MessageView:
+        return (await rt.chat.remove_reaction(request.user, _message_id(message_id), emoji)).message
+
+    @put(
+        "/messages/{message_id:int}/pin",
+        responses=errors(403, 404, 409),
+        summary="Pin a message (anyone in a direct room; a group's owner and admins)",
+    )
+    async def pin(self, request: AnyRequest, rt: Rt, message_id: FromPath[int]) -> MessageView:
+        return await rt.chat.pin(request.user, _message_id(message_id))
+
+    @delete(
+        "/messages/{message_id:int}/pin",
+        responses=errors(403, 404),
+        status_code=HTTP_200_OK,
+        summary="Unpin a message (who may pin may unpin)",
+    )
+    async def unpin(self, request: AnyRequest, rt: Rt, message_id: FromPath[int]) -> MessageView:
+        return await rt.chat.unpin(request.user, _message_id(message_id))
+
+    @get("/rooms/{room_id:int}/pins", responses=errors(404), summary="A room's pinned messages, latest pin first")
+    async def pins(self, request: AnyRequest, rt: Rt, room_id: FromPath[int]) -> PinList:
+        return await rt.chat.pins(request.user, _room_id(room_id))
 
     @get("/unread-count", responses=errors(), summary="Unread messages per room, zeros included")
     async def unread_count(self, request: AnyRequest, rt: Rt) -> UnreadCounts:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_adapters.broker.memory import MemoryBroker, MemoryLiveState
 from chat_adapters.broker.redis import open_redis
+from chat_adapters.emojis import spelled_emoji
 from chat_adapters.sql.engine import create_engine, session_factory
 from chat_adapters.sql.host_users import HostTableError, HostUserDirectory, UserColumns
 from chat_adapters.sql.store import SqlDatabase
@@ -141,6 +142,7 @@ async def build_services(
         writer=writer,
         encode=encode_event,
         rate_limiter=limiter,
+        is_emoji=spelled_emoji,
     )
 
     async def database_probe() -> None:

@@ -30,6 +30,7 @@ from chat_http.runtime import Rt, Runtime
 from chat_http.tokens import AuthError
 from chat_http.wire import decode_client_event
 from chatcore import (
+    AddReaction,
     ChatError,
     InvalidError,
     JoinRoom,
@@ -37,6 +38,7 @@ from chatcore import (
     MarkRead,
     NotFoundError,
     Ping,
+    RemoveReaction,
     RoomId,
     SendMessage,
     SetTyping,
@@ -346,6 +348,11 @@ async def _dispatch(command: ClientCommand, conn: Connection, rt: Runtime) -> No
     elif isinstance(command, MarkRead):
         room = command.room_id if command.room_id is not None else _joined(conn)
         await rt.chat.mark_read(conn.user_id, room)
+    elif isinstance(command, AddReaction | RemoveReaction):
+        react = rt.chat.add_reaction if isinstance(command, AddReaction) else rt.chat.remove_reaction
+        reacted = await react(conn.user_id, command.message_id, command.emoji)
+        if not reacted.changed:  # nobody else is told again; the sender still hears it is so
+            conn.offer(rt.chat.event_frame(reacted.event))
     elif isinstance(command, Ping):
         conn.offer(dumps({"type": "pong", "data": {}}))
 

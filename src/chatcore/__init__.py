@@ -1,6 +1,15 @@
 """chatcore: the chat domain and its use cases, behind ports; no web framework, no database driver."""
 
-from chatcore.commands import JoinRoom, LeaveRoom, MarkRead, Ping, SendMessage, SetTyping
+from chatcore.commands import (
+    AddReaction,
+    JoinRoom,
+    LeaveRoom,
+    MarkRead,
+    Ping,
+    RemoveReaction,
+    SendMessage,
+    SetTyping,
+)
 from chatcore.errors import (
     ChatError,
     ConflictError,
@@ -15,14 +24,31 @@ from chatcore.errors import (
 from chatcore.events import (
     MembersChanged,
     MessageDeleted,
+    MessagePinned,
     MessagesRead,
+    MessageUnpinned,
     MessageUpdated,
     NewMessage,
     PresenceChanged,
+    ReactionAdded,
+    ReactionRemoved,
     RoomUpdated,
     Typing,
 )
-from chatcore.model import Message, MessageId, MessageType, Presence, Role, Room, RoomId, RoomType, User, UserId
+from chatcore.model import (
+    Message,
+    MessageId,
+    MessageType,
+    Presence,
+    Reaction,
+    ReplyPreview,
+    Role,
+    Room,
+    RoomId,
+    RoomType,
+    User,
+    UserId,
+)
 from chatcore.ports import (
     Broker,
     Clock,
@@ -43,6 +69,8 @@ from chatcore.views import (
     MessageReads,
     MessageView,
     OnlineUser,
+    PinList,
+    ReactionView,
     RoomDetail,
     RoomPage,
     RoomView,
@@ -51,6 +79,7 @@ from chatcore.views import (
 )
 
 __all__ = [
+    "AddReaction",
     "Broker",
     "ChatError",
     "ChatService",
@@ -71,8 +100,10 @@ __all__ = [
     "Message",
     "MessageDeleted",
     "MessageId",
+    "MessagePinned",
     "MessageReads",
     "MessageType",
+    "MessageUnpinned",
     "MessageUpdated",
     "MessageView",
     "MessageWriter",
@@ -81,10 +112,17 @@ __all__ = [
     "NotFoundError",
     "OnlineUser",
     "OutcomeUnknownError",
+    "PinList",
     "Ping",
     "Presence",
     "PresenceChanged",
     "RateLimitedError",
+    "Reaction",
+    "ReactionAdded",
+    "ReactionRemoved",
+    "ReactionView",
+    "RemoveReaction",
+    "ReplyPreview",
     "Role",
     "Room",
     "RoomDetail",

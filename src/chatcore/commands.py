@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from chatcore.model import MessageType, RoomId, UserId
+from chatcore.model import MessageId, MessageType, RoomId, UserId
 
 
 @attrs.frozen(kw_only=True)
@@ -19,6 +19,7 @@ class SendMessage:
     mime_type: str | None = None
     client_msg_id: str | None = None
     upload_id: str | None = None
+    reply_to_id: MessageId | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -43,11 +44,23 @@ class MarkRead:
 
 
 @attrs.frozen(kw_only=True)
+class AddReaction:
+    message_id: MessageId
+    emoji: str
+
+
+@attrs.frozen(kw_only=True)
+class RemoveReaction:
+    message_id: MessageId
+    emoji: str
+
+
+@attrs.frozen(kw_only=True)
 class Ping:
     pass
 
 
-ClientCommand = SendMessage | SetTyping | JoinRoom | LeaveRoom | MarkRead | Ping
+ClientCommand = SendMessage | SetTyping | JoinRoom | LeaveRoom | MarkRead | AddReaction | RemoveReaction | Ping
 
 CLIENT_EVENTS: dict[str, type[ClientCommand]] = {
     "send_message": SendMessage,
@@ -55,5 +68,7 @@ CLIENT_EVENTS: dict[str, type[ClientCommand]] = {
     "join_room": JoinRoom,
     "leave_room": LeaveRoom,
     "mark_read": MarkRead,
+    "add_reaction": AddReaction,
+    "remove_reaction": RemoveReaction,
     "ping": Ping,
 }

@@ -13,10 +13,10 @@ from datetime import timedelta
 import attrs
 
 from chatcore.caching import CachedUserDirectory, Lru, RoomListCache
-from chatcore.errors import InvalidError, UnavailableError
+from chatcore.errors import InvalidError, NotFoundError, UnavailableError
 from chatcore.events import Event, group_channel, user_channel
 from chatcore.groups import MAX_GROUP_MEMBERS, read_by_every_other_member
-from chatcore.model import Member, Membership, Message, RoomId, StoredFile, User, UserId
+from chatcore.model import Member, Membership, Message, MessageId, RoomId, StoredFile, User, UserId
 from chatcore.ports import (
     Broker,
     Clock,
@@ -25,6 +25,7 @@ from chatcore.ports import (
     LiveState,
     MessageWriter,
     RateLimiter,
+    UnitOfWork,
     UnitOfWorkFactory,
     UserDirectory,
 )
@@ -74,6 +75,21 @@ def audience_of(message: Message) -> list[str]:
     if message.receiver_id is None:
         return [group_channel(message.room_id)]
     return list(dict.fromkeys((user_channel(message.sender_id), user_channel(message.receiver_id))))
+
+
+async def visible_message(uow: UnitOfWork, me: UserId, message_id: MessageId) -> tuple[Message, Membership]:
+    """The message and its room, or NotFoundError alike for a missing message, a stranger's, and one from before
+    the caller joined its group."""
+    message = await uow.messages.get(message_id)
+    if message is None:
+        raise NotFoundError("message not found", field="message_id")
+    try:
+        membership = await uow.rooms.membership(me, message.room_id)
+    except NotFoundError:
+        raise NotFoundError("message not found", field="message_id") from None
+    if not membership.sees(message.id):
+        raise NotFoundError("message not found", field="message_id")
+    return message, membership
 
 
 @attrs.define(kw_only=True, eq=False)

@@ -31,6 +31,41 @@ class MessageDeleted:
 
 
 @attrs.frozen(kw_only=True)
+class ReactionAdded:
+    type: ClassVar[str] = "reaction_added"
+    room_id: RoomId
+    message_id: MessageId
+    emoji: str
+    user_id: UserId
+
+
+@attrs.frozen(kw_only=True)
+class ReactionRemoved:
+    type: ClassVar[str] = "reaction_removed"
+    room_id: RoomId
+    message_id: MessageId
+    emoji: str
+    user_id: UserId
+
+
+@attrs.frozen(kw_only=True)
+class MessagePinned:
+    type: ClassVar[str] = "message_pinned"
+    room_id: RoomId
+    message_id: MessageId
+    user_id: UserId
+    pinned_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class MessageUnpinned:
+    type: ClassVar[str] = "message_unpinned"
+    room_id: RoomId
+    message_id: MessageId
+    user_id: UserId
+
+
+@attrs.frozen(kw_only=True)
 class MessagesRead:
     type: ClassVar[str] = "messages_read"
     room_id: RoomId
@@ -92,6 +127,10 @@ Event = (
     | PresenceChanged
     | RoomUpdated
     | MembersChanged
+    | ReactionAdded
+    | ReactionRemoved
+    | MessagePinned
+    | MessageUnpinned
 )
 
 

@@ -53,11 +53,11 @@ class GroupRooms:
             notes = await self._write_notes(uow, room.id, change, now)
             await uow.commit()
         await self._announce(room, Group(name=room.name, members=()), change, notes)
-        return (await self._rooms.room_views(me, [room.id]))[0]
+        return await self._rooms.room_view(me, room.id)
 
     async def rename(self, me: UserId, room_id: RoomId, name: str | None) -> RoomView:
         await self._change(me, room_id, lambda group: group.rename(me, name))
-        return (await self._rooms.room_views(me, [room_id]))[0]
+        return await self._rooms.room_view(me, room_id)
 
     async def add_members(self, me: UserId, room_id: RoomId, user_ids: Sequence[UserId]) -> RoomView:
         """Those already in are skipped; unknown ids are a 404."""
@@ -65,7 +65,7 @@ class GroupRooms:
         await self._known(user_ids, field="user_ids")
         now = self._ctx.clock.now()
         await self._change(me, room_id, lambda group: group.add(me, user_ids, at=now, max_members=limit))
-        return (await self._rooms.room_views(me, [room_id]))[0]
+        return await self._rooms.room_view(me, room_id)
 
     async def remove_member(self, me: UserId, room_id: RoomId, user_id: UserId) -> None:
         """Removing oneself is leaving."""
@@ -73,7 +73,7 @@ class GroupRooms:
 
     async def set_role(self, me: UserId, room_id: RoomId, user_id: UserId, role: Role) -> RoomView:
         await self._change(me, room_id, lambda group: group.set_role(me, user_id, role))
-        return (await self._rooms.room_views(me, [room_id]))[0]
+        return await self._rooms.room_view(me, room_id)
 
     async def group_ids(self, me: UserId) -> list[RoomId]:
         """The groups whose channel a new socket of `me` listens to."""

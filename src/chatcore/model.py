@@ -138,6 +138,10 @@ class Membership:
     def is_group(self) -> bool:
         return self.room.room_type is RoomType.GROUP
 
+    def sees(self, message_id: MessageId) -> bool:
+        """Whether the message is in this participant's history: it came after their joining."""
+        return self.history_from is None or message_id > self.history_from
+
     def receiver_for(self, sender: UserId) -> UserId | None:
         """The other person of a direct room; a group message has no single receiver."""
         if self.is_group:
@@ -216,6 +220,48 @@ class Upload:
 
 
 @attrs.frozen(kw_only=True)
+class Reaction:
+    """One emoji on a message and who put it there, as message objects carry them (`reactions`)."""
+
+    emoji: str
+    user_ids: tuple[UserId, ...]
+
+
+PREVIEW_LENGTH = 120  # characters of a reply's preview
+
+
+@attrs.frozen(kw_only=True)
+class ReplyPreview:
+    """What a reply shows of the message it answers (`reply_to`), built from the original as it is now: an
+    edit shows, a deletion hides the text. `sender_id` and `message_type` are None once the original is gone
+    from the store altogether."""
+
+    id: MessageId
+    sender_id: UserId | None
+    message_type: MessageType | None
+    preview: str | None
+    is_deleted: bool
+
+    @classmethod
+    def of(cls, original: Message) -> ReplyPreview:
+        text = None if original.is_deleted else original.content or original.file_name
+        if text is not None and len(text) > PREVIEW_LENGTH:
+            text = text[: PREVIEW_LENGTH - 1] + "…"
+        return cls(
+            id=original.id,
+            sender_id=original.sender_id,
+            message_type=original.message_type,
+            preview=text,
+            is_deleted=original.is_deleted,
+        )
+
+    @classmethod
+    def gone(cls, message_id: MessageId) -> ReplyPreview:
+        """The original no longer exists (purged): the reply still says it answered something."""
+        return cls(id=message_id, sender_id=None, message_type=None, preview=None, is_deleted=True)
+
+
+@attrs.frozen(kw_only=True)
 class MessageDraft:
     """A message that passed every check and waits for its id."""
 
@@ -228,6 +274,8 @@ class MessageDraft:
     created_at: datetime
     client_msg_id: str | None = None
     system: SystemNote | None = None
+    reply_to: ReplyPreview | None = None  # of the original as the send found it
+    mentions: tuple[UserId, ...] = ()
 
     def stored(self, message_id: MessageId) -> Message:
         """The message this draft becomes once the store gave it an id: unread, unedited, not deleted."""
@@ -246,12 +294,19 @@ class MessageDraft:
             created_at=self.created_at,
             client_msg_id=self.client_msg_id,
             system=self.system,
+            reply_to_id=None if self.reply_to is None else self.reply_to.id,
+            reply_to=self.reply_to,
+            mentions=self.mentions,
         )
 
 
 @attrs.frozen(kw_only=True)
 class Message:
-    """`is_read` is not stored: the use cases set it from the members' read markers (`Member.has_read`)."""
+    """`is_read` is not stored: the use cases set it from the members' read markers (`Member.has_read`).
+
+    The store fills `reply_to` (from the original as it is when read), `reactions` and the pin on every message
+    it returns; `mentions` are the members `<@ID>` named when the text was written.
+    """
 
     id: MessageId
     room_id: RoomId
@@ -270,6 +325,12 @@ class Message:
     is_edited: bool = False
     client_msg_id: str | None = None
     system: SystemNote | None = None
+    reply_to_id: MessageId | None = None
+    reply_to: ReplyPreview | None = None
+    mentions: tuple[UserId, ...] = ()
+    reactions: tuple[Reaction, ...] = ()
+    pinned_by: UserId | None = None
+    pinned_at: datetime | None = None
 
     @property
     def storage_key(self) -> str | None:
@@ -287,12 +348,13 @@ class Message:
             created_at=self.created_at,
         )
 
-    def edited(self, *, by: UserId, content: str, at: datetime) -> Self:
+    def edited(self, *, by: UserId, content: str, at: datetime, mentions: tuple[UserId, ...] = ()) -> Self:
+        """`mentions` of the new text: an edit may name other members (and they hear of it if unread)."""
         if by != self.sender_id:
             raise ForbiddenError("only the sender may edit a message")
         if self.message_type is not MessageType.TEXT or self.is_deleted:
             raise ForbiddenError("only live text messages can be edited")
-        return attrs.evolve(self, content=content, updated_at=at, is_edited=True)
+        return attrs.evolve(self, content=content, updated_at=at, is_edited=True, mentions=mentions)
 
     def deleted(self, *, by: UserId, at: datetime) -> Self:
         if by != self.sender_id:
@@ -308,6 +370,10 @@ class Message:
             mime_type=None,
             updated_at=at,
             is_deleted=True,
+            mentions=(),
+            reactions=(),
+            pinned_by=None,
+            pinned_at=None,
         )
 
 
@@ -341,6 +407,7 @@ class RoomSummary:
     other_user_id: UserId | None  # None for a group
     last_message: MessagePreview | None
     unread_count: int
+    mention_count: int = 0  # unread messages that mention the user
 
     def activity(self) -> tuple[datetime, RoomId]:
         """The room list's sort key, newest first when reversed: last activity, then id (as the SQL orders)."""

@@ -109,8 +109,9 @@ class Rooms(Protocol):
         after: RoomCursor | None = None,
         limit: int | None = None,
     ) -> list[RoomSummary]:
-        """Rooms of `user` (all, or those listed) with last message and unread count, newest activity first;
-        only those after `after` in that order, at most `limit` of them.
+        """Rooms of `user` (all, or those listed) with last message, unread count and unread mentions of `user`
+        (`mention_count`: live messages past their read marker whose `mentions` name them), newest activity
+        first; only those after `after` in that order, at most `limit` of them.
 
         Runs a fixed number of statements whatever the number of rooms and messages.
         """
@@ -145,9 +146,13 @@ class Rooms(Protocol):
 
 
 class Messages(Protocol):
+    """Every message returned carries what the store keeps beside it: `reply_to` built from the original as it
+    is now (`ReplyPreview.gone` if no longer stored), `reactions` grouped by emoji in the order they came (each
+    emoji's users in the order they reacted), `mentions`, and the pin."""
+
     async def add(self, draft: MessageDraft) -> Message:
         """ConflictError if (sender, client_msg_id) was already used. Bumps the room's version, not its
-        `updated_at` (`Rooms.touch` does)."""
+        `updated_at` (`Rooms.touch` does). Stores `reply_to_id` and `mentions` (for `mention_count`)."""
         ...
 
     async def get(self, message_id: MessageId) -> Message | None: ...
@@ -155,7 +160,31 @@ class Messages(Protocol):
     async def by_client_msg_id(self, sender: UserId, client_msg_id: str) -> Message | None: ...
 
     async def save(self, message: Message) -> None:
-        """Persist content, file fields, flags and `updated_at` of an existing message."""
+        """Persist content, file fields, flags, `updated_at` and `mentions` of an existing message, bumping its
+        room's version. A deleted message loses its reactions and its pin with its content."""
+        ...
+
+    async def add_reaction(self, message_id: MessageId, user: UserId, emoji: str, *, at: datetime, limit: int) -> bool:
+        """Add `user`'s reaction with `emoji`; False if it was there already. Decided under a lock of the
+        message's row, with one row per (message, user, emoji) kept by a unique constraint, so concurrent adds on
+        any process neither duplicate nor pass the limit: ConflictError, nothing added, when the message already
+        has `limit` distinct emoji and not this one, or is deleted (or gone: NotFoundError)."""
+        ...
+
+    async def remove_reaction(self, message_id: MessageId, user: UserId, emoji: str) -> bool:
+        """Remove `user`'s reaction with `emoji`; False if there was none."""
+        ...
+
+    async def pin(self, message_id: MessageId, *, by: UserId, at: datetime) -> bool:
+        """Pin the message; False (and the first pin kept) if it was pinned already."""
+        ...
+
+    async def unpin(self, message_id: MessageId) -> bool:
+        """False if it was not pinned."""
+        ...
+
+    async def pins(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> list[Message]:
+        """The room's pinned messages (above `visible_after`), most recently pinned first."""
         ...
 
     async def history(

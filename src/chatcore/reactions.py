@@ -1,8 +1,8 @@
-"""Reactions, replies, mentions and pins as pure decisions (contract section 12): the first step of issue 18,
-not wired to storage, REST or the socket yet.
+"""Reactions, replies, mentions and pins as pure decisions (contract section 12); `reacting.py` runs them.
 
-Whether a string is one emoji is not decided here: the core imports no emoji library, so the use cases will be
-given a checker (`EmojiCheck`) that an adapter builds on a well-kept one.
+Whether a string is one emoji is not decided here: the core imports no emoji library, so the use cases are
+given a checker (`EmojiCheck`) that an adapter builds on a well-kept one. It also gives the emoji's one
+spelling (fully qualified: '❤' becomes '❤️'), so one emoji never shows as two chips.
 """
 
 from __future__ import annotations
@@ -10,32 +10,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable
 
-import attrs
-
 from chatcore.errors import ForbiddenError, InvalidError
-from chatcore.model import Membership, Message, MessageId, MessageType, Role, UserId
+from chatcore.model import Membership, Message, Reaction, ReplyPreview, Role, UserId
 
 MAX_REACTIONS = 20  # distinct emoji on one message
-PREVIEW_LENGTH = 120  # characters of a reply's preview
+MAX_PINS = 100  # pinned messages in one room: the pins panel lists them all
 MAX_EMOJI_LENGTH = 32  # code points: the longest emoji sequences (families, flags with tags) are well under it
 
-EmojiCheck = Callable[[str], bool]
+EmojiCheck = Callable[[str], str | None]  # the one emoji in its one spelling, or None
 _MENTION = re.compile(r"<@([1-9][0-9]{0,18})>")
 
 
-@attrs.frozen(kw_only=True)
-class Reaction:
-    """One emoji on a message and who put it there, as message objects carry them (`reactions`)."""
-
-    emoji: str
-    user_ids: tuple[UserId, ...]
-
-
-def check_emoji(raw: str, is_emoji: EmojiCheck) -> str:
-    """One emoji, as the checker says; nothing else (`:)`, `<b>`, two emoji, text) is a reaction."""
-    if not raw or len(raw) > MAX_EMOJI_LENGTH or not is_emoji(raw):
+def check_emoji(raw: str, spelled: EmojiCheck) -> str:
+    """One emoji, as the checker spells it; nothing else (`:)`, `<b>`, two emoji, text) is a reaction."""
+    emoji = spelled(raw) if raw and len(raw) <= MAX_EMOJI_LENGTH else None
+    if not emoji or len(emoji) > MAX_EMOJI_LENGTH:
         raise InvalidError("emoji must be exactly one emoji", field="emoji")
-    return raw
+    return emoji
 
 
 def may_add(existing: Collection[str], emoji: str, *, limit: int = MAX_REACTIONS) -> bool:
@@ -53,37 +44,16 @@ def grouped(reactions: Iterable[tuple[str, UserId]]) -> list[Reaction]:
     return [Reaction(emoji=emoji, user_ids=tuple(users)) for emoji, users in by_emoji.items()]
 
 
-@attrs.frozen(kw_only=True)
-class ReplyPreview:
-    """What a reply shows of the message it answers (`reply_to`), built from the original as it is now: an
-    edit shows, a deletion hides the text."""
-
-    id: MessageId
-    sender_id: UserId
-    message_type: MessageType
-    preview: str | None
-    is_deleted: bool
-
-    @classmethod
-    def of(cls, original: Message) -> ReplyPreview:
-        text = None if original.is_deleted else original.content or original.file_name
-        if text is not None and len(text) > PREVIEW_LENGTH:
-            text = text[: PREVIEW_LENGTH - 1] + "…"
-        return cls(
-            id=original.id,
-            sender_id=original.sender_id,
-            message_type=original.message_type,
-            preview=text,
-            is_deleted=original.is_deleted,
-        )
-
-
-def check_reply(original: Message | None, room_id: object) -> Message:
-    """A reply answers a message of its own room; one of another room, or none, is refused alike (a stranger
-    learns nothing of other rooms' ids)."""
-    if original is None or original.room_id != room_id:
+def check_reply(original: Message | None, membership: Membership) -> ReplyPreview:
+    """A reply answers a message its sender can see in its own room: one of another room, from before their
+    joining, or none at all is refused alike (nobody learns of messages they may not read); a deleted one has
+    nothing left to answer."""
+    visible = original is not None and original.room_id == membership.room.id
+    if original is None or not visible or not membership.sees(original.id):
         raise InvalidError("reply_to_id is not a message of this room", field="reply_to_id")
-    return original
+    if original.is_deleted:
+        raise InvalidError("reply_to_id is a deleted message", field="reply_to_id")
+    return ReplyPreview.of(original)
 
 
 def mentions(text: str | None, members: Collection[UserId]) -> list[UserId]:

@@ -77,15 +77,14 @@ class Conversations:
                 room = await uow.rooms.direct_between(me, receiver_id)
             if room is None:
                 raise ConflictError("the room could not be created; try again")
-        views = await self._room_views(me, [room.id])
-        return views[0], created
+        return await self.room_view(me, room.id), created
 
     async def list_rooms(self, me: UserId) -> list[RoomView]:
         """The whole list, newest activity first. A user with many rooms gets their last list again with only
         the rooms whose version moved read and built anew (see RoomListCache)."""
         cache = self._ctx.room_lists
         if cache is None:
-            return await self._room_views(me, None)
+            return await self.room_views(me, None)
         async with self._ctx.uow() as uow:
             versions = await uow.rooms.versions(me)  # first: a summary read after it is at least as new
             kept = cache.get(me)
@@ -218,7 +217,9 @@ class Conversations:
             groups = await _group_members(uow, summaries)
         return await self._build_room_views(me, summaries, groups)
 
-    _room_views = room_views
+    async def room_view(self, me: UserId, room_id: RoomId) -> RoomView:
+        """One room of `me`'s, as their room list shows it."""
+        return (await self.room_views(me, [room_id]))[0]
 
     async def _build_room_views(
         self,
@@ -326,5 +327,10 @@ def _room_view(
             sender_id=last.sender_id,
         )
     return RoomView.of(
-        summary.room, other_user=other, last_message=last_view, unread_count=summary.unread_count, members=members
+        summary.room,
+        other_user=other,
+        last_message=last_view,
+        unread_count=summary.unread_count,
+        members=members,
+        mention_count=summary.mention_count,
     )

@@ -15,7 +15,17 @@ from chatcore.context import Context, audience_of, check_text
 from chatcore.errors import ChatError, ConflictError, InvalidError, NotFoundError, OutcomeUnknownError
 from chatcore.events import NewMessage
 from chatcore.files import Files
-from chatcore.model import Membership, Message, MessageDraft, MessageType, RoomId, StoredFile, UserId
+from chatcore.model import (
+    Membership,
+    Message,
+    MessageDraft,
+    MessageType,
+    ReplyPreview,
+    RoomId,
+    StoredFile,
+    UserId,
+)
+from chatcore.reactions import check_reply, mentions
 from chatcore.views import MessageView
 
 
@@ -60,6 +70,7 @@ class Sending:
             earlier = await self._earlier(me, command.client_msg_id, room_id)  # spare storing the file again
             if earlier is not None:
                 return await self._ctx.view(earlier), False
+        extras = await self._extras(me, command, membership)
         stored = await self._files.store_inline(command) if command.file_data is not None else None
         now = self._ctx.clock.now()
         try:
@@ -67,9 +78,9 @@ class Sending:
                 # Stored with whatever else was sent meanwhile, and announced. From here the group commit owns the
                 # file: it discards it when, and only when, the message did not commit, whatever befalls this
                 # caller meanwhile (a socket closing mid-send cancels it while the batch may still commit).
-                sent = await self._inserts.submit(_draft(me, command, membership, stored, now))
+                sent = await self._inserts.submit(_draft(me, command, membership, stored, now, extras))
             else:
-                sent = await self._store_claiming(me, command, membership, now)
+                sent = await self._store_claiming(me, command, membership, now, extras)
         except NotFoundError:
             self._ctx.forget_sender(me, room_id)  # removed from the group meanwhile
             raise
@@ -136,7 +147,7 @@ class Sending:
         return outcomes
 
     async def _store_claiming(
-        self, me: UserId, command: SendMessage, membership: Membership, now: datetime
+        self, me: UserId, command: SendMessage, membership: Membership, now: datetime, extras: Extras
     ) -> MessageView | StoredUnseen:
         """The upload becomes the message's file in the message's own transaction."""
         async with self._ctx.uow() as uow:
@@ -144,9 +155,28 @@ class Sending:
             if membership.is_group:  # still in it (the kept membership is only a hint)
                 await uow.rooms.membership(me, membership.room.id)
             file = await self._files.claim_upload(uow, me, command)
-            message = await uow.messages.add(_draft(me, command, membership, file, now))
+            message = await uow.messages.add(_draft(me, command, membership, file, now, extras))
             await uow.commit()
         return await self._announce(message)
+
+    async def _extras(self, me: UserId, command: SendMessage, membership: Membership) -> Extras:
+        """What a reply answers and whom the text mentions: asked of the store only when the message has them,
+        so a plain send costs no query more."""
+        mentioning = command.content is not None and "<@" in command.content
+        if command.reply_to_id is None and not mentioning:
+            return Extras()
+        async with self._ctx.uow() as uow:
+            reply_to = None
+            if command.reply_to_id is not None:
+                reply_to = check_reply(await uow.messages.get(command.reply_to_id), membership)
+            named: tuple[UserId, ...] = ()
+            if mentioning:
+                if membership.is_group:
+                    people = {member.user_id for member in await uow.rooms.members(membership.room.id)}
+                else:
+                    people = {me, membership.receiver_for(me) or me}
+                named = tuple(mentions(command.content, people))
+        return Extras(reply_to=reply_to, mentions=named)
 
     async def _earlier(self, me: UserId, client_msg_id: str, room_id: RoomId) -> Message | None:
         async with self._ctx.uow() as uow:
@@ -177,8 +207,14 @@ class Sending:
             raise InvalidError(f"a {command.message_type.value} message needs file_name", field="file_name")
 
 
+@attrs.frozen
+class Extras:
+    reply_to: ReplyPreview | None = None
+    mentions: tuple[UserId, ...] = ()
+
+
 def _draft(
-    me: UserId, command: SendMessage, membership: Membership, file: StoredFile | None, now: datetime
+    me: UserId, command: SendMessage, membership: Membership, file: StoredFile | None, now: datetime, extras: Extras
 ) -> MessageDraft:
     return MessageDraft(
         room_id=membership.room.id,
@@ -189,4 +225,6 @@ def _draft(
         file=file,
         created_at=now,
         client_msg_id=command.client_msg_id,
+        reply_to=extras.reply_to,
+        mentions=extras.mentions,
     )

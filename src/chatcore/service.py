@@ -35,6 +35,8 @@ from chatcore.ports import (
     UserDirectory,
 )
 from chatcore.ratelimit import MemoryRateLimiter
+from chatcore.reacting import Reacted, Reacting
+from chatcore.reactions import EmojiCheck
 from chatcore.rooms import DIRECT_ROOM_NAME, Conversations
 from chatcore.sending import Sending
 from chatcore.uploads import UploadPolicy
@@ -43,6 +45,7 @@ from chatcore.views import (
     MessageReads,
     MessageView,
     OnlineUser,
+    PinList,
     RoomDetail,
     RoomPage,
     RoomView,
@@ -68,9 +71,12 @@ class ChatService:
         writer: MessageWriter | None = None,
         encode: Callable[[Event], bytes] = encode_event,
         rate_limiter: RateLimiter | None = None,
+        is_emoji: EmojiCheck | None = None,
     ) -> None:
         """`encode` turns events into broker payloads; an adapter may give a faster one writing the same bytes.
-        `rate_limiter` counts per-user limits; the default counts in this process only."""
+        `rate_limiter` counts per-user limits; the default counts in this process only. `is_emoji` spells a string
+        that is one emoji, or says it is not (the core has no emoji table; `chat_adapters.emoji` builds one on a
+        library): without it every reaction is refused."""
         limits = limits or Limits()
         keep_lists = limits.cache and limits.room_list_cache_rooms > 0
         ctx = Context(
@@ -102,6 +108,8 @@ class ChatService:
         self._sending = Sending(ctx, self._files)
         self._editing = Editing(ctx)
         self._live = Liveness(ctx)
+        self._reacting = Reacting(ctx, is_emoji or _no_emoji)
+        self._encode = encode
 
     # -- people -----------------------------------------------------------------------------------
 
@@ -144,6 +152,9 @@ class ChatService:
 
     async def message_reads(self, me: UserId, room_id: RoomId, message_id: MessageId) -> MessageReads:
         return await self._rooms.message_reads(me, room_id, message_id)
+
+    async def pins(self, me: UserId, room_id: RoomId) -> PinList:
+        return PinList(messages=await self._reacting.pins(me, room_id))
 
     async def join_room(self, me: UserId, room_id: RoomId) -> Membership:
         return await self._rooms.join_room(me, room_id)
@@ -190,6 +201,24 @@ class ChatService:
     async def delete_message(self, me: UserId, message_id: MessageId) -> None:
         await self._editing.delete_message(me, message_id)
 
+    # -- reactions and pins -----------------------------------------------------------------------
+
+    async def add_reaction(self, me: UserId, message_id: MessageId, emoji: str) -> Reacted:
+        return await self._reacting.add_reaction(me, message_id, emoji)
+
+    async def remove_reaction(self, me: UserId, message_id: MessageId, emoji: str) -> Reacted:
+        return await self._reacting.remove_reaction(me, message_id, emoji)
+
+    def event_frame(self, event: Event) -> bytes:
+        """An event as the broker carries it, for answering one socket alone (a reaction that was there)."""
+        return self._encode(event)
+
+    async def pin(self, me: UserId, message_id: MessageId) -> MessageView:
+        return await self._reacting.pin(me, message_id)
+
+    async def unpin(self, me: UserId, message_id: MessageId) -> MessageView:
+        return await self._reacting.unpin(me, message_id)
+
     # -- files ------------------------------------------------------------------------------------
 
     async def upload_file(
@@ -231,3 +260,7 @@ class ChatService:
 
     async def set_typing(self, me: UserId, room_id: RoomId, is_typing: bool) -> Typing:
         return await self._live.set_typing(me, room_id, is_typing)
+
+
+def _no_emoji(_: str) -> str | None:
+    return None

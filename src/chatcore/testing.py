@@ -31,6 +31,7 @@ from chatcore.model import (
     MessageType,
     Participant,
     Presence,
+    ReplyPreview,
     Room,
     RoomCursor,
     RoomId,
@@ -42,6 +43,7 @@ from chatcore.model import (
 )
 from chatcore.ports import Messages, PresenceLog, Rooms, Uploads
 from chatcore.presence import MemoryLiveState
+from chatcore.reactions import grouped, may_add
 
 __all__ = [
     "FakeClock",
@@ -126,6 +128,8 @@ class _Tables:
     presence: dict[UserId, Presence] = attrs.field(factory=dict)
     uploads: dict[str, Upload] = attrs.field(factory=dict)
     versions: dict[RoomId, int] = attrs.field(factory=dict)  # chat_rooms.version; merged as increments
+    reactions: dict[tuple[MessageId, UserId, str], int] = attrs.field(factory=dict)  # -> arrival order
+    pins: dict[MessageId, tuple[UserId, datetime, int]] = attrs.field(factory=dict)  # -> by, at, order
 
 
 class MemoryDatabase:
@@ -134,7 +138,7 @@ class MemoryDatabase:
     def __init__(self) -> None:
         self.tables = _Tables()
         self.commits = 0
-        self._sequences = {"rooms": itertools.count(1), "messages": itertools.count(1)}
+        self._sequences = {name: itertools.count(1) for name in ("rooms", "messages", "reactions", "pins")}
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
@@ -177,6 +181,8 @@ def _copy(tables: _Tables) -> _Tables:
         presence=dict(tables.presence),
         uploads=dict(tables.uploads),
         versions=dict(tables.versions),
+        reactions=dict(tables.reactions),
+        pins=dict(tables.pins),
     )
 
 
@@ -211,7 +217,7 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         """Apply this unit's changes onto the committed state, re-checking constraints there."""
         merged = _copy(self._db.tables)
-        for name in ("rooms", "participants", "messages", "presence", "uploads"):
+        for name in ("rooms", "participants", "messages", "presence", "uploads", "reactions", "pins"):
             mine, before, target = getattr(self.tables, name), getattr(self._start, name), getattr(merged, name)
             for key, value in mine.items():
                 if before.get(key) is not value:
@@ -368,6 +374,8 @@ class _MemoryRooms:
         found = []
         for room_id in mine:
             in_room = [m for m in tables.messages.values() if m.room_id == room_id]
+            mark = tables.participants[(room_id, user)].last_read_message_id or 0
+            mentioned = [m for m in in_room if m.id > mark and user in m.mentions and m.sender_id != user]
             last = max(in_room, key=lambda m: m.id) if in_room else None
             membership = await self.membership(user, room_id)
             found.append(
@@ -376,6 +384,7 @@ class _MemoryRooms:
                     other_user_id=membership.other_user_id,
                     last_message=None if last is None else last.preview(),
                     unread_count=unread.get(room_id, 0),
+                    mention_count=sum(1 for m in mentioned if not m.is_deleted),
                 )
             )
         found.sort(key=RoomSummary.activity, reverse=True)
@@ -441,13 +450,33 @@ class _MemoryMessages:
         self._uow.room_changed(message.room_id)
         return message
 
+    def _full(self, message: Message) -> Message:
+        """What the SQL store reads beside a message: the reply's original as it is now, reactions, the pin."""
+        tables = self._uow.tables
+        reply_to = None
+        if message.reply_to_id is not None:
+            original = tables.messages.get(message.reply_to_id)
+            reply_to = ReplyPreview.of(original) if original else ReplyPreview.gone(message.reply_to_id)
+        rows = sorted(
+            (order, emoji, user) for (mid, user, emoji), order in tables.reactions.items() if mid == message.id
+        )
+        pin = tables.pins.get(message.id)
+        return attrs.evolve(
+            message,
+            reply_to=reply_to,
+            reactions=tuple(grouped((emoji, user) for _, emoji, user in rows)),
+            pinned_by=None if pin is None else pin[0],
+            pinned_at=None if pin is None else pin[1],
+        )
+
     async def get(self, message_id: MessageId) -> Message | None:
-        return self._uow.tables.messages.get(message_id)
+        found = self._uow.tables.messages.get(message_id)
+        return None if found is None else self._full(found)
 
     async def by_client_msg_id(self, sender: UserId, client_msg_id: str) -> Message | None:
         return next(
             (
-                m
+                self._full(m)
                 for m in self._uow.tables.messages.values()
                 if m.sender_id == sender and m.client_msg_id == client_msg_id
             ),
@@ -455,15 +484,56 @@ class _MemoryMessages:
         )
 
     async def save(self, message: Message) -> None:
-        if message.id not in self._uow.tables.messages:
+        tables = self._uow.tables
+        if message.id not in tables.messages:
             raise NotFoundError("message not found", field="message_id")
-        self._uow.tables.messages[message.id] = message
+        tables.messages[message.id] = message
+        if message.is_deleted:
+            for key in [key for key in tables.reactions if key[0] == message.id]:
+                del tables.reactions[key]
+            tables.pins.pop(message.id, None)
         self._uow.room_changed(message.room_id)
+
+    async def add_reaction(self, message_id: MessageId, user: UserId, emoji: str, *, at: datetime, limit: int) -> bool:
+        tables = self._uow.tables
+        message = tables.messages.get(message_id)
+        if message is None:
+            raise NotFoundError("message not found", field="message_id")
+        if message.is_deleted:
+            raise ConflictError("a deleted message takes no reactions", field="message_id")
+        if (message_id, user, emoji) in tables.reactions:
+            return False
+        if not may_add({e for (mid, _, e) in tables.reactions if mid == message_id}, emoji, limit=limit):
+            raise ConflictError(f"a message has at most {limit} different reactions", field="emoji")
+        tables.reactions[(message_id, user, emoji)] = self._uow.next_id("reactions")
+        return True
+
+    async def remove_reaction(self, message_id: MessageId, user: UserId, emoji: str) -> bool:
+        return self._uow.tables.reactions.pop((message_id, user, emoji), None) is not None
+
+    async def pin(self, message_id: MessageId, *, by: UserId, at: datetime) -> bool:
+        tables = self._uow.tables
+        if message_id not in tables.messages:
+            raise NotFoundError("message not found", field="message_id")
+        if message_id in tables.pins:
+            return False
+        tables.pins[message_id] = (by, at, self._uow.next_id("pins"))
+        return True
+
+    async def unpin(self, message_id: MessageId) -> bool:
+        return self._uow.tables.pins.pop(message_id, None) is not None
+
+    async def pins(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> list[Message]:
+        tables = self._uow.tables
+        after = visible_after or 0
+        pinned = [mid for mid in tables.pins if mid > after and tables.messages[mid].room_id == room_id]
+        pinned.sort(key=lambda mid: tables.pins[mid][2], reverse=True)
+        return [self._full(tables.messages[mid]) for mid in pinned]
 
     def _in_room(self, room_id: RoomId, visible_after: MessageId | None = None) -> list[Message]:
         after = visible_after or 0
         return sorted(
-            (m for m in self._uow.tables.messages.values() if m.room_id == room_id and m.id > after),
+            (self._full(m) for m in self._uow.tables.messages.values() if m.room_id == room_id and m.id > after),
             key=lambda m: m.id,
         )
 
@@ -485,7 +555,8 @@ class _MemoryMessages:
         return len(self._in_room(room_id, visible_after))
 
     async def with_file(self, key: str) -> Message | None:
-        return next((m for m in self._uow.tables.messages.values() if m.storage_key == key and not m.is_deleted), None)
+        found = (m for m in self._uow.tables.messages.values() if m.storage_key == key and not m.is_deleted)
+        return next((self._full(m) for m in found), None)
 
     async def referenced_keys(self, keys: Collection[str]) -> set[str]:
         wanted = set(keys)

@@ -12,6 +12,8 @@ from chatcore.model import (
     Message,
     MessageId,
     MessageType,
+    Reaction,
+    ReplyPreview,
     Role,
     Room,
     RoomId,
@@ -83,6 +85,18 @@ class SystemInfo:
 
 
 @attrs.frozen(kw_only=True)
+class ReactionView:
+    """One entry of a message's `reactions`."""
+
+    emoji: str
+    user_ids: list[UserId]
+
+    @classmethod
+    def of(cls, reaction: Reaction) -> ReactionView:
+        return cls(emoji=reaction.emoji, user_ids=list(reaction.user_ids))
+
+
+@attrs.frozen(kw_only=True)
 class LastMessage:
     id: MessageId
     content: str | None
@@ -116,6 +130,12 @@ class MessageView:
     is_edited: bool
     client_msg_id: str | None
     system: SystemInfo | None = None
+    reply_to_id: MessageId | None = None
+    reply_to: ReplyPreview | None = None
+    mentions: list[UserId] = attrs.field(factory=list)
+    reactions: list[ReactionView] = attrs.field(factory=list)
+    pinned_by: UserId | None = None
+    pinned_at: datetime | None = None
 
     @classmethod
     def of(cls, message: Message, users: dict[UserId, User], *, file_url: str | None) -> MessageView:
@@ -145,6 +165,12 @@ class MessageView:
             is_edited=message.is_edited,
             client_msg_id=message.client_msg_id,
             system=SystemInfo.of(message.system),
+            reply_to_id=message.reply_to_id,
+            reply_to=message.reply_to,
+            mentions=list(message.mentions),
+            reactions=[ReactionView.of(reaction) for reaction in message.reactions],
+            pinned_by=message.pinned_by,
+            pinned_at=message.pinned_at,
         )
 
 
@@ -169,6 +195,7 @@ class RoomView:
     unread_count: int
     kind: RoomType
     members: list[MemberCard]
+    mention_count: int = 0  # unread messages that mention the caller
 
     @classmethod
     def of(
@@ -179,6 +206,7 @@ class RoomView:
         last_message: LastMessage | None,
         unread_count: int,
         members: list[MemberCard],
+        mention_count: int = 0,
     ) -> RoomView:
         return cls(
             id=room.id,
@@ -193,6 +221,7 @@ class RoomView:
             unread_count=unread_count,
             kind=room.room_type,
             members=members,
+            mention_count=mention_count,
         )
 
 
@@ -222,6 +251,13 @@ class HistoryPage:
     messages: list[MessageView]
     total: int
     has_more: bool
+
+
+@attrs.frozen(kw_only=True)
+class PinList:
+    """`GET /rooms/{id}/pins`: most recently pinned first."""
+
+    messages: list[MessageView]
 
 
 @attrs.frozen(kw_only=True)

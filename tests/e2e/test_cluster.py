@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
@@ -271,3 +273,76 @@ async def test_concurrent_adds_on_two_processes_keep_one_consistent_group(nodes:
     assert sorted(m["id"] for m in detail["members"]) == sorted([ann.id, ben.id, cat.id, *(p.id for p in extra)])
     added_notes = [m for m in detail["message_list"]["messages"] if (m["system"] or {}).get("action") == "added"]
     assert sorted(u for m in added_notes for u in m["system"]["user_ids"]) == sorted(p.id for p in extra)
+
+
+async def test_a_reaction_storm_on_two_processes_ends_where_the_answers_say(nodes: tuple[Api, Api]) -> None:
+    """Eight people add and remove reactions at once, each alternating between the processes, with more distinct
+    emoji than fit: the stored reactions, and what a socket on each process heard, equal what the answers said."""
+    a, b = nodes
+    people = [await a.person(f"R{n}") for n in range(8)]
+    owner = people[0]
+    created = await owner.http.post(
+        f"{a.server.base_url}/api/v1/chat/rooms", json={"name": "Storm", "member_ids": [p.id for p in people[1:]]}
+    )
+    group = created.json()["id"]
+    palette = [chr(0x1F600 + n) for n in range(24)]  # more than the 20 distinct a message holds
+    async with a.socket(owner) as on_a, b.socket(people[1]) as on_b:
+        await on_a.send("send_message", room_id=group, content="react!", client_msg_id="storm")
+        message = (await on_a.next("new_message"))["data"]["id"]
+        rng = random.Random(18)
+        plans = [[(rng.random() < 0.7, rng.choice(palette)) for _ in range(12)] for _ in people]
+
+        async def storm(index: int) -> set[str]:
+            person, mine = people[index], set()
+            clients = (person.http, b.client(person.token))
+            for step, (adding, emoji) in enumerate(plans[index]):
+                base = (a, b)[step % 2].server.base_url
+                url = f"{base}/api/v1/chat/messages/{message}/reactions/{quote(emoji, safe='')}"
+                client = clients[step % 2]
+                response = await (client.put(url) if adding else client.delete(url))
+                assert response.status_code in (200, 409), response.text
+                if response.status_code == 200:
+                    (mine.add if adding else mine.discard)(emoji)
+            return mine
+
+        finals = await asyncio.gather(*(storm(i) for i in range(len(people))))
+        truth = {(p.id, e) for p, mine in zip(people, finals, strict=True) for e in mine}
+        stored = (await owner.http.get(f"{b.server.base_url}/api/v1/chat/rooms/{group}/messages")).json()
+        shown = {(u, r["emoji"]) for r in stored["messages"][0]["reactions"] for u in r["user_ids"]}
+        heard = [await _replay(sock, truth) for sock in (on_a, on_b)]
+
+    assert shown == truth
+    assert len({e for _, e in truth}) <= 20
+    assert heard == [truth, truth]
+
+
+async def _replay(sock: Any, truth: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Apply reaction events as a client does until the state equals `truth` (or the wait runs out)."""
+    state: set[tuple[int, str]] = set()
+    with contextlib.suppress(AssertionError):
+        while state != truth:
+            event = await sock.next()
+            if event["type"] in ("reaction_added", "reaction_removed"):
+                key = (event["data"]["user_id"], event["data"]["emoji"])
+                (state.add if event["type"] == "reaction_added" else state.discard)(key)
+    return state
+
+
+async def test_two_processes_pinning_one_message_at_once_pin_it_once(nodes: tuple[Api, Api]) -> None:
+    a, b = nodes
+    ann, ben = await a.person("Ann"), await a.person("Ben")
+    room = await a.room(ann, ben)
+    async with a.socket(ann, room) as ann_socket:
+        await ann_socket.send("send_message", content="pin me", client_msg_id="p1")
+        message = (await ann_socket.next("new_message"))["data"]["id"]
+        answers = await asyncio.gather(
+            ann.http.put(f"{a.server.base_url}/api/v1/chat/messages/{message}/pin"),
+            b.client(ben.token).put(f"{b.server.base_url}/api/v1/chat/messages/{message}/pin"),
+        )
+        pinned = await ann_socket.next("message_pinned")
+        await ann_socket.silent("message_pinned")
+
+    assert [r.status_code for r in answers] == [200, 200]
+    assert {r.json()["pinned_by"] for r in answers} == {pinned["data"]["user_id"]}
+    pins = (await ben.http.get(f"{a.server.base_url}/api/v1/chat/rooms/{room}/pins")).json()["messages"]
+    assert [m["id"] for m in pins] == [message]

@@ -157,6 +157,6 @@ def test_every_command_field_is_decoded() -> None:
 
     assert _fast(raw) is None  # message_type may not be null
     data = {field.name: "x" for field in attrs.fields(SendMessage)}
-    data.update(room_id=1, receiver_id=2, file_size=3, message_type="voice")
+    data.update(room_id=1, receiver_id=2, file_size=3, message_type="voice", reply_to_id=4)
     decoded = _fast(json.dumps({"type": "send_message", "data": data}))
     assert decoded == ("send_message", SendMessage(**{**data, "message_type": MessageType.VOICE}))

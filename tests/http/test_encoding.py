@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import typing
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,15 +14,19 @@ from chatcore.events import (
     Event,
     MembersChanged,
     MessageDeleted,
+    MessagePinned,
     MessagesRead,
+    MessageUnpinned,
     MessageUpdated,
     NewMessage,
     PresenceChanged,
+    ReactionAdded,
+    ReactionRemoved,
     RoomUpdated,
     Typing,
 )
-from chatcore.model import GroupAction, MessageId, MessageType, Role, RoomId, RoomType, UserId
-from chatcore.views import MemberCard, MessageView, SystemInfo
+from chatcore.model import GroupAction, MessageId, MessageType, ReplyPreview, Role, RoomId, RoomType, UserId
+from chatcore.views import MemberCard, MessageView, ReactionView, SystemInfo
 
 TEXTS = ["", "hi", 'quote " back \\ slash', "héllo ✓ 日本語 😀", "line\nbreak\ttab \u2028 \u0001", "<b>&amp;</b>"]
 TIMES = [
@@ -58,6 +63,23 @@ def _view(rng: random.Random) -> MessageView:
         is_edited=rng.random() < 0.5,
         client_msg_id=maybe(text),
         system=maybe(SystemInfo(action=rng.choice(list(GroupAction)), actor_id=UserId(7), user_ids=[UserId(8)])),
+        reply_to_id=maybe(MessageId(5)),
+        reply_to=maybe(
+            ReplyPreview(
+                id=MessageId(5),
+                sender_id=maybe(UserId(7)),
+                message_type=maybe(rng.choice(list(MessageType))),
+                preview=maybe(text),
+                is_deleted=rng.random() < 0.5,
+            )
+        ),
+        mentions=[UserId(n) for n in range(rng.randrange(0, 3))],
+        reactions=[
+            ReactionView(emoji=rng.choice(["👍", "👨‍👩‍👧", "#️⃣"]), user_ids=[UserId(n) for n in range(1, 3)])
+            for _ in range(rng.randrange(0, 3))
+        ],
+        pinned_by=maybe(UserId(9)),
+        pinned_at=maybe(rng.choice(TIMES)),
     )
 
 
@@ -103,7 +125,15 @@ def _events(rng: random.Random) -> list[Event]:
             removed=[],
             members=[_card(rng, n) for n in range(rng.randrange(0, 4))],
         ),
+        ReactionAdded(room_id=view.room_id, message_id=view.id, emoji="👍🏽", user_id=view.sender_id),
+        ReactionRemoved(room_id=view.room_id, message_id=view.id, emoji="❤️", user_id=view.sender_id),
+        MessagePinned(room_id=view.room_id, message_id=view.id, user_id=view.sender_id, pinned_at=rng.choice(TIMES)),
+        MessageUnpinned(room_id=view.room_id, message_id=view.id, user_id=view.sender_id),
     ]
+
+
+def test_every_kind_of_event_is_encoded_here() -> None:
+    assert {type(event) for event in _events(random.Random(0))} == set(typing.get_args(Event))
 
 
 @pytest.mark.parametrize("seed", range(50))

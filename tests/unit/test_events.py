@@ -30,6 +30,13 @@ MESSAGE_KEYS = {
     "is_edited",
     "client_msg_id",
     "system",  # contract section 11: what a group's system message records; null on every other message
+    # contract section 12: replies, mentions, reactions and pins
+    "reply_to_id",
+    "reply_to",
+    "mentions",
+    "reactions",
+    "pinned_by",
+    "pinned_at",
 }
 
 
@@ -68,6 +75,12 @@ async def test_a_new_message_reaches_both_participants_with_the_seeds_fields(cha
         "is_edited": False,
         "client_msg_id": "c-9",
         "system": None,
+        "reply_to_id": None,
+        "reply_to": None,
+        "mentions": [],
+        "reactions": [],
+        "pinned_by": None,
+        "pinned_at": None,
     }
 
 

@@ -7,12 +7,22 @@ from datetime import UTC, datetime
 import pytest
 
 from chatcore.errors import ForbiddenError, InvalidError
-from chatcore.model import Membership, Message, MessageId, MessageType, Role, Room, RoomId, RoomType, UserId
-from chatcore.reactions import (
-    MAX_REACTIONS,
+from chatcore.model import (
     PREVIEW_LENGTH,
+    Membership,
+    Message,
+    MessageId,
+    MessageType,
     Reaction,
     ReplyPreview,
+    Role,
+    Room,
+    RoomId,
+    RoomType,
+    UserId,
+)
+from chatcore.reactions import (
+    MAX_REACTIONS,
     check_emoji,
     check_pin,
     check_reply,
@@ -24,6 +34,10 @@ from chatcore.reactions import (
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ANN, BEN, CAT = UserId(1), UserId(2), UserId(3)
 KNOWN = {"👍", "❤️", "👍🏽", "👨‍👩‍👧", "🇫🇷"}  # stands in for the emoji library's answer
+
+
+def spelled(text: str) -> str | None:
+    return "❤️" if text == "❤" else text if text in KNOWN or text == "👍" * 40 else None
 
 
 def message(content: str | None = "hello", **fields: object) -> Message:
@@ -42,13 +56,17 @@ def message(content: str | None = "hello", **fields: object) -> Message:
 
 @pytest.mark.parametrize("emoji", sorted(KNOWN))
 def test_one_emoji_is_a_reaction_whatever_its_code_points(emoji: str) -> None:
-    assert check_emoji(emoji, KNOWN.__contains__) == emoji
+    assert check_emoji(emoji, spelled) == emoji
+
+
+def test_an_emoji_takes_its_one_spelling() -> None:
+    assert check_emoji("❤", spelled) == "❤️"
 
 
 @pytest.mark.parametrize("raw", ["", ":)", "<b>", "👍👍", "ok", "👍" * 40])
 def test_anything_but_one_emoji_is_refused(raw: str) -> None:
     with pytest.raises(InvalidError) as error:
-        check_emoji(raw, lambda text: text in KNOWN or text == "👍" * 40)
+        check_emoji(raw, spelled)
     assert error.value.field == "emoji"
 
 
@@ -80,12 +98,30 @@ def test_a_reply_preview_follows_its_original_through_edits_and_deletion() -> No
     assert (file.preview, file.message_type) == ("offer.pdf", MessageType.FILE)
 
 
-def test_a_reply_must_answer_a_message_of_its_own_room() -> None:
-    assert check_reply(message(), RoomId(1)).id == MessageId(7)
-    for original, room in ((message(), RoomId(2)), (None, RoomId(1))):
+def membership(kind: RoomType, role: Role, *, room: int = 1, history_from: int | None = None) -> Membership:
+    found = Room(id=RoomId(room), name="r", room_type=kind, created_by=ANN, created_at=NOON, updated_at=NOON)
+    start = None if history_from is None else MessageId(history_from)
+    return Membership(room=found, user_id=ANN, other_user_id=None, role=role, history_from=start)
+
+
+def test_a_reply_must_answer_a_live_message_its_sender_sees_in_its_own_room() -> None:
+    assert check_reply(message("hi"), membership(RoomType.DIRECT, Role.MEMBER)) == ReplyPreview.of(message("hi"))
+    assert check_reply(message(), membership(RoomType.GROUP, Role.MEMBER, history_from=6)).id == MessageId(7)
+    refused = (
+        (message(), membership(RoomType.DIRECT, Role.MEMBER, room=2)),  # another room's
+        (None, membership(RoomType.DIRECT, Role.MEMBER)),  # none at all
+        (message(), membership(RoomType.GROUP, Role.MEMBER, history_from=7)),  # from before the sender joined
+        (message(None, is_deleted=True), membership(RoomType.DIRECT, Role.MEMBER)),
+    )
+    for original, seen_by in refused:
         with pytest.raises(InvalidError) as error:
-            check_reply(original, room)
+            check_reply(original, seen_by)
         assert error.value.field == "reply_to_id"
+
+
+def test_a_reply_to_a_purged_original_still_says_it_answered_something() -> None:
+    gone = ReplyPreview.gone(MessageId(7))
+    assert (gone.id, gone.sender_id, gone.preview, gone.is_deleted) == (MessageId(7), None, None, True)
 
 
 def test_only_members_are_mentioned_once_each_in_order() -> None:
@@ -97,10 +133,6 @@ def test_only_members_are_mentioned_once_each_in_order() -> None:
 
 
 def test_anyone_pins_in_a_direct_room_and_owners_and_admins_in_a_group() -> None:
-    def membership(kind: RoomType, role: Role) -> Membership:
-        room = Room(id=RoomId(1), name="r", room_type=kind, created_by=ANN, created_at=NOON, updated_at=NOON)
-        return Membership(room=room, user_id=ANN, other_user_id=None, role=role)
-
     check_pin(membership(RoomType.DIRECT, Role.MEMBER))
     check_pin(membership(RoomType.GROUP, Role.ADMIN))
     check_pin(membership(RoomType.GROUP, Role.OWNER))
