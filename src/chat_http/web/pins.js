@@ -6,7 +6,7 @@
 import { $, formatWhen, h, toast } from "./dom.js";
 import { textOf } from "./parts.js";
 import { renderer } from "./render.js";
-import { changed, nameIn, store } from "./state.js";
+import { changed, nameIn, store, subscribe } from "./state.js";
 
 const KIND_LABEL = { image: "Photo", file: "File", voice: "Voice message" };
 
@@ -50,6 +50,14 @@ function applyPin(roomId, messageId, pin) {
     fetchPins(s); // a message pinned anew, maybe not loaded here: the server has it whole
   }
 }
+
+// A deleted message loses its pin with its content.
+subscribe("deleted", (messageId) => {
+  const panel = store.session?.pins;
+  if (!panel?.messages.some((m) => m.id === messageId)) return;
+  panel.messages = panel.messages.filter((m) => m.id !== messageId);
+  changed("pins");
+});
 
 export function togglePins() {
   const s = store.session;

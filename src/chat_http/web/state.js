@@ -217,7 +217,8 @@ function requote(roomId, originalId, change) {
   if (quoted) changed("messages");
 }
 
-/** A deletion, from the socket or my own DELETE; "deleted" tells the composer, which may be editing it. */
+/** A deletion, from the socket or my own DELETE: its content, reactions and pin go (as on the server). "deleted"
+ * tells who may hold it: the composer editing or answering it, the pins panel. */
 export function messageDeleted({ id, room_id: roomId }) {
   const s = store.session;
   const room = s.rooms.get(roomId);
@@ -232,10 +233,13 @@ export function messageDeleted({ id, room_id: roomId }) {
       file_url: null,
       file_path: null,
       file_size: null,
+      reactions: [],
+      pinned_by: null,
+      pinned_at: null,
     });
-    notify("deleted", id);
     changed("messages");
   }
+  notify("deleted", id);
   requote(roomId, id, { preview: null, is_deleted: true });
   changed("rooms");
 }
