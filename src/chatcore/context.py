@@ -92,6 +92,14 @@ async def visible_message(uow: UnitOfWork, me: UserId, message_id: MessageId) ->
     return message, membership
 
 
+def _may_quote(original: MessageId, members: list[Member] | None, viewer: Membership | None) -> bool:
+    """Whether a reply's audience may read the original: a member who joined a group after it never sees its
+    text, not even quoted."""
+    if viewer is not None:
+        return viewer.sees(original)
+    return members is None or all(member.received(original) for member in members)
+
+
 @attrs.define(kw_only=True, eq=False)
 class Context:
     """The collaborators of the use cases, built once by `ChatService`.
@@ -150,15 +158,24 @@ class Context:
     def forget_sender(self, me: UserId, room_id: RoomId) -> None:
         self.senders.pop((me, room_id))
 
-    async def view(self, message: Message, members: Iterable[Member] | None = None) -> MessageView:
+    async def view(
+        self, message: Message, members: Iterable[Member] | None = None, *, viewer: Membership | None = None
+    ) -> MessageView:
         """`members` (with their read markers) say whether it is read; without them it is new, so unread."""
         people = {message.sender_id} if message.receiver_id is None else {message.sender_id, message.receiver_id}
         users = await self.users.get_many(people)
-        return (await self.message_views([message], users, members))[0]
+        return (await self.message_views([message], users, members, viewer=viewer))[0]
 
     async def message_views(
-        self, messages: Iterable[Message], users: dict[UserId, User], members: Iterable[Member] | None = None
+        self,
+        messages: Iterable[Message],
+        users: dict[UserId, User],
+        members: Iterable[Member] | None = None,
+        *,
+        viewer: Membership | None = None,
     ) -> list[MessageView]:
+        """For `viewer` alone (a reply's quote of what they may not read is withheld), or, without one, for
+        every one of `members` at once (an event: withheld unless all of them may read it)."""
         marks = None if members is None else list(members)
         views = []
         for message in messages:
@@ -166,6 +183,9 @@ class Context:
                 is_read = read_by_every_other_member(message.id, message.sender_id, marks)
                 if is_read != message.is_read:
                     message = attrs.evolve(message, is_read=is_read)
+            quoted = message.reply_to
+            if quoted is not None and not quoted.is_withheld and not _may_quote(quoted.id, marks, viewer):
+                message = attrs.evolve(message, reply_to=quoted.withheld())
             key = message.storage_key
             url = await self.storage.url(key, expires_in=self.limits.file_url_ttl) if key else None
             views.append(MessageView.of(message, users, file_url=url))

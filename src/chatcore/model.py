@@ -260,6 +260,15 @@ class ReplyPreview:
         """The original no longer exists (purged): the reply still says it answered something."""
         return cls(id=message_id, sender_id=None, message_type=None, preview=None, is_deleted=True)
 
+    def withheld(self) -> ReplyPreview:
+        """What someone who may not read the original (they joined the group after it) sees of it: that there
+        is one, nothing of it."""
+        return attrs.evolve(self, sender_id=None, message_type=None, preview=None, is_deleted=False)
+
+    @property
+    def is_withheld(self) -> bool:
+        return self.sender_id is None and not self.is_deleted
+
 
 @attrs.frozen(kw_only=True)
 class MessageDraft:

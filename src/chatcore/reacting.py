@@ -105,7 +105,7 @@ class Reacting:
             pinned = await uow.messages.pins(room_id, visible_after=membership.history_from)
             members = await uow.rooms.members(room_id)
         users = await ctx.users.get_many(_people(pinned))
-        return await ctx.message_views(pinned, users, members)
+        return await ctx.message_views(pinned, users, members, viewer=membership)
 
     async def _current(self, uow: UnitOfWork, message_id: MessageId, membership: Membership) -> MessageView:
         """The message as stored now, with every reaction and the pin, read in the caller's transaction."""
@@ -113,7 +113,7 @@ class Reacting:
         if message is None:  # gone meanwhile (a purge)
             raise NotFoundError("message not found", field="message_id")
         members = await uow.rooms.members(membership.room.id)
-        return await self._ctx.view(message, members)
+        return await self._ctx.view(message, members, viewer=membership)
 
 
 def _people(messages: list[Message]) -> set[UserId]:

@@ -144,7 +144,7 @@ class Conversations:
         groups = {room_id: members} if membership.is_group else {}
         base = (await self._build_room_views(me, summaries, groups))[0]
         users = await ctx.users.get_many(_people(latest) | {m.user_id for m in members})
-        messages = await ctx.message_views(latest, users, members)
+        messages = await ctx.message_views(latest, users, members, viewer=membership)
         return RoomDetail(**attrs.asdict(base, recurse=False), message_list=MessageList(messages=messages, total=total))
 
     async def history(
@@ -172,7 +172,7 @@ class Conversations:
             total = await uow.messages.count(room_id, visible_after=visible)
             members = await uow.rooms.members(room_id)
         users = await ctx.users.get_many(_people(messages))
-        views = await ctx.message_views(messages, users, members)
+        views = await ctx.message_views(messages, users, members, viewer=membership)
         return HistoryPage(messages=views, total=total, has_more=has_more)
 
     async def message_reads(self, me: UserId, room_id: RoomId, message_id: MessageId) -> MessageReads:

@@ -166,16 +166,16 @@ class Sending:
         if command.reply_to_id is None and not mentioning:
             return Extras()
         async with self._ctx.uow() as uow:
+            members = await uow.rooms.members(membership.room.id) if membership.is_group else None
             reply_to = None
             if command.reply_to_id is not None:
                 reply_to = check_reply(await uow.messages.get(command.reply_to_id), membership)
-            named: tuple[UserId, ...] = ()
-            if mentioning:
-                if membership.is_group:
-                    people = {member.user_id for member in await uow.rooms.members(membership.room.id)}
-                else:
-                    people = {me, membership.receiver_for(me) or me}
-                named = tuple(mentions(command.content, people))
+                if members is not None and not all(member.received(reply_to.id) for member in members):
+                    reply_to = reply_to.withheld()  # the new message goes to everyone, some joined after it
+        named: tuple[UserId, ...] = ()
+        if mentioning:
+            people = {m.user_id for m in members} if members is not None else {me, membership.receiver_for(me) or me}
+            named = tuple(mentions(command.content, people))
         return Extras(reply_to=reply_to, mentions=named)
 
     async def _earlier(self, me: UserId, client_msg_id: str, room_id: RoomId) -> Message | None:

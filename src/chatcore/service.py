@@ -75,7 +75,7 @@ class ChatService:
     ) -> None:
         """`encode` turns events into broker payloads; an adapter may give a faster one writing the same bytes.
         `rate_limiter` counts per-user limits; the default counts in this process only. `is_emoji` spells a string
-        that is one emoji, or says it is not (the core has no emoji table; `chat_adapters.emoji` builds one on a
+        that is one emoji, or says it is not (the core has no emoji table; `chat_adapters.emojis` builds one on a
         library): without it every reaction is refused."""
         limits = limits or Limits()
         keep_lists = limits.cache and limits.room_list_cache_rooms > 0

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from chat_adapters.emojis import spelled_emoji
 from chat_http import errors
 from chatcore import ChatService, MessageType, SendMessage, User, UserId
 from chatcore.codec import parse_client_event
@@ -131,6 +132,7 @@ async def test_frames_the_service_really_sends_match_their_schemas(doc: dict[str
         live=MemoryLiveState(clock),
         clock=clock,
         ids=SequentialIds(),
+        is_emoji=spelled_emoji,
     )
     heard: list[bytes] = []
     await broker.subscribe("user:1", heard.append)
@@ -141,7 +143,16 @@ async def test_frames_the_service_really_sends_match_their_schemas(doc: dict[str
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(16)).decode()
     image = SendMessage(room_id=room.id, message_type=MessageType.IMAGE, file_data=png, file_name="a.png")
     await chat.send_message(UserId(2), image)
-    await chat.edit_message(UserId(2), text.id, "hello")
+    await chat.edit_message(UserId(2), text.id, "hello <@1>")
+    reply = SendMessage(room_id=room.id, content="a reply", reply_to_id=text.id)  # its reply_to in the frame
+    await chat.send_message(UserId(1), reply)
+    await chat.add_reaction(UserId(1), text.id, "❤")
+    await chat.add_reaction(UserId(2), text.id, "👍🏽")
+    await chat.remove_reaction(UserId(1), text.id, "❤️")
+    await chat.pin(UserId(1), text.id)
+    await chat.unpin(UserId(1), text.id)
+    await chat.pin(UserId(2), text.id)  # and the edit below carries the pin and a reaction
+    await chat.edit_message(UserId(2), text.id, "hello again")
     await chat.set_typing(UserId(2), room.id, True)
     await chat.mark_read(UserId(1), room.id)
     await chat.delete_message(UserId(2), text.id)
@@ -185,7 +196,12 @@ def test_client_frames_validate_as_the_server_parses_them(
 def test_unknown_keys_are_ignored_by_the_schemas_as_by_the_server(doc: dict[str, Any], kind: str) -> None:
     schema = {message["name"]: message["payload"]["$ref"].rpartition("/")[2] for message in
               _messages(doc, "receiveClientEvents").values()}[kind]  # fmt: skip
-    data: dict[str, Any] = {"room_id": 1} if kind == "join_room" else {}
+    required: dict[str, dict[str, Any]] = {
+        "join_room": {"room_id": 1},
+        "add_reaction": {"message_id": 1, "emoji": "👍"},
+        "remove_reaction": {"message_id": 1, "emoji": "👍"},
+    }
+    data = required.get(kind, {})
     frame = {"type": kind, "data": {**data, "from_a_newer_client": [1]}, "trace": "t"}
 
     assert _validator(doc, schema).is_valid(frame)

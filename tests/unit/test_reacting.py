@@ -275,3 +275,30 @@ async def test_a_service_without_an_emoji_checker_refuses_every_reaction(room: R
     with pytest.raises(InvalidError):
         await bare.add_reaction(BOB, sent.id, "👍")
     assert chat.db.tables.reactions == {}
+
+
+async def test_a_late_joiner_never_reads_a_quote_of_what_came_before_their_joining(chat: Chat) -> None:
+    room = await group(chat)
+    before = await chat.say(ALICE, room, "salary bands for 2027")
+    await chat.service.add_members(ALICE, room, [DAVE])
+    to_group = await chat.listen(f"group:{room}")
+
+    reply = await chat.say(BOB, room, "agreed", reply_to_id=before.id)
+
+    (heard,) = to_group.data("new_message")
+    assert heard["reply_to"] == {
+        "id": before.id,
+        "sender_id": None,
+        "message_type": None,
+        "preview": None,
+        "is_deleted": False,
+    }
+    assert reply.reply_to is not None
+    assert reply.reply_to.preview is None
+    for who, preview in ((DAVE, None), (CAROL, "salary bands for 2027")):
+        (shown,) = [m for m in (await chat.service.history(who, room)).messages if m.id == reply.id]
+        assert shown.reply_to is not None
+        assert shown.reply_to.preview == preview
+    edited = await chat.service.edit_message(BOB, reply.id, "agreed, see above")
+    assert edited.reply_to is not None
+    assert edited.reply_to.preview is None  # the edit goes to every member too
