@@ -6,7 +6,7 @@
 
 import { $, dayKey, formatDay, formatSize, formatTime, h, reconcile, safeUrl } from "./dom.js";
 import { renderer } from "./render.js";
-import { pickerOf, quoteOf, reactionsOf, textOf } from "./parts.js";
+import { pickerOf, quoteOf, reactionsOf, shownQuote, textOf } from "./parts.js";
 import { isGroup, isMine, mayPin, personIn, store } from "./state.js";
 
 // Rendered elements by key ("m:<id>", "p:<client_msg_id>", "day:<day>"), reused while what they show is unchanged
@@ -96,6 +96,7 @@ function messageNode(message, previous, group) {
   const mine = isMine(message);
   const read = mine && isReadByPeer(message, group);
   const room = s.rooms.get(message.room_id);
+  const quote = message.reply_to ? shownQuote(message.reply_to) : null;
   const grouped = Boolean(
     previous &&
     previous.sender_id === message.sender_id &&
@@ -114,23 +115,23 @@ function messageNode(message, previous, group) {
     s.confirmDelete === message.id,
     s.reacting === message.id,
     message.reactions,
-    message.reply_to,
+    quote,
     message.pinned_at,
     mayPin(room),
-    namesShown(message, room),
+    namesShown(message, room, quote),
   ]);
-  return cachedNode(`m:${message.id}`, key, () => buildMessage(message, { mine, read, grouped, group, room }));
+  return cachedNode(`m:${message.id}`, key, () => buildMessage(message, { mine, read, grouped, group, room, quote }));
 }
 
 /** The names a message shows besides its sender's (mentions, its quote's author, who reacted): drawn again when
  * one changes. */
-function namesShown(message, room) {
-  const ids = [...(message.mentions || []), message.reply_to?.sender_id];
+function namesShown(message, room, quote) {
+  const ids = [...(message.mentions || []), quote?.sender_id];
   for (const reaction of message.reactions || []) ids.push(...reaction.user_ids);
   return ids.map((id) => (id === null || id === undefined ? null : personIn(room, id)));
 }
 
-function buildMessage(message, { mine, read, grouped, group, room }) {
+function buildMessage(message, { mine, read, grouped, group, room, quote }) {
   const s = store.session;
   const classes = ["msg", mine ? "mine" : "theirs", `kind-${message.message_type}`];
   if (grouped) classes.push("grouped");
@@ -141,7 +142,7 @@ function buildMessage(message, { mine, read, grouped, group, room }) {
   if (message.is_deleted) {
     bubble.append(h("span", { class: "deleted-text", text: "This message was deleted" }));
   } else {
-    if (message.reply_to) bubble.append(quoteOf(message.reply_to, room, "button"));
+    if (quote) bubble.append(quoteOf(quote, room, "button"));
     const media = mediaOf(message);
     if (media) bubble.append(media);
     if (message.content) bubble.append(h("p", { class: "text" }, textOf(message.content, room, message.mentions)));

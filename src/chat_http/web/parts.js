@@ -4,7 +4,7 @@
 // from a message is ever parsed as HTML.
 
 import { h, safeUrl } from "./dom.js";
-import { nameIn, personIn, store } from "./state.js";
+import { nameIn, personIn, previewOf, store } from "./state.js";
 
 // The reaction picker's choice: common emoji, no emoji library (the server checks any emoji it is sent).
 export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "✅"];
@@ -64,31 +64,52 @@ export function textOf(content, room, mentions, { links = true } = {}) {
   return richText(content, { mentions: mentions || [], nameOf: (id) => personIn(room, id), meId: s.me.id, links });
 }
 
-/** The quote a reply starts with: who wrote the original and its first words, or that it was deleted. As a button
- * it scrolls to the original; the composer's bar shows it as a plain block. */
+/** The quote a message would get in a reply to it, as the server words it (`reply_to`). */
+export function quoteFor(message) {
+  return {
+    id: message.id,
+    sender_id: message.sender_id,
+    message_type: message.message_type,
+    preview: message.is_deleted ? null : previewOf(message.content || message.file_name),
+    is_deleted: Boolean(message.is_deleted),
+  };
+}
+
+/** What a reply shows of its original: the server's quote; where the server withholds it (only its id: someone in
+ * the group joined after the original), the original as loaded here, if it is. */
+export function shownQuote(reply) {
+  const withheld = !reply.is_deleted && reply.sender_id == null && reply.preview == null;
+  const original = withheld ? store.session.messages.get(reply.id) : null;
+  return original ? quoteFor(original) : reply;
+}
+
+/** The quote a reply starts with: who wrote the original and its first words, or that it was deleted (or is not
+ * shown to everyone in the group). As a button it scrolls to the original; the composer's bar shows it as a plain
+ * block. */
 export function quoteOf(reply, room, tag = "div") {
   const s = store.session;
-  const who = reply.sender_id === s.me.id ? "You" : reply.sender_id ? nameIn(room, reply.sender_id) : "Unknown";
-  const gone = reply.is_deleted || reply.preview === null || reply.preview === undefined;
-  const icon = !gone && KIND_ICON[reply.message_type];
+  const gone = Boolean(reply.is_deleted);
+  const withheld = !gone && (reply.preview === null || reply.preview === undefined);
+  const known = reply.sender_id !== null && reply.sender_id !== undefined;
+  const who = reply.sender_id === s.me.id ? "You" : known ? nameIn(room, reply.sender_id) : gone ? "Unknown" : "";
+  const icon = !gone && !withheld && KIND_ICON[reply.message_type];
   // the preview is cut at 120 characters, maybe inside a token: every complete member token is shown as a mention
-  const ids = gone ? [] : [...reply.preview.matchAll(/<@([0-9]+)>/g)].map((match) => Number(match[1]));
+  const ids = gone || withheld ? [] : [...reply.preview.matchAll(/<@([0-9]+)>/g)].map((match) => Number(match[1]));
   const button = tag === "button";
+  let text;
+  if (gone) text = "Message deleted";
+  else if (withheld) text = "An earlier message";
+  else text = textOf(reply.preview, room, ids, { links: false });
   return h(
     tag,
     {
-      class: `quote${gone ? " gone" : ""}`,
+      class: `quote${gone ? " gone" : ""}${withheld ? " withheld" : ""}`,
       type: button ? "button" : null,
       title: button ? "Show the original message" : null,
       dataset: button ? { action: "quote", replyTo: reply.id } : { replyTo: reply.id },
     },
-    h("span", { class: "quote-sender", text: who }),
-    h(
-      "span",
-      { class: "quote-text" },
-      icon ? h("span", { class: `icon ${icon}`, "aria-hidden": "true" }) : null,
-      gone ? "Message deleted" : textOf(reply.preview, room, ids, { links: false }),
-    ),
+    who ? h("span", { class: "quote-sender", text: who }) : null,
+    h("span", { class: "quote-text" }, icon ? h("span", { class: `icon ${icon}`, "aria-hidden": "true" }) : null, text),
   );
 }
 

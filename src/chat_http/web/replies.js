@@ -2,20 +2,9 @@
 // sent. The quote in a sent reply, and scrolling to its original, are messages.js's and rooms.js's.
 
 import { $ } from "./dom.js";
-import { quoteOf } from "./parts.js";
+import { quoteFor, quoteOf } from "./parts.js";
 import { renderer } from "./render.js";
-import { changed, previewOf, store, subscribe } from "./state.js";
-
-/** The quote a message would get in a reply to it, as the server words it (`reply_to`). */
-function quoteFor(message) {
-  return {
-    id: message.id,
-    sender_id: message.sender_id,
-    message_type: message.message_type,
-    preview: previewOf(message.content || message.file_name),
-    is_deleted: false,
-  };
-}
+import { changed, store, subscribe } from "./state.js";
 
 function answered() {
   const s = store.session;
