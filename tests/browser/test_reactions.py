@@ -185,6 +185,34 @@ async def test_a_quote_of_an_old_message_loads_earlier_messages_until_it_is_foun
     await expect(by_id(a, original["id"])).to_have_class(re.compile(r"\bflash\b"))
 
 
+async def test_a_quote_leads_back_through_a_bounded_number_of_pages_at_most(short_rooms: tuple[Api, Pages]) -> None:
+    api, pages = short_rooms
+    alice, bob = await api.person("Alice"), await api.person("Bob")
+    room = await api.room(alice, bob)
+    async with api.socket(alice) as sock:
+        original = await say(sock, room, "Is the office open on Monday?")
+        fillers = [await say(sock, room, f"filler {n}") for n in range(25)]
+        await say(sock, room, "Yes, from 8", reply_to_id=original["id"])
+    asked: list[str] = []
+
+    async def endless_history(context: Any) -> None:
+        """Every page of earlier messages says there are more, and never reaches the original."""
+
+        async def handle(route: Any) -> None:
+            asked.append(route.request.url)
+            page = {"messages": [fillers[4]], "total": 10_000, "has_more": True}
+            await route.fulfill(status=200, content_type="application/json", body=json.dumps(page))
+
+        await context.route(re.compile(rf"/api/v1/chat/rooms/{room}/messages\?.*before_id="), handle)
+
+    a = await pages.signed_in(alice, before=endless_history)
+    await a.open_room_with(bob)
+    await a.message("Yes, from 8").locator("button.quote").click()
+    await expect(a.page.locator("#toast")).to_have_text("That message is too far back to show here.")
+    assert len(asked) == 10  # rooms.js's JUMP_PAGES
+    await expect(by_id(a, original["id"])).to_have_count(0)
+
+
 async def test_mentions_are_offered_in_a_group_highlighted_and_badged(api: Api, pages: Pages) -> None:
     alice, bob = await employee(api, "Alice Smith"), await employee(api, "Bob Jones")
     carol = await employee(api, "Carol White")

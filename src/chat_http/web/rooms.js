@@ -90,19 +90,19 @@ export async function loadOlder() {
   if (s?.roomId) await fetchOlder(s, s.roomId);
 }
 
-/** One page of earlier messages; false if none came (or the room was left meanwhile). */
+/** One page of earlier messages: how many came, or null if it failed (said in a toast) or the room was left. */
 async function fetchOlder(s, roomId) {
-  if (!s.messages.size) return false;
+  if (!s.messages.size) return 0;
   try {
     const page = await s.api.history(roomId, { beforeId: Math.min(...s.messages.keys()), perPage: OLDER_PAGE });
-    if (store.session !== s || s.roomId !== roomId) return false;
+    if (store.session !== s || s.roomId !== roomId) return null;
     for (const message of page.messages) s.messages.set(message.id, message);
     s.hasOlder = page.has_more;
     notify("messages", { keepOffset: true });
-    return page.messages.length > 0;
+    return page.messages.length;
   } catch (error) {
     toast(`Could not load earlier messages: ${error.message}`);
-    return false;
+    return null;
   }
 }
 
@@ -112,7 +112,9 @@ export async function jumpTo(messageId) {
   const roomId = s?.roomId;
   if (!roomId) return;
   for (let page = 0; !s.messages.has(messageId) && s.hasOlder && page < JUMP_PAGES; page += 1) {
-    if (!(await fetchOlder(s, roomId))) return;
+    const came = await fetchOlder(s, roomId);
+    if (came === null) return;
+    if (!came) break;
   }
   if (store.session !== s || s.roomId !== roomId) return;
   if (!s.messages.has(messageId)) {
