@@ -1,12 +1,12 @@
 // The open room's messages as DOM: built once per change and reused, pending ones last. Text is always text (links
-// and mentions are elements made by text.js, never parsed HTML). Their buttons say what they do (`data-action`:
+// and mentions are elements made by parts.js, never parsed HTML). Their buttons say what they do (`data-action`:
 // edit, delete, react, reply, pin, retry, discard, reads, quote...); main.js dispatches the clicks. In a group,
 // others' messages carry their sender's name, a change of members is a centred note, and my messages' ticks open
 // who has read them. A reply starts with a quote of its original; reactions are chips under the bubble.
 
 import { $, dayKey, formatDay, formatSize, formatTime, h, reconcile, safeUrl } from "./dom.js";
 import { renderer } from "./render.js";
-import { pickerOf, quoteOf, reactionsOf, shownQuote, textOf } from "./parts.js";
+import { pickerOf, quoteOf, reactionsOf, shownQuote, textOf, tokenIds } from "./parts.js";
 import { isGroup, isMine, mayPin, personIn, store } from "./state.js";
 
 // Rendered elements by key ("m:<id>", "p:<client_msg_id>", "day:<day>"), reused while what they show is unchanged
@@ -319,8 +319,9 @@ function pendingNode(id, pending) {
         ),
       );
     }
-    if (view.reply_to) bubble.prepend(quoteOf(view.reply_to, s.rooms.get(pending.roomId)));
-    if (view.content) bubble.append(h("p", { class: "text", text: view.content }));
+    const room = s.rooms.get(pending.roomId);
+    if (view.reply_to) bubble.prepend(quoteOf(view.reply_to, room));
+    if (view.content) bubble.append(h("p", { class: "text" }, textOf(view.content, room, tokenIds(view.content))));
     const meta = h("span", { class: "meta" });
     if (pending.state === "failed") {
       meta.append(

@@ -58,6 +58,12 @@ function linkNode(token) {
   return { el, length: url.length };
 }
 
+/** The ids of every `<@ID>` token in `text`: what the server will (or would) find mentioned among the members, for
+ * text it has not said that of (a message on its way, a quote's preview). */
+export function tokenIds(text) {
+  return [...String(text ?? "").matchAll(/<@([1-9][0-9]{0,18})>/g)].map((match) => Number(match[1]));
+}
+
 /** A message's text with its links and its mentions of members as elements. */
 export function textOf(content, room, mentions, { links = true } = {}) {
   const s = store.session;
@@ -94,7 +100,7 @@ export function quoteOf(reply, room, tag = "div") {
   const who = reply.sender_id === s.me.id ? "You" : known ? nameIn(room, reply.sender_id) : gone ? "Unknown" : "";
   const icon = !gone && !withheld && KIND_ICON[reply.message_type];
   // the preview is cut at 120 characters, maybe inside a token: every complete member token is shown as a mention
-  const ids = gone || withheld ? [] : [...reply.preview.matchAll(/<@([0-9]+)>/g)].map((match) => Number(match[1]));
+  const ids = gone || withheld ? [] : tokenIds(reply.preview);
   const button = tag === "button";
   let text;
   if (gone) text = "Message deleted";
