@@ -21,7 +21,7 @@ from sqlalchemy import Boolean, Connection, column, insert, inspect
 from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, session_factory, upgrade
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
-from chatcore.model import Member, MessageDraft, MessageType, RoomId, UserId
+from chatcore.model import Member, MessageDraft, MessageType, ReplyPreview, RoomId, UserId
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -444,3 +444,78 @@ async def test_rebuilding_the_tables_never_hands_out_an_id_again(empty_url: str)
     finally:
         await engine.dispose()
     assert added.id > newest
+
+
+# -- 0006: reactions, replies, mentions, pins ---------------------------------------------------------------------
+
+
+def _message_rows(connection: Connection) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in connection.exec_driver_sql(
+            "SELECT id, room_id, sender_id, content, is_deleted FROM chat_messages ORDER BY id"
+        )
+    ]
+
+
+def _message_columns(connection: Connection) -> set[str]:
+    return {c["name"] for c in inspect(connection).get_columns("chat_messages")}
+
+
+async def test_0006_serves_the_messages_already_there_and_its_downgrade_keeps_every_message(empty_url: str) -> None:
+    await upgrade(empty_url, "0004")
+    await _run(empty_url, _write_old_rows)
+    await upgrade(empty_url, "0005")
+    before = await _run(empty_url, _message_rows)
+
+    await upgrade(empty_url, "0006")
+
+    when = datetime(2026, 12, 3, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    try:
+        database = SqlDatabase(session_factory(engine))
+        async with database() as uow:
+            old = await uow.messages.latest(RoomId(1), 20)
+            assert [m.id for m in old] == [row[0] for row in before if row[1] == 1]
+            assert {(m.reply_to, m.mentions, m.reactions, m.pinned_at) for m in old} == {(None, (), (), None)}
+            original = next(m for m in reversed(old) if not m.is_deleted)
+            assert await uow.messages.add_reaction(original.id, UserId(A), "👍", at=when, limit=20)
+            assert await uow.messages.pin(original.id, by=UserId(A), at=when)
+            reply = await uow.messages.add(
+                MessageDraft(
+                    room_id=RoomId(1),
+                    sender_id=UserId(B),
+                    receiver_id=UserId(A),
+                    message_type=MessageType.TEXT,
+                    content="<@1> yes",
+                    file=None,
+                    created_at=when,
+                    reply_to=ReplyPreview.of(original),
+                    mentions=(UserId(A),),
+                )
+            )
+            await uow.commit()
+        async with database() as uow:
+            found = await uow.messages.get(original.id)
+            assert found is not None
+            assert (found.pinned_by, [r.emoji for r in found.reactions]) == (A, ["👍"])
+            assert await uow.messages.get(reply.id) == reply
+            assert {s.room.id: s.mention_count for s in await uow.rooms.summaries(UserId(A))}[RoomId(1)] == 1
+    finally:
+        await engine.dispose()
+
+    await downgrade(empty_url, "0005")
+
+    assert await _run(empty_url, _message_rows) == [*before, (reply.id, 1, B, "<@1> yes", False)]
+    assert not {"reply_to_id", "mentions", "pinned_by", "pinned_at"} & await _run(empty_url, _message_columns)
+    assert (await _inspect(empty_url))[0] == CHAT_TABLES - {"chat_reactions", "chat_mentions"} | {"alembic_version"}
+
+    await upgrade(empty_url)  # and up again: the messages stay, the reply no longer says what it answered
+    engine = create_engine(empty_url)
+    try:
+        async with SqlDatabase(session_factory(engine))() as uow:
+            again = await uow.messages.get(reply.id)
+    finally:
+        await engine.dispose()
+    assert again is not None
+    assert (again.content, again.reply_to, again.mentions) == ("<@1> yes", None, ())
