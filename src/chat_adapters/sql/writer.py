@@ -110,8 +110,9 @@ def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
 
 
 class _Sqlite:
-    """aiosqlite: BEGIN, the touches in one executemany, one multi-row INSERT ... RETURNING, COMMIT, all in one
-    call into its thread (one hop instead of three: less latency per batch and less CPU per message)."""
+    """aiosqlite: BEGIN, the touches in one executemany, one multi-row INSERT ... RETURNING (then the mentions'
+    rows in one executemany, for a batch that has any), COMMIT, all in one call into its thread (one hop instead
+    of three: less latency per batch and less CPU per message)."""
 
     def __init__(
         self, rooms: str, messages: str, participants: str, mentions: str, stamp: Callable[[datetime], Any]
