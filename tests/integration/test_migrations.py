@@ -20,7 +20,7 @@ from sqlalchemy import Boolean, Connection, column, insert, inspect
 
 from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, session_factory, upgrade
 from chat_adapters.sql.store import SqlDatabase
-from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, MAX_PREFIX, ChatLayout
 from chatcore.model import Member, MessageDraft, MessageType, ReplyPreview, RoomId, UserId
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,6 +181,19 @@ async def test_a_table_prefix_names_every_table_and_the_version_table(empty_url:
     assert (await _inspect(empty_url, layout))[0] == {"hrchat_alembic_version"}
     await upgrade(empty_url, layout=layout)
     assert await _inspect(empty_url, layout) == (prefixed, [], head)
+
+
+def test_every_name_fits_postgresql_with_the_longest_prefix() -> None:
+    """PostgreSQL cuts identifiers past 63 characters silently (two could then clash, and Alembic would see drift);
+    the names the convention would make for chat_reactions' and chat_mentions' foreign keys were too long."""
+    layout = ChatLayout(prefix="p" * MAX_PREFIX)
+    names = [layout.version_table]
+    for table in layout.tables.metadata.sorted_tables:
+        names.append(table.name)
+        names.extend(str(c.name) for c in table.constraints)
+        names.extend(str(i.name) for i in table.indexes)
+    assert len(names) > 30
+    assert [name for name in names if len(name) > 63] == []
 
 
 async def test_with_a_host_users_table_no_users_table_of_our_own_is_made(empty_url: str) -> None:
