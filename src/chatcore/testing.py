@@ -527,7 +527,7 @@ class _MemoryMessages:
         tables = self._uow.tables
         after = visible_after or 0
         pinned = [mid for mid in tables.pins if mid > after and tables.messages[mid].room_id == room_id]
-        pinned.sort(key=lambda mid: tables.pins[mid][2], reverse=True)
+        pinned.sort(key=lambda mid: (tables.pins[mid][1], mid), reverse=True)  # by pinned_at as SQL orders
         return [self._full(tables.messages[mid]) for mid in pinned]
 
     def _in_room(self, room_id: RoomId, visible_after: MessageId | None = None) -> list[Message]:

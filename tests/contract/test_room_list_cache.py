@@ -155,3 +155,28 @@ async def test_a_renamed_user_shows_once_the_directory_entry_expires(
     assert (line.other_user.name, line.last_message.sender_name) == (
         ("Renamed", "Alice Smith") if renamed == "other user" else ("Peer 1", "Renamed")
     )
+
+
+async def test_unread_mentions_show_in_the_kept_lists(procs: Processes) -> None:
+    """Mentions change with sends, edits, deletes and reads only, which all move the room's version: an edit
+    of an older message changes nothing else a room list shows than its `mention_count`."""
+    peer, room_id = procs.people[1], procs.rooms[1]
+    procs.clock.advance(1)
+    older, _ = await procs.plain.send_message(peer.id, SendMessage(room_id=room_id, content="a plain one"))
+    await procs.plain.send_message(peer.id, SendMessage(room_id=room_id, content="the newest"))
+    await procs.lists()
+
+    async def mentions() -> list[int]:
+        lists = await procs.lists()
+        assert lists[0] == lists[1] == lists[2]
+        return [line.mention_count for line in lists[0] if line.id == room_id]
+
+    await procs.two.edit_message(peer.id, older.id, f"now for <@{procs.alice.id}>")
+    assert await mentions() == [1]
+    await procs.two.delete_message(peer.id, older.id)
+    assert await mentions() == [0]
+    procs.clock.advance(1)
+    await procs.two.send_message(peer.id, SendMessage(room_id=room_id, content=f"<@{procs.alice.id}> again"))
+    assert await mentions() == [1]
+    await procs.two.mark_read(procs.alice.id, room_id)
+    assert await mentions() == [0]

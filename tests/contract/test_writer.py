@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import cast
 
+import attrs
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
@@ -22,7 +23,7 @@ from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import chat_tables
 from chat_adapters.sql.writer import SqlMessageWriter
 from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError
-from chatcore.model import HistoryQuery, RoomId, UserId
+from chatcore.model import HistoryQuery, ReplyPreview, RoomId, UserId
 from tests.contract.backends import Backend, database_url, open_backend
 from tests.contract.builders import ALICE, BOB, CAROL, T0, at, draft, photo, room
 
@@ -94,6 +95,51 @@ async def test_a_used_client_msg_id_fails_the_whole_batch(backend: Backend) -> N
         assert await uow.messages.count(created.id) == 1
         assert (await uow.rooms.membership(ALICE, created.id)).room.updated_at == at(1)  # the touch rolled back
         assert await uow.messages.by_client_msg_id(ALICE, "x") == kept
+
+
+@pytest.mark.parametrize("rooms", [1, 2])  # PostgreSQL has one statement for a batch to one room, one for more
+async def test_replies_and_mentions_are_stored_with_their_batch(backend: Backend, rooms: int) -> None:
+    first, second = await room(backend, ALICE, BOB), await room(backend, CAROL, BOB)
+    (original,) = await backend.writer.add_batch([draft(first.id, ALICE, BOB, "question", when=at(1))])
+    where = first.id if rooms == 1 else second.id
+    drafts = [
+        attrs.evolve(draft(first.id, BOB, ALICE, "<@1> answer", when=at(2)), reply_to=ReplyPreview.of(original)),
+        draft(first.id, BOB, ALICE, "plain", when=at(3)),
+        attrs.evolve(draft(where, CAROL if rooms == 2 else ALICE, BOB, "<@2> <@3>", when=at(4)), mentions=(BOB, CAROL)),
+        attrs.evolve(draft(first.id, ALICE, BOB, "<@2>", when=at(5)), mentions=(BOB,)),
+    ]
+    drafts[0] = attrs.evolve(drafts[0], mentions=(ALICE,))
+
+    stored = await backend.writer.add_batch(drafts)
+
+    assert stored[0].reply_to == ReplyPreview.of(original)
+    assert [m.mentions for m in stored] == [(ALICE,), (), (BOB, CAROL), (BOB,)]
+    async with backend.uow() as uow:
+        for message in stored:
+            assert await uow.messages.get(message.id) == message
+        bob = {s.room.id: s.mention_count for s in await uow.rooms.summaries(BOB)}
+        alice = {s.room.id: s.mention_count for s in await uow.rooms.summaries(ALICE)}
+        carol = {s.room.id: s.mention_count for s in await uow.rooms.summaries(CAROL)}
+    assert bob == ({first.id: 2, second.id: 0} if rooms == 1 else {first.id: 1, second.id: 1})
+    assert alice == {first.id: 1}
+    assert carol == {second.id: 0}  # her own mention of herself
+
+
+async def test_a_failed_batch_leaves_no_mention_behind(backend: Backend) -> None:
+    created = await room(backend, ALICE, BOB)
+    await backend.writer.add_batch([draft(created.id, ALICE, BOB, when=at(1), client_msg_id="x")])
+
+    with pytest.raises(ConflictError):
+        await backend.writer.add_batch(
+            [
+                attrs.evolve(draft(created.id, ALICE, BOB, "<@2>", when=at(2)), mentions=(BOB,)),
+                draft(created.id, ALICE, BOB, "again", when=at(3), client_msg_id="x"),
+            ]
+        )
+
+    async with backend.uow() as uow:
+        assert [s.mention_count for s in await uow.rooms.summaries(BOB)] == [0]
+        assert await uow.messages.count(created.id) == 1
 
 
 async def test_the_same_client_msg_id_twice_in_one_batch_conflicts(backend: Backend) -> None:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 from sqlalchemy import func, select
 
-from chat_adapters.sql.tables import participants, rooms
+from chat_adapters.sql.engine import create_engine, session_factory
+from chat_adapters.sql.store import SqlDatabase
+from chat_adapters.sql.tables import participants, reactions, rooms
 from chatcore import MessageId, SendMessage
 from chatcore.errors import ConflictError
 from chatcore.model import Room, UserId
+from chatcore.reactions import MAX_REACTIONS
+from chatcore.testing import MemoryDatabase
 from tests.contract.backends import Backend
-from tests.contract.builders import ALICE, BOB, T0, draft, service_on
+from tests.contract.builders import ALICE, BOB, T0, draft, room, service_on
 
 RACERS = 8
 DEADLINE = 30.0
@@ -102,3 +107,47 @@ async def test_a_send_takes_its_id_only_once_it_holds_the_room(sql_backend: Back
     assert sent.id > holder.id
     page = await chat.history(bob.id, room.id, after_id=MessageId(0))
     assert [m.content for m in page.messages] == ["holder", "waiting"]
+
+
+EMOJI = [chr(0x1F600 + i) for i in range(25)]  # 25 distinct emoji, five more than a message takes
+
+
+@pytest.mark.parametrize("attempt", range(2))
+async def test_racing_reactions_from_two_processes_never_pass_the_limit(sql_backend: Backend, attempt: int) -> None:
+    """Two engines (two processes' pools) add 25 emoji by two users, each twice, all at once: the lock of the
+    message's row decides them one at a time, so exactly 20 distinct emoji end up there, no row twice, and every
+    add that said True left its row."""
+    assert sql_backend.engine is not None
+    other_engine = create_engine(sql_backend.engine.url.render_as_string(hide_password=False))
+    try:
+        databases = [sql_backend.database, SqlDatabase(session_factory(other_engine))]
+        created = await room(sql_backend, ALICE, BOB)
+        async with sql_backend.uow() as uow:
+            message = await uow.messages.add(draft(created.id, ALICE, BOB))
+            await uow.commit()
+
+        async def react(database: SqlDatabase | MemoryDatabase, user: UserId, emoji: str) -> bool | str:
+            try:
+                async with database() as uow:
+                    added = await uow.messages.add_reaction(message.id, user, emoji, at=T0, limit=MAX_REACTIONS)
+                    await uow.commit()
+                    return added
+            except ConflictError as exc:
+                return f"conflict:{exc.field}"
+
+        tries = [(database, user, emoji) for database in databases for user in (ALICE, BOB) for emoji in EMOJI]
+        random.Random(attempt).shuffle(tries)
+        outcomes = await asyncio.wait_for(asyncio.gather(*(react(*t) for t in tries)), DEADLINE)
+    finally:
+        await other_engine.dispose()
+
+    assert set(outcomes) <= {True, False, "conflict:emoji"}
+    assert sql_backend.engine is not None
+    async with sql_backend.engine.connect() as connection:
+        rows = (await connection.execute(select(reactions.c.user_id, reactions.c.emoji))).tuples().all()
+    assert len({emoji for _, emoji in rows}) == MAX_REACTIONS
+    assert len(set(rows)) == len(rows) == outcomes.count(True)
+    added = {(user, emoji) for (_, user, emoji), outcome in zip(tries, outcomes, strict=True) if outcome is True}
+    assert added == set(rows)
+    for (_, user, emoji), outcome in zip(tries, outcomes, strict=True):
+        assert (outcome is False) <= ((user, emoji) in added)  # False only for a reaction that is there

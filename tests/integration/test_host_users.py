@@ -35,7 +35,15 @@ PEOPLE = [
     (104, "Percent", "100%_sure@corp.test", None),
     (105, "Plain", "100xxsure@corp.test", None),
 ]
-CHAT_TABLES = {"chat_rooms", "chat_participants", "chat_messages", "user_presence", "chat_uploads"}
+CHAT_TABLES = {
+    "chat_rooms",
+    "chat_participants",
+    "chat_messages",
+    "user_presence",
+    "chat_uploads",
+    "chat_reactions",
+    "chat_mentions",
+}
 
 
 @attrs.define

@@ -82,7 +82,10 @@ class Chat:
 
     def _rows(self, connection: Connection) -> dict[str, list[tuple[Any, ...]]]:
         found = {}
+        inspector = inspect(connection)
         for declared in self.layout.tables.metadata.sorted_tables:
+            if not inspector.has_table(declared.name):  # made by a later revision
+                continue
             present = table(declared.name, *(column(c["name"]) for c in inspect(connection).get_columns(declared.name)))
             keys = [present.c[c.name] for c in declared.primary_key.columns]
             found[declared.name] = [tuple(row) for row in connection.execute(select(present).order_by(*keys))]

@@ -18,14 +18,23 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Boolean, Connection, column, insert, inspect
 
-from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, head_revision, session_factory, upgrade
+from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, session_factory, upgrade
 from chat_adapters.sql.store import SqlDatabase
-from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
-from chatcore.model import Member, MessageDraft, MessageType, RoomId, UserId
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, MAX_PREFIX, ChatLayout
+from chatcore.model import Member, MessageDraft, MessageType, ReplyPreview, RoomId, UserId
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-CHAT_TABLES = {"users", "chat_rooms", "chat_participants", "chat_messages", "user_presence", "chat_uploads"}
+CHAT_TABLES = {
+    "users",
+    "chat_rooms",
+    "chat_participants",
+    "chat_messages",
+    "user_presence",
+    "chat_uploads",
+    "chat_reactions",
+    "chat_mentions",
+}
 
 
 def _alembic(url: str, *args: str, env: dict[str, str] | None = None) -> None:
@@ -154,7 +163,8 @@ async def test_every_revision_goes_up_down_and_up_again(empty_url: str) -> None:
 
     assert (await _inspect(empty_url))[1] == []
     if "sqlite" in empty_url:  # the head's SQLite tables with an integer id never reuse one (0004)
-        assert before["autoincrement"] == ["chat_messages", "chat_participants", "chat_rooms", "users"]
+        kept = ["chat_messages", "chat_participants", "chat_reactions", "chat_rooms", "users"]
+        assert before["autoincrement"] == kept
 
 
 async def test_a_table_prefix_names_every_table_and_the_version_table(empty_url: str) -> None:
@@ -171,6 +181,19 @@ async def test_a_table_prefix_names_every_table_and_the_version_table(empty_url:
     assert (await _inspect(empty_url, layout))[0] == {"hrchat_alembic_version"}
     await upgrade(empty_url, layout=layout)
     assert await _inspect(empty_url, layout) == (prefixed, [], head)
+
+
+def test_every_name_fits_postgresql_with_the_longest_prefix() -> None:
+    """PostgreSQL cuts identifiers past 63 characters silently (two could then clash, and Alembic would see drift);
+    the names the convention would make for chat_reactions' and chat_mentions' foreign keys were too long."""
+    layout = ChatLayout(prefix="p" * MAX_PREFIX)
+    names = [layout.version_table]
+    for table in layout.tables.metadata.sorted_tables:
+        names.append(table.name)
+        names.extend(str(c.name) for c in table.constraints)
+        names.extend(str(i.name) for i in table.indexes)
+    assert len(names) > 30
+    assert [name for name in names if len(name) > 63] == []
 
 
 async def test_with_a_host_users_table_no_users_table_of_our_own_is_made(empty_url: str) -> None:
@@ -388,13 +411,15 @@ async def test_the_downgrade_refuses_while_a_group_exists(empty_url: str) -> Non
             await uow.commit()
     finally:
         await engine.dispose()
+    # 0006 goes down with the group in place; on SQLite its DDL commits before 0005's check would refuse.
+    await downgrade(empty_url, "0005")
     before = await _shape_of(empty_url)
 
     with pytest.raises(RuntimeError, match="remove the group rooms first"):
         await downgrade(empty_url, "0004")
 
     assert await _shape_of(empty_url) == before
-    assert (await _inspect(empty_url))[2] == head_revision()
+    assert (await _inspect(empty_url))[2] == "0005"
     rows = await _run(
         empty_url,
         lambda c: c.exec_driver_sql(
@@ -432,3 +457,78 @@ async def test_rebuilding_the_tables_never_hands_out_an_id_again(empty_url: str)
     finally:
         await engine.dispose()
     assert added.id > newest
+
+
+# -- 0006: reactions, replies, mentions, pins ---------------------------------------------------------------------
+
+
+def _message_rows(connection: Connection) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in connection.exec_driver_sql(
+            "SELECT id, room_id, sender_id, content, is_deleted FROM chat_messages ORDER BY id"
+        )
+    ]
+
+
+def _message_columns(connection: Connection) -> set[str]:
+    return {c["name"] for c in inspect(connection).get_columns("chat_messages")}
+
+
+async def test_0006_serves_the_messages_already_there_and_its_downgrade_keeps_every_message(empty_url: str) -> None:
+    await upgrade(empty_url, "0004")
+    await _run(empty_url, _write_old_rows)
+    await upgrade(empty_url, "0005")
+    before = await _run(empty_url, _message_rows)
+
+    await upgrade(empty_url, "0006")
+
+    when = datetime(2026, 12, 3, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    try:
+        database = SqlDatabase(session_factory(engine))
+        async with database() as uow:
+            old = await uow.messages.latest(RoomId(1), 20)
+            assert [m.id for m in old] == [row[0] for row in before if row[1] == 1]
+            assert {(m.reply_to, m.mentions, m.reactions, m.pinned_at) for m in old} == {(None, (), (), None)}
+            original = next(m for m in reversed(old) if not m.is_deleted)
+            assert await uow.messages.add_reaction(original.id, UserId(A), "👍", at=when, limit=20)
+            assert await uow.messages.pin(original.id, by=UserId(A), at=when)
+            reply = await uow.messages.add(
+                MessageDraft(
+                    room_id=RoomId(1),
+                    sender_id=UserId(B),
+                    receiver_id=UserId(A),
+                    message_type=MessageType.TEXT,
+                    content="<@1> yes",
+                    file=None,
+                    created_at=when,
+                    reply_to=ReplyPreview.of(original),
+                    mentions=(UserId(A),),
+                )
+            )
+            await uow.commit()
+        async with database() as uow:
+            found = await uow.messages.get(original.id)
+            assert found is not None
+            assert (found.pinned_by, [r.emoji for r in found.reactions]) == (A, ["👍"])
+            assert await uow.messages.get(reply.id) == reply
+            assert {s.room.id: s.mention_count for s in await uow.rooms.summaries(UserId(A))}[RoomId(1)] == 1
+    finally:
+        await engine.dispose()
+
+    await downgrade(empty_url, "0005")
+
+    assert await _run(empty_url, _message_rows) == [*before, (reply.id, 1, B, "<@1> yes", False)]
+    assert not {"reply_to_id", "mentions", "pinned_by", "pinned_at"} & await _run(empty_url, _message_columns)
+    assert (await _inspect(empty_url))[0] == CHAT_TABLES - {"chat_reactions", "chat_mentions"} | {"alembic_version"}
+
+    await upgrade(empty_url)  # and up again: the messages stay, the reply no longer says what it answered
+    engine = create_engine(empty_url)
+    try:
+        async with SqlDatabase(session_factory(engine))() as uow:
+            again = await uow.messages.get(reply.id)
+    finally:
+        await engine.dispose()
+    assert again is not None
+    assert (again.content, again.reply_to, again.mentions) == ("<@1> yes", None, ())

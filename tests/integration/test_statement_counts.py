@@ -151,3 +151,33 @@ async def test_a_kept_room_list_costs_one_statement_and_one_more_for_the_rooms_t
     assert listed == await service_on(sql_backend, Limits(cache=False)).list_rooms(owner.id)
     news = {r.id: r.last_message.content for r in listed if r.last_message and r.id in (rooms[3], rooms[7])}
     assert news == {rooms[3]: "news", rooms[7]: "more news"}
+
+
+async def test_a_plain_send_costs_what_it_did_and_a_mention_or_a_reply_one_statement_more(
+    sql_backend: Backend,
+) -> None:
+    """Issue 18 asks the store nothing more for a plain send. A mention in a direct room needs no lookup (its two
+    people are known): PostgreSQL writes its rows in the insert's own statement, SQLite in one more INSERT. A
+    reply reads its original once (no reaction on it: no second statement)."""
+    alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
+    bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
+    chat = service_on(sql_backend)
+    counter = StatementCounter(sql_backend)  # before the writer takes its connection, which it then keeps
+    try:
+        room, _ = await chat.open_direct_room(alice.id, bob.id)
+        first, _ = await chat.send_message(alice.id, SendMessage(room_id=room.id, content="warm the caches"))
+        plain = await counter.count(lambda: chat.send_message(alice.id, SendMessage(room_id=room.id, content="hi")))
+        named = await counter.count(
+            lambda: chat.send_message(alice.id, SendMessage(room_id=room.id, content=f"hi <@{bob.id}>"))
+        )
+        reply = await counter.count(
+            lambda: chat.send_message(alice.id, SendMessage(room_id=room.id, content="and", reply_to_id=first.id))
+        )
+    finally:
+        counter.close()
+
+    postgres = counter.postgres
+    assert plain == (1 if postgres else 2)  # PostgreSQL: one statement; SQLite: the touch and the insert
+    assert named == plain + (0 if postgres else 1)
+    assert reply == plain + 1
+    assert [r.mention_count for r in await chat.list_rooms(bob.id)] == [1]

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, insert, select, update
+from sqlalchemy import Select, and_, case, delete, distinct, false, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chat_adapters.sql.session import SqlSession
-from chatcore.errors import NotFoundError
+from chatcore.errors import ConflictError, NotFoundError
 from chatcore.model import (
     FILE_PATH_PREFIX,
+    PREVIEW_LENGTH,
     GroupAction,
     HistoryQuery,
     Message,
@@ -20,6 +21,8 @@ from chatcore.model import (
     MessageId,
     MessageType,
     Presence,
+    Reaction,
+    ReplyPreview,
     Role,
     RoomId,
     StoredFile,
@@ -28,13 +31,19 @@ from chatcore.model import (
     UserId,
     file_path_of,
 )
+from chatcore.reactions import grouped
 
 IN_CHUNK = 500  # keys per IN (...) list: far below every driver's bind-parameter limit
 
 
-def message_from_row(row: Mapping[Any, Any]) -> Message:
-    """`is_read` is left False: it is no column, the use cases work it out from the members' read markers."""
-    receiver = row["receiver_id"]
+def message_from_row(
+    row: Mapping[Any, Any], reactions: Mapping[MessageId, tuple[Reaction, ...]] | None = None
+) -> Message:
+    """`is_read` is left False: it is no column, the use cases work it out from the members' read markers.
+
+    A row of `SqlMessages._select` also carries the replied-to original (`o_*`); `reactions` by message id."""
+    receiver, reply_to_id, pinned_by = row["receiver_id"], row["reply_to_id"], row["pinned_by"]
+    message_id = MessageId(row["id"])
     return Message(
         id=MessageId(row["id"]),
         room_id=RoomId(row["room_id"]),
@@ -52,7 +61,49 @@ def message_from_row(row: Mapping[Any, Any]) -> Message:
         is_edited=row["is_edited"],
         client_msg_id=row["client_msg_id"],
         system=note_from_json(row["system"]),
+        reply_to_id=None if reply_to_id is None else MessageId(reply_to_id),
+        reply_to=None if reply_to_id is None else _reply_preview(row),
+        mentions=mentions_from_json(row["mentions"]),
+        reactions=() if reactions is None else reactions.get(message_id, ()),
+        pinned_by=None if pinned_by is None else UserId(pinned_by),
+        pinned_at=row["pinned_at"],
     )
+
+
+def _reply_preview(row: Mapping[Any, Any]) -> ReplyPreview:
+    """From the original as it is now (joined as `o_*`, its content cut to what a preview shows), or `gone`."""
+    if row["o_id"] is None:
+        return ReplyPreview.gone(MessageId(row["reply_to_id"]))
+    original = Message(  # only what ReplyPreview.of reads is the original's; the rest is the reply's
+        id=MessageId(row["o_id"]),
+        room_id=RoomId(row["room_id"]),
+        sender_id=UserId(row["o_sender_id"]),
+        receiver_id=None,
+        message_type=MessageType(row["o_message_type"]),
+        content=row["o_content"],
+        file_name=row["o_file_name"],
+        created_at=row["created_at"],
+        is_deleted=row["o_is_deleted"],
+    )
+    return ReplyPreview.of(original)
+
+
+def mentions_to_json(mentions: Sequence[UserId]) -> list[int] | None:
+    """The `mentions` column: the ids in the order the text names them; NULL for none."""
+    return [int(user) for user in mentions] or None
+
+
+def mentions_from_json(value: Sequence[int] | None) -> tuple[UserId, ...]:
+    return () if not value else tuple(UserId(user) for user in value)
+
+
+def mention_rows(message_id: int, room_id: int, sender: int, mentions: Iterable[int]) -> list[dict[str, int]]:
+    """`chat_mentions` rows of a message: everyone it names but its sender (nobody is told of their own words)."""
+    return [
+        {"user_id": user, "room_id": room_id, "message_id": message_id}
+        for user in dict.fromkeys(mentions)
+        if user != sender
+    ]
 
 
 def note_to_json(note: SystemNote | None) -> dict[str, Any] | None:
@@ -82,6 +133,9 @@ def note_from_json(value: Mapping[str, Any] | None) -> SystemNote | None:
 
 
 class SqlMessages:
+    """Every message read comes with the replied-to original (a LEFT JOIN on its primary key) and, for the rows
+    that have any (an EXISTS probe per row), its reactions in one more statement per page."""
+
     def __init__(self, session: SqlSession) -> None:
         self._session = session
         self._tables = session.tables
@@ -105,6 +159,8 @@ class SqlMessages:
             "is_edited": False,
             "client_msg_id": draft.client_msg_id,
             "system": note_to_json(draft.system),
+            "reply_to_id": None if draft.reply_to is None else draft.reply_to.id,
+            "mentions": mentions_to_json(draft.mentions),
         }
         result = await self._session.insert(
             insert(messages).values(values).returning(messages.c.id),
@@ -112,13 +168,53 @@ class SqlMessages:
             field="client_msg_id",
         )
         message = draft.stored(MessageId(result.scalar_one()))
+        rows = mention_rows(message.id, message.room_id, message.sender_id, message.mentions)
+        if rows:
+            await self._session.execute(insert(self._tables.mentions), rows)
         await self._session.execute(self._tables.room_changed(draft.room_id))
         return message
 
+    def _select(self) -> Select[Any]:
+        """The message columns, the original a reply answers (`o_*`; NULLs once it is gone) and whether any
+        reaction is there (`has_reactions`: a probe of the reactions' unique index)."""
+        messages, reactions = self._tables.messages, self._tables.reactions
+        original = messages.alias("o")
+        has_reactions = select(literal(1)).where(reactions.c.message_id == messages.c.id).exists()
+        return select(
+            messages,
+            original.c.id.label("o_id"),
+            original.c.sender_id.label("o_sender_id"),
+            original.c.message_type.label("o_message_type"),
+            func.substr(original.c.content, 1, PREVIEW_LENGTH + 1).label("o_content"),  # enough to cut the preview
+            original.c.file_name.label("o_file_name"),
+            original.c.is_deleted.label("o_is_deleted"),
+            has_reactions.label("has_reactions"),
+        ).select_from(messages.outerjoin(original, original.c.id == messages.c.reply_to_id))
+
+    async def _messages(self, statement: Select[Any]) -> list[Message]:
+        rows = (await self._session.execute(statement)).mappings().all()
+        reactions = await self._reactions([MessageId(row["id"]) for row in rows if row["has_reactions"]])
+        return [message_from_row(row, reactions) for row in rows]
+
+    async def _reactions(self, message_ids: Sequence[MessageId]) -> dict[MessageId, tuple[Reaction, ...]]:
+        """Reactions of these messages, grouped as message objects show them: rows in arrival (id) order."""
+        if not message_ids:
+            return {}
+        reactions = self._tables.reactions
+        found: dict[MessageId, list[tuple[str, UserId]]] = {}
+        for start in range(0, len(message_ids), IN_CHUNK):
+            statement = (
+                select(reactions.c.message_id, reactions.c.emoji, reactions.c.user_id)
+                .where(reactions.c.message_id.in_(message_ids[start : start + IN_CHUNK]))
+                .order_by(reactions.c.id)
+            )
+            for message_id, emoji, user in (await self._session.execute(statement)).tuples():
+                found.setdefault(MessageId(message_id), []).append((emoji, UserId(user)))
+        return {message_id: tuple(grouped(rows)) for message_id, rows in found.items()}
+
     async def _one(self, *where: Any) -> Message | None:
-        messages = self._tables.messages
-        row = (await self._session.execute(select(messages).where(*where))).mappings().first()
-        return message_from_row(row) if row is not None else None
+        found = await self._messages(self._select().where(*where).limit(1))
+        return found[0] if found else None
 
     async def get(self, message_id: MessageId) -> Message | None:
         messages = self._tables.messages
@@ -129,25 +225,135 @@ class SqlMessages:
         return await self._one(messages.c.sender_id == sender, messages.c.client_msg_id == client_msg_id)
 
     async def save(self, message: Message) -> None:
-        messages = self._tables.messages
+        """The row, its mentions replaced; a deleted message loses its reactions and pin in the same transaction."""
+        messages, mentions = self._tables.messages, self._tables.mentions
+        values: dict[str, Any] = {
+            "content": message.content,
+            "file_name": message.file_name,
+            "file_path": message.file_path,
+            "file_size": message.file_size,
+            "mime_type": message.mime_type,
+            "updated_at": message.updated_at,
+            "is_deleted": message.is_deleted,
+            "is_edited": message.is_edited,
+            "mentions": mentions_to_json(() if message.is_deleted else message.mentions),
+        }
+        if message.is_deleted:
+            values.update(pinned_by=None, pinned_at=None)
         statement = (
             update(messages)
             .where(messages.c.id == message.id)
-            .values(
-                content=message.content,
-                file_name=message.file_name,
-                file_path=message.file_path,
-                file_size=message.file_size,
-                mime_type=message.mime_type,
-                updated_at=message.updated_at,
-                is_deleted=message.is_deleted,
-                is_edited=message.is_edited,
+            .values(values)
+            .returning(messages.c.room_id, messages.c.sender_id)
+        )
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            raise NotFoundError("message not found", field="message_id")
+        room_id, sender = row
+        await self._session.execute(delete(mentions).where(mentions.c.message_id == message.id))
+        rows = [] if message.is_deleted else mention_rows(message.id, room_id, sender, message.mentions)
+        if rows:
+            await self._session.execute(insert(mentions), rows)
+        if message.is_deleted:
+            reactions = self._tables.reactions
+            await self._session.execute(delete(reactions).where(reactions.c.message_id == message.id))
+        await self._session.execute(self._tables.room_changed(room_id))
+
+    async def _lock(self, message_id: MessageId) -> bool:
+        """Lock the message's row until the transaction ends and say whether it is deleted (NotFoundError if
+        there is none). PostgreSQL: SELECT ... FOR UPDATE. SQLite: an UPDATE that changes nothing, so the
+        write lock is taken before anything is read (no stale snapshot; other writers wait busy_timeout)."""
+        messages = self._tables.messages
+        statement: Any
+        if self._session.dialect == "postgresql":
+            statement = select(messages.c.is_deleted).where(messages.c.id == message_id).with_for_update()
+        else:
+            statement = (
+                update(messages)
+                .where(messages.c.id == message_id)
+                .values(is_deleted=messages.c.is_deleted)
+                .returning(messages.c.is_deleted)
             )
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            raise NotFoundError("message not found", field="message_id")
+        return bool(row[0])
+
+    async def add_reaction(self, message_id: MessageId, user: UserId, emoji: str, *, at: datetime, limit: int) -> bool:
+        """Under the message row's lock: every add to one message is decided one at a time, on every process, so
+        the count of distinct emoji read here is the one the insert adds to. The unique constraint stays the last
+        word on duplicates (ON CONFLICT DO NOTHING)."""
+        reactions = self._tables.reactions
+        if await self._lock(message_id):
+            raise ConflictError("a deleted message takes no reactions", field="message_id")
+        this = reactions.c.emoji == emoji
+        kinds, there, mine = (
+            await self._session.execute(
+                select(
+                    func.count(distinct(reactions.c.emoji)),
+                    func.coalesce(func.max(case((this, 1), else_=0)), 0),
+                    func.coalesce(func.max(case((and_(this, reactions.c.user_id == user), 1), else_=0)), 0),
+                ).where(reactions.c.message_id == message_id)
+            )
+        ).one()
+        if mine:
+            return False
+        if not there and kinds >= limit:
+            raise ConflictError(f"a message has at most {limit} different reactions", field="emoji")
+        dialect_insert = postgresql.insert if self._session.dialect == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(reactions)
+            .values(message_id=message_id, user_id=user, emoji=emoji, created_at=at)
+            .on_conflict_do_nothing(index_elements=["message_id", "user_id", "emoji"])
+            .returning(reactions.c.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def remove_reaction(self, message_id: MessageId, user: UserId, emoji: str) -> bool:
+        reactions = self._tables.reactions
+        statement = (
+            delete(reactions)
+            .where(reactions.c.message_id == message_id, reactions.c.user_id == user, reactions.c.emoji == emoji)
+            .returning(reactions.c.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def pin(self, message_id: MessageId, *, by: UserId, at: datetime) -> bool:
+        """One UPDATE of a row not pinned yet (the first pin stays); only when it changes nothing, a look whether
+        the message exists at all."""
+        messages = self._tables.messages
+        statement = (
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.pinned_at.is_(None))
+            .values(pinned_by=by, pinned_at=at)
             .returning(messages.c.id)
         )
-        if (await self._session.execute(statement)).first() is None:
+        if (await self._session.execute(statement)).first() is not None:
+            return True
+        exists = await self._session.execute(select(messages.c.id).where(messages.c.id == message_id))
+        if exists.first() is None:
             raise NotFoundError("message not found", field="message_id")
-        await self._session.execute(self._tables.room_changed(message.room_id))
+        return False
+
+    async def unpin(self, message_id: MessageId) -> bool:
+        messages = self._tables.messages
+        statement = (
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.pinned_at.isnot(None))
+            .values(pinned_by=None, pinned_at=None)
+            .returning(messages.c.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def pins(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> list[Message]:
+        """Over the partial index of pinned messages: most recently pinned first, then the newer message."""
+        messages = self._tables.messages
+        statement = (
+            self._select()
+            .where(self._in_room(room_id, visible_after), messages.c.pinned_at.isnot(None))
+            .order_by(messages.c.pinned_at.desc(), messages.c.id.desc())
+        )
+        return await self._messages(statement)
 
     def _in_room(self, room_id: RoomId, visible_after: MessageId | None) -> Any:
         """The room's messages, only those past `visible_after` (a member's history start) when given."""
@@ -160,25 +366,24 @@ class SqlMessages:
     ) -> tuple[list[Message], bool]:
         """One page plus one row: the extra row says whether more lie beyond, without a second count."""
         messages = self._tables.messages
-        statement = select(messages).where(self._in_room(room_id, visible_after))
+        statement = self._select().where(self._in_room(room_id, visible_after))
         if query.after_id is not None:
             statement = statement.where(messages.c.id > query.after_id).order_by(messages.c.id.asc())
         else:
             if query.before_id is not None:
                 statement = statement.where(messages.c.id < query.before_id)
             statement = statement.order_by(messages.c.id.desc()).offset(query.offset)
-        rows = (await self._session.execute(statement.limit(query.per_page + 1))).mappings().all()
-        return [message_from_row(row) for row in rows[: query.per_page]], len(rows) > query.per_page
+        found = await self._messages(statement.limit(query.per_page + 1))
+        return found[: query.per_page], len(found) > query.per_page
 
     async def latest(self, room_id: RoomId, limit: int, *, visible_after: MessageId | None = None) -> list[Message]:
         messages = self._tables.messages
         if limit <= 0:
             return []
         statement = (
-            select(messages).where(self._in_room(room_id, visible_after)).order_by(messages.c.id.desc()).limit(limit)
+            self._select().where(self._in_room(room_id, visible_after)).order_by(messages.c.id.desc()).limit(limit)
         )
-        rows = (await self._session.execute(statement)).mappings().all()
-        return [message_from_row(row) for row in reversed(rows)]
+        return list(reversed(await self._messages(statement)))
 
     async def count(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> int:
         messages = self._tables.messages

@@ -1,8 +1,8 @@
 """The room list straight through the driver: one statement, rows mapped without SQLAlchemy's result layer
 (several times faster for a long list than Core statements through the session; bench/README.md has the
 figures). The statement: rooms with the other participant (of a direct room), the newest message (only the
-columns a preview shows), and the unread count past the reader's marker; the cost grows with the user's rooms
-and their unread messages, not with the history. One class per driver, as the message writer."""
+columns a preview shows), and the unread count and unread mentions past the reader's marker; the cost grows with
+the user's rooms and their unread messages, not with the history. One class per driver, as the message writer."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ class RoomListQuery:
 
     def __init__(self, layout: ChatLayout, dialect: Dialect) -> None:
         tables = layout.tables
-        self._rooms, self._participants, messages = (
-            qualified(layout, dialect, t.name) for t in (tables.rooms, tables.participants, tables.messages)
+        self._rooms, self._participants, messages, mentions = (
+            qualified(layout, dialect, t.name)
+            for t in (tables.rooms, tables.participants, tables.messages, tables.mentions)
         )
         user, false = self._param(1), self.FALSE
         columns = ", ".join([*(f"r.{c}" for c in ROOM), "o.user_id", *(f"l.{c}" for c in PREVIEW)])
@@ -43,6 +44,10 @@ class RoomListQuery:
             f"SELECT {columns}, (SELECT count(*) FROM {messages} AS u WHERE u.room_id = me.room_id"
             f" AND u.id > coalesce(me.last_read_message_id, 0) AND u.sender_id != {user}"
             f" AND u.is_deleted = {false} AND u.message_type != '{MessageType.SYSTEM.value}')"
+            # Unread mentions of the reader: a range of chat_mentions' key (user_id, room_id, message_id) past the
+            # marker. A deleted message's rows are gone with it and the sender's own never written: no join.
+            f", (SELECT count(*) FROM {mentions} AS n WHERE n.user_id = me.user_id AND n.room_id = me.room_id"
+            " AND n.message_id > coalesce(me.last_read_message_id, 0))"
         )
         # The other participant of a direct room only: in a group every other member would make a row.
         self._joins = (
@@ -148,7 +153,9 @@ class RoomListQuery:
         other = row[7]
         if other is None and room.room_type is RoomType.DIRECT:  # a room with oneself
             other = user
-        return RoomSummary(room=room, other_user_id=other, last_message=last, unread_count=row[13])
+        return RoomSummary(
+            room=room, other_user_id=other, last_message=last, unread_count=row[13], mention_count=row[14]
+        )
 
 
 class SqliteRoomList(RoomListQuery):

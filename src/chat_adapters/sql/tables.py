@@ -63,6 +63,8 @@ class ChatTables:
     messages: Table
     presence_log: Table
     uploads: Table
+    reactions: Table
+    mentions: Table
 
     def room_changed(self, room_id: int) -> Update:
         """Bumps the room's version; every change to its messages or read state runs it in its own transaction."""
@@ -144,6 +146,13 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("is_edited", Boolean, nullable=False, default=False),
         Column("client_msg_id", String(64)),
         Column("system", JSON(none_as_null=True)),  # a group change's SystemNote, for `message_type` system
+        # Issue 18 (migration 0006). `reply_to_id` has no foreign key: a reply outlives its original's purge and
+        # still says it answered something. `mentions`: the user ids its text names (NULL: none); the unread
+        # ones are counted from `chat_mentions`. The pin: who and when (NULL: not pinned).
+        Column("reply_to_id", BigInteger),
+        Column("mentions", JSON(none_as_null=True)),
+        Column("pinned_by", BigInteger),
+        Column("pinned_at", utc),
         Index(None, "room_id", "id"),
         UniqueConstraint("sender_id", "client_msg_id"),
         sqlite_autoincrement=True,
@@ -154,6 +163,51 @@ def chat_tables(prefix: str = "") -> ChatTables:
         messages.c.file_path,
         postgresql_where=with_file,
         sqlite_where=with_file,
+    )
+    pinned = messages.c.pinned_at.isnot(None)
+    Index(
+        f"ix_{prefix}chat_messages_pins",
+        messages.c.room_id,
+        messages.c.pinned_at,
+        postgresql_where=pinned,
+        sqlite_where=pinned,
+    )
+    messages_id = f"{prefix}chat_messages.id"
+    # One row per (message, user, emoji), kept unique by the database; `id` is the arrival order the message
+    # objects list reactions in. Gone with their message.
+    reactions = Table(
+        f"{prefix}chat_reactions",
+        md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column(
+            "message_id",
+            BigInteger,
+            # Named here: the convention's name would pass 63 characters with the longest prefix.
+            ForeignKey(messages_id, ondelete="CASCADE", name=f"fk_{prefix}chat_reactions_message_id"),
+            nullable=False,
+        ),
+        Column("user_id", BigInteger, nullable=False),
+        Column("emoji", String(64), nullable=False),
+        Column("created_at", utc, nullable=False),
+        UniqueConstraint("message_id", "user_id", "emoji"),
+        sqlite_autoincrement=True,
+    )
+    # Who a live message mentions (its sender left out), for the room list's `mention_count`: the key's order
+    # makes one user's unread mentions in one room a range past their read marker. A deleted message's rows go
+    # in the same transaction (`save`); the index on message_id serves that and the cascade.
+    mentions = Table(
+        f"{prefix}chat_mentions",
+        md,
+        Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("room_id", BigInteger, primary_key=True, autoincrement=False),
+        Column(
+            "message_id",
+            BigInteger,
+            ForeignKey(messages_id, ondelete="CASCADE", name=f"fk_{prefix}chat_mentions_message_id"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Index(None, "message_id"),
     )
     presence_log = Table(
         f"{prefix}user_presence",
@@ -186,6 +240,8 @@ def chat_tables(prefix: str = "") -> ChatTables:
         messages=messages,
         presence_log=presence_log,
         uploads=uploads,
+        reactions=reactions,
+        mentions=mentions,
     )
 
 
@@ -235,6 +291,8 @@ participants = _default.participants
 messages = _default.messages
 presence_log = _default.presence_log
 uploads = _default.uploads
+reactions = _default.reactions
+mentions = _default.mentions
 
 LAYOUT_KEY = "chat_layout"  # where alembic_config() leaves the layout for env.py and the revisions
 

@@ -25,7 +25,7 @@ from sqlalchemy.sql.schema import Table
 
 from chat_adapters.sql.driver import in_sqlite_thread, qualified, sqlite_timestamp
 from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavailable, translated
-from chat_adapters.sql.messages import note_to_json
+from chat_adapters.sql.messages import mention_rows, mentions_to_json, note_to_json
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId, UserId
@@ -47,6 +47,9 @@ DRAFT_COLUMNS = (
     "client_msg_id",
     "system",
 )
+# Only a batch with a reply or a mention binds these, and writes its `chat_mentions` rows in the same transaction:
+# a plain batch runs the same SQL as before issue 18.
+EXTRA_COLUMNS = ("reply_to_id", "mentions")
 CONFLICT = "client_msg_id was already used"
 SQLITE_SYNCHRONOUS = {0: "off", 1: "normal", 2: "full", 3: "extra"}  # PRAGMA synchronous's numbers
 
@@ -69,6 +72,25 @@ def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ..
     )
 
 
+def _has_extras(drafts: Sequence[MessageDraft]) -> bool:
+    return any(draft.reply_to is not None or draft.mentions for draft in drafts)
+
+
+def _extras(draft: MessageDraft) -> tuple[Any, ...]:
+    """The EXTRA_COLUMNS of a draft: what it answers, whom it names (JSON text, as `system`)."""
+    named = mentions_to_json(draft.mentions)
+    return (None if draft.reply_to is None else draft.reply_to.id, None if named is None else json.dumps(named))
+
+
+def _mentions(drafts: Sequence[MessageDraft], ids: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(user_id, room_id, message_id) rows for `chat_mentions`, the drafts matched to their ids in order."""
+    return [
+        (row["user_id"], row["room_id"], row["message_id"])
+        for draft, message_id in zip(drafts, ids, strict=True)
+        for row in mention_rows(message_id, draft.room_id, draft.sender_id, draft.mentions)
+    ]
+
+
 class NotMemberError(Exception):
     """A group message's sender is no longer in the group (found inside the batch's transaction)."""
 
@@ -88,15 +110,22 @@ def _touches(drafts: Sequence[MessageDraft]) -> list[tuple[RoomId, datetime]]:
 
 
 class _Sqlite:
-    """aiosqlite: BEGIN, the touches in one executemany, one multi-row INSERT ... RETURNING, COMMIT, all in one
-    call into its thread (one hop instead of three: less latency per batch and less CPU per message)."""
+    """aiosqlite: BEGIN, the touches in one executemany, one multi-row INSERT ... RETURNING (then the mentions'
+    rows in one executemany, for a batch that has any), COMMIT, all in one call into its thread (one hop instead
+    of three: less latency per batch and less CPU per message)."""
 
-    def __init__(self, rooms: str, messages: str, participants: str, stamp: Callable[[datetime], Any]) -> None:
+    def __init__(
+        self, rooms: str, messages: str, participants: str, mentions: str, stamp: Callable[[datetime], Any]
+    ) -> None:
         self.stamp = stamp
         self._touch = f"UPDATE {rooms} SET updated_at = ?, version = version + 1 WHERE id = ?"
         self._member = f"SELECT 1 FROM {participants} WHERE room_id = ? AND user_id = ?"
         self._insert = f"INSERT INTO {messages} ({', '.join(DRAFT_COLUMNS)}, is_deleted, is_edited) VALUES "
         self._values = f"({', '.join('?' * len(DRAFT_COLUMNS))}, 0, 0)"
+        extra = (*DRAFT_COLUMNS, *EXTRA_COLUMNS)
+        self._insert_extras = f"INSERT INTO {messages} ({', '.join(extra)}, is_deleted, is_edited) VALUES "
+        self._values_extras = f"({', '.join('?' * len(extra))}, 0, 0)"
+        self._mention = f"INSERT OR IGNORE INTO {mentions} (user_id, room_id, message_id) VALUES (?, ?, ?)"
 
     async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
         texts: dict[datetime, str] = {}  # a room's touch is its newest draft's time: format each time once
@@ -107,11 +136,19 @@ class _Sqlite:
                 text = texts[at] = self.stamp(at)
             return text
 
-        params = [value for draft in drafts for value in _row(draft, stamp)]
         touches = [(stamp(at), room) for room, at in _touches(drafts)]
         senders = _group_senders(drafts)
-        sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
-        write = functools.partial(self._write, touches=touches, senders=senders, sql=sql, params=params)
+        if _has_extras(drafts):
+            params = [value for draft in drafts for value in (*_row(draft, stamp), *_extras(draft))]
+            sql = self._insert_extras + ", ".join([self._values_extras] * len(drafts)) + " RETURNING id"
+            mentioning = drafts if any(draft.mentions for draft in drafts) else None
+        else:
+            params = [value for draft in drafts for value in _row(draft, stamp)]
+            sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
+            mentioning = None
+        write = functools.partial(
+            self._write, touches=touches, senders=senders, sql=sql, params=params, mentioning=mentioning
+        )
         return await in_sqlite_thread(driver, write)
 
     def _write(
@@ -122,6 +159,7 @@ class _Sqlite:
         senders: list[tuple[RoomId, UserId]],
         sql: str,
         params: list[Any],
+        mentioning: Sequence[MessageDraft] | None,
     ) -> list[int]:
         """On aiosqlite's thread. Cancelling the awaiting task does not stop it: the batch is all in or all out."""
         if conn.in_transaction:  # an earlier batch failed between statements without its rollback
@@ -135,14 +173,16 @@ class _Sqlite:
             for room, sender in senders:  # under the write lock: no removal can commit in between
                 if conn.execute(self._member, (room, sender)).fetchone() is None:
                     raise NotMemberError
-            rows = conn.execute(sql, params).fetchall()
+            # One statement's new rowids grow in row order (AUTOINCREMENT: past the largest ever given, + 1 each).
+            ids = sorted(row[0] for row in conn.execute(sql, params).fetchall())
+            if mentioning is not None:
+                conn.executemany(self._mention, _mentions(mentioning, ids))
             conn.commit()
         except BaseException:
             with contextlib.suppress(Exception):  # the first error matters; a broken connection is dropped
                 conn.rollback()
             raise
-        # One statement's new rowids grow in row order (AUTOINCREMENT: past the largest ever given, + 1 each).
-        return sorted(row[0] for row in rows)
+        return ids
 
     @staticmethod
     def failure(exc: BaseException) -> Exception | None:
@@ -178,16 +218,12 @@ class _Postgres:
         "json",
     )
 
-    def __init__(self, rooms: str, messages: str, participants: str, stamp: Callable[[datetime], Any]) -> None:
+    EXTRA_TYPES = ("bigint", "json")  # EXTRA_COLUMNS
+
+    def __init__(
+        self, rooms: str, messages: str, participants: str, mentions: str, stamp: Callable[[datetime], Any]
+    ) -> None:
         self.stamp = stamp
-        arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(self.TYPES, start=3))
-        names = ", ".join(DRAFT_COLUMNS)
-        # WITH ORDINALITY + ORDER BY: the sequence hands out ids in row order, so sorted ids match the drafts.
-        insert = (
-            f"INSERT INTO {messages} ({names}, is_deleted, is_edited) "
-            f"SELECT {names}, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
-            "WHERE (SELECT count(*) FROM touched) >= 0 AND (SELECT ok FROM checked) IS NOT NULL ORDER BY n RETURNING id"
-        )
         # A group message (no receiver) whose sender is not in the group divides by zero: the statement fails
         # whole, before any row is inserted (`failure` says NotFoundError), in the same snapshot as the insert.
         checked = (
@@ -195,23 +231,57 @@ class _Postgres:
             f"{participants} AS p WHERE p.room_id = c.room_id AND p.user_id = c.sender_id) THEN 1 ELSE 0 END)) AS ok "
             "FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS c(room_id, sender_id, receiver_id)), "
         )
-        self._sql = (
+        many = (
             "WITH " + checked + "locked AS MATERIALIZED ("
             f"SELECT id FROM {rooms} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE), "
             f"touched AS (UPDATE {rooms} AS r SET updated_at = t.at, version = r.version + 1 "
             "FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) "
-            "WHERE r.id = t.id AND r.id IN (SELECT id FROM locked) RETURNING r.id) " + insert
+            "WHERE r.id = t.id AND r.id IN (SELECT id FROM locked) RETURNING r.id) "
         )
         # One room (every sequential send): its UPDATE is the only lock, so no order to keep: less work per send.
-        self._one_room_sql = (
+        one = (
             f"WITH {checked}touched AS (UPDATE {rooms} SET updated_at = ($2::timestamptz[])[1], version = version + 1 "
-            "WHERE id = ($1::bigint[])[1] RETURNING id) " + insert
+            "WHERE id = ($1::bigint[])[1] RETURNING id) "
+        )
+        plain, extras = (
+            self._insert(messages, DRAFT_COLUMNS, self.TYPES),
+            self._insert(messages, (*DRAFT_COLUMNS, *EXTRA_COLUMNS), (*self.TYPES, *self.EXTRA_TYPES)),
+        )
+        self._sql = many + plain + " RETURNING id"
+        self._one_room_sql = one + plain + " RETURNING id"
+        # With replies or mentions: the insert becomes a CTE whose rows the mentions' INSERT reads, all in the
+        # same statement (so the same implicit transaction); the sender's own mention is never a row.
+        mentioned = (
+            f"inserted AS ({extras} RETURNING id, room_id, sender_id, mentions), "
+            f"mentioned AS (INSERT INTO {mentions} (user_id, room_id, message_id) "
+            "SELECT DISTINCT n.user_id::bigint, i.room_id, i.id FROM inserted AS i "
+            "CROSS JOIN LATERAL json_array_elements_text(i.mentions) AS n(user_id) "
+            "WHERE n.user_id::bigint <> i.sender_id) SELECT id FROM inserted"
+        )
+        self._sql_extras = many.removesuffix(" ") + ", " + mentioned
+        self._one_room_sql_extras = one.removesuffix(" ") + ", " + mentioned
+
+    @staticmethod
+    def _insert(messages: str, columns: Sequence[str], types: Sequence[str]) -> str:
+        arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=3))
+        names = ", ".join(columns)
+        # WITH ORDINALITY + ORDER BY: the sequence hands out ids in row order, so sorted ids match the drafts.
+        return (
+            f"INSERT INTO {messages} ({names}, is_deleted, is_edited) "
+            f"SELECT {names}, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
+            "WHERE (SELECT count(*) FROM touched) >= 0 AND (SELECT ok FROM checked) IS NOT NULL ORDER BY n"
         )
 
     async def write(self, driver: Any, drafts: Sequence[MessageDraft]) -> list[int]:
         touches = _touches(drafts)
-        columns = zip(*(_row(draft, self.stamp) for draft in drafts), strict=True)
-        sql = self._one_room_sql if len(touches) == 1 else self._sql
+        one_room = len(touches) == 1
+        if _has_extras(drafts):
+            sql = self._one_room_sql_extras if one_room else self._sql_extras
+            rows_of = [(*_row(draft, self.stamp), *_extras(draft)) for draft in drafts]
+        else:
+            sql = self._one_room_sql if one_room else self._sql
+            rows_of = [_row(draft, self.stamp) for draft in drafts]
+        columns = zip(*rows_of, strict=True)
         rows = await driver.fetch(
             sql, [room for room, _ in touches], [self.stamp(at) for _, at in touches], *map(list, columns)
         )
@@ -249,11 +319,19 @@ class SqlMessageWriter:
         self._backend: _Sqlite | _Postgres
         if dialect.driver == "aiosqlite":
             self._backend = _Sqlite(
-                name(tables.rooms), name(tables.messages), name(tables.participants), sqlite_timestamp
+                name(tables.rooms),
+                name(tables.messages),
+                name(tables.participants),
+                name(tables.mentions),
+                sqlite_timestamp,
             )
         elif dialect.driver == "asyncpg":  # takes aware datetimes as they are
             self._backend = _Postgres(
-                name(tables.rooms), name(tables.messages), name(tables.participants), lambda value: value
+                name(tables.rooms),
+                name(tables.messages),
+                name(tables.participants),
+                name(tables.mentions),
+                lambda value: value,
             )
         else:
             raise ValueError(f"no SqlMessageWriter for the {dialect.name}+{dialect.driver} driver")
