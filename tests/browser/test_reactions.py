@@ -245,6 +245,7 @@ async def test_mentions_are_offered_in_a_group_highlighted_and_badged(api: Api, 
     await a.page.locator("#text").press_sequentially("can you check the form")
     await a.page.press("#text", "Enter")
     sent = "Hello @Bob Jones can you check the form"
+    await expect(group_item(c, "Benefits").locator(".room-preview")).to_have_text(f"Alice Smith: {sent}")
     for chat in (a, c):
         mention = chat.message(sent).locator(".mention")
         await expect(mention).to_have_text("@Bob Jones")

@@ -64,6 +64,14 @@ export function tokenIds(text) {
   return [...String(text ?? "").matchAll(/<@([1-9][0-9]{0,18})>/g)].map((match) => Number(match[1]));
 }
 
+/** `text` as one line of plain text, each member's `<@ID>` as "@Name" (a room list's preview). */
+export function withNames(text, room) {
+  return String(text ?? "").replace(/<@([1-9][0-9]{0,18})>/g, (token, id) => {
+    const name = personIn(room, Number(id));
+    return name ? `@${name}` : token;
+  });
+}
+
 /** A message's text with its links and its mentions of members as elements. */
 export function textOf(content, room, mentions, { links = true } = {}) {
   const s = store.session;

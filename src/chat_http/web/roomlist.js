@@ -3,6 +3,7 @@
 // (`data-action="open-room"`); main.js dispatches it.
 
 import { $, formatWhen, groupAvatar, h, presenceAvatar } from "./dom.js";
+import { withNames } from "./parts.js";
 import { renderer } from "./render.js";
 import { isGroup, roomName, store, typingNames, typingSentence } from "./state.js";
 
@@ -34,7 +35,7 @@ function previewOf(room) {
   const mine = last.sender_id === store.session.me.id;
   const deleted = last.deleted || (last.content === null && last.message_type === "text");
   const icon = !deleted && KIND_ICON[last.message_type];
-  const body = deleted ? "Message deleted" : last.content || KIND_LABEL[last.message_type] || "";
+  const body = deleted ? "Message deleted" : withNames(last.content, room) || KIND_LABEL[last.message_type] || "";
   const who = mine ? "You: " : group ? `${last.sender_name}: ` : null;
   return [who, icon ? h("span", { class: `icon ${icon}`, "aria-hidden": "true" }) : null, body];
 }
