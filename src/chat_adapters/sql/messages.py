@@ -403,6 +403,7 @@ class SqlMessages:
                 messages.c.id > func.coalesce(participants.c.history_from_id, 0),
             ),
         )
+        order = messages.c.id.desc()
         if self._session.dialect == "postgresql":
             tsquery = tsquery_of(query.terms)
             if tsquery is None:
@@ -413,12 +414,14 @@ class SqlMessages:
         else:
             fts_name = fts_table_name(self._tables.prefix)
             fts = table(fts_name, column("rowid"))
-            matching = select(fts.c.rowid).where(
+            # FTS5 drives: it walks its matches newest rowid first (ORDER BY rowid DESC is its own order, as is a
+            # rowid range), each looked up by primary key, and stops once the page is full.
+            statement = statement.join(fts, fts.c.rowid == messages.c.id).where(
                 literal_column(f'"{fts_name}"').op("MATCH")(fts5_match_of(query.terms))
             )
-            if query.before_id is not None:  # FTS5 takes a rowid range itself
-                matching = matching.where(fts.c.rowid < query.before_id)
-            statement = statement.where(messages.c.id.in_(matching))
+            if query.before_id is not None:
+                statement = statement.where(fts.c.rowid < query.before_id)
+            order = fts.c.rowid.desc()
         statement = statement.where(messages.c.is_deleted == false())
         if query.room_id is not None:
             statement = statement.where(messages.c.room_id == query.room_id)
@@ -430,7 +433,7 @@ class SqlMessages:
             statement = statement.where(messages.c.created_at < query.before)
         if query.before_id is not None:
             statement = statement.where(messages.c.id < query.before_id)
-        return await self._messages(statement.order_by(messages.c.id.desc()).limit(query.limit + 1))
+        return await self._messages(statement.order_by(order).limit(query.limit + 1))
 
     def _in_room(self, room_id: RoomId, visible_after: MessageId | None) -> Any:
         """The room's messages, only those past `visible_after` (a member's history start) when given."""
