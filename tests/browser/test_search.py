@@ -12,7 +12,7 @@ import pytest
 from tests.browser.conftest import ChatPage, Pages, employee, expect
 from tests.browser.test_groups import make_group
 from tests.browser.test_reactions import XSS, by_id, no_markup_ran, say
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, Person
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -22,6 +22,15 @@ async def search(chat: ChatPage, query: str) -> None:
     if await chat.page.locator("#finder").is_hidden():
         await chat.page.click("#finder-button")
     await chat.page.fill("#finder-input", query)
+
+
+async def say_all(api: Api, person: Person, room_id: int, texts: list[str]) -> list[dict[str, Any]]:
+    """Sends `texts` in order, 30 to a socket: each socket keeps within its rate limit."""
+    sent = []
+    for start in range(0, len(texts), 30):
+        async with api.socket(person) as sock:
+            sent += [await say(sock, room_id, text) for text in texts[start : start + 30]]
+    return sent
 
 
 def groups(chat: ChatPage) -> Any:
@@ -73,9 +82,7 @@ async def test_hits_are_grouped_by_room_with_their_matches_marked(api: Api, page
 async def test_more_results_come_in_pages_and_join_their_room_groups(api: Api, pages: Pages) -> None:
     alice, bob = await employee(api, "Alice Smith"), await employee(api, "Bob Jones")
     room = await api.room(alice, bob)
-    async with api.socket(bob) as sock:
-        for n in range(25):  # more than one page of 20
-            await say(sock, room, f"timesheet reminder {n}")
+    await say_all(api, bob, room, [f"timesheet reminder {n}" for n in range(25)])  # more than one page of 20
     a = await pages.signed_in(alice)
     await search(a, "timesheet")
     snippets = a.page.locator("#finder-results .finder-snippet")
@@ -92,14 +99,8 @@ async def test_a_hit_far_back_is_shown_with_the_messages_around_it(short_rooms: 
     api, pages = short_rooms  # rooms open with their latest 20 messages
     alice, bob = await employee(api, "Alice Smith"), await employee(api, "Bob Jones")
     room = await api.room(alice, bob)
-    async with api.socket(alice) as sock:  # each socket keeps within its rate limit
-        for n in range(30):
-            await say(sock, room, f"early {n}")
-        target = await say(sock, room, "The offsite budget is approved")
-    for batch in range(2):
-        async with api.socket(bob) as sock:
-            for n in range(30):
-                await say(sock, room, f"later {batch * 30 + n}")
+    *_, target = await say_all(api, alice, room, [*(f"early {n}" for n in range(30)), "The offsite budget is approved"])
+    await say_all(api, bob, room, [f"later {n}" for n in range(60)])
     a = await pages.signed_in(alice)
     await a.open_room_with(bob)
     await expect(a.message("later 59")).to_be_visible()
@@ -139,10 +140,8 @@ async def test_sending_while_reading_far_back_returns_to_the_latest(short_rooms:
     api, pages = short_rooms
     alice, bob = await employee(api, "Alice Smith"), await employee(api, "Bob Jones")
     room = await api.room(alice, bob)
-    async with api.socket(bob) as sock:
-        target = await say(sock, room, "Where do I find the holiday calendar?")
-        for n in range(60):
-            await say(sock, room, f"chatter {n}")
+    texts = ["Where do I find the holiday calendar?", *(f"chatter {n}" for n in range(60))]
+    target, *_ = await say_all(api, bob, room, texts)
     a = await pages.signed_in(alice)
     await search(a, "holiday calendar")
     await hit(a, target["id"]).click()
