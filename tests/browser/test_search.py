@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ChatPage, Pages, employee, expect
-from tests.browser.test_groups import make_group
+from tests.browser.conftest import PHONE, ChatPage, Pages, employee, expect
+from tests.browser.test_groups import assert_on_screen, make_group
 from tests.browser.test_reactions import XSS, by_id, no_markup_ran, say
 from tests.e2e.conftest import Api, Person
 
@@ -153,6 +153,25 @@ async def test_sending_while_reading_far_back_returns_to_the_latest(short_rooms:
     await expect(a.message("chatter 59")).to_be_visible()  # the room's latest, not a gap before my reply
     await expect(a.message("Where do I find the holiday calendar?")).to_have_count(0)
     await expect(a.page.locator("#load-newer")).to_be_hidden()
+
+
+async def test_on_a_phone_a_hit_opens_its_room_and_back_leads_to_the_hits(api: Api, pages: Pages) -> None:
+    alice, bob = await employee(api, "Alice Smith"), await employee(api, "Bob Jones")
+    room = await api.room(alice, bob)
+    async with api.socket(bob) as sock:
+        found = await say(sock, room, "Your parental leave request PL-2031 is approved, see the attached letter")
+    a = await pages.signed_in(alice, viewport=PHONE)
+    await search(a, "pl-2031")
+    await expect(hit(a, found["id"]).locator("mark")).to_have_text(["PL-2031"])
+    await assert_on_screen(a, "#finder-button", "#finder-input", ".finder-hit")
+    await a.shot("32-search-phone")
+
+    await hit(a, found["id"]).click()
+    await expect(a.page.locator(".sidebar")).to_be_hidden()  # the room takes the screen
+    await expect(by_id(a, found["id"])).to_be_in_viewport()
+    await a.page.click("#back")
+    await expect(hit(a, found["id"])).to_be_visible()  # the hits are still there
+    await expect(a.page.locator("#finder-input")).to_have_value("pl-2031")
 
 
 async def test_the_servers_refusal_is_shown_and_markup_in_a_hit_is_text(api: Api, pages: Pages) -> None:
