@@ -54,8 +54,15 @@ class StatementCounter:
             self._seen(statement)
 
     def _raw(self, statement: str) -> None:
-        if statement not in self._from_sqlalchemy:
-            self._seen(statement)
+        if statement in self._from_sqlalchemy:
+            return
+        if not self.postgres:
+            # sqlite3 reports the start of each trigger program again with the text of the statement that fired
+            # it, and FTS5's own statements on its shadow tables as comments ('-- ...'): both run inside the
+            # statement sent, so neither is counted (issue 19's search index is kept by triggers).
+            if statement.startswith("--") or (self.statements and self.statements[-1] == statement):
+                return
+        self._seen(statement)
 
     def _seen(self, statement: str) -> None:
         """Statements on the chat's tables: not pool pings (';'), nor asyncpg's one-time type introspection."""

@@ -69,7 +69,7 @@ def fts_table_names(prefix: str) -> set[str]:
     return {fts, f"{fts}_data", f"{fts}_idx", f"{fts}_config"}
 
 
-def sqlite_search_ddl(prefix: str) -> list[str]:
+def sqlite_search_ddl(prefix: str) -> dict[str, str]:
     """SQLite's search index: an FTS5 table whose content is `chat_messages.search_words`, and triggers that index
     each value written there in the writing statement itself (so in its transaction) and take out the old one
     (an external-content table's 'delete' needs the old words, which only the row still has).
@@ -85,14 +85,14 @@ def sqlite_search_ddl(prefix: str) -> list[str]:
     insert_new = (
         f'INSERT INTO "{fts}" (rowid, search_words) SELECT new.id, new.search_words WHERE new.search_words IS NOT NULL;'
     )
-    return [
-        f"CREATE VIRTUAL TABLE \"{fts}\" USING fts5(search_words, content='{messages}', content_rowid='id',"
+    return {
+        fts: f"CREATE VIRTUAL TABLE \"{fts}\" USING fts5(search_words, content='{messages}', content_rowid='id',"
         " tokenize='ascii', prefix='2 3', columnsize=0)",
-        f'CREATE TRIGGER "{fts}_insert" AFTER INSERT ON "{messages}" BEGIN {insert_new} END',
-        f'CREATE TRIGGER "{fts}_update" AFTER UPDATE OF search_words ON "{messages}"'
+        f"{fts}_insert": f'CREATE TRIGGER "{fts}_insert" AFTER INSERT ON "{messages}" BEGIN {insert_new} END',
+        f"{fts}_update": f'CREATE TRIGGER "{fts}_update" AFTER UPDATE OF search_words ON "{messages}"'
         f" BEGIN {delete_old} {insert_new} END",
-        f'CREATE TRIGGER "{fts}_delete" AFTER DELETE ON "{messages}" BEGIN {delete_old} END',
-    ]
+        f"{fts}_delete": f'CREATE TRIGGER "{fts}_delete" AFTER DELETE ON "{messages}" BEGIN {delete_old} END',
+    }
 
 
 def _sqlite_ddl(statement: str) -> ExecutableDDLElement:
@@ -234,7 +234,7 @@ def chat_tables(prefix: str = "") -> ChatTables:
     )
     search = Index(search_index_name(prefix), messages.c.search_words, postgresql_using="gin")
     search.ddl_if(dialect="postgresql")  # SQLite's index is the FTS5 table, made with the table by these events:
-    for statement in sqlite_search_ddl(prefix):
+    for statement in sqlite_search_ddl(prefix).values():
         event.listen(messages, "after_create", _sqlite_ddl(statement))
     event.listen(messages, "before_drop", _sqlite_ddl(f'DROP TABLE IF EXISTS "{fts_table_name(prefix)}"'))
     messages_id = f"{prefix}chat_messages.id"
