@@ -300,7 +300,8 @@ def path_value(data: st.DataObject, world: World, kind: str | None) -> str:
             st.one_of(st.just(world.file_key), near, st.lists(TEXT, min_size=1, max_size=3).map("/".join))
         )
     else:
-        value = data.draw(st.one_of(st.sampled_from(["api.js", "chat.css", "openapi.json", "swagger"]), TEXT))
+        names = st.sampled_from(["api.js", "chat.css", "openapi.json", "swagger", "👍", "❤", "<b>", ":)"])
+        value = data.draw(st.one_of(names, TEXT))
     return quote(value, safe="/" if kind == "path" else "")
 
 
@@ -412,6 +413,9 @@ def field_values(world: World) -> dict[str, st.SearchStrategy[Any]]:
         "client_msg_id": TEXT,
         "upload_id": st.one_of(st.just(world.upload_id), TEXT),
         "is_typing": st.booleans(),
+        "message_id": st.sampled_from([world.message, world.file_message, 0, -1, 2**63 - 1]),
+        "reply_to_id": st.sampled_from([world.message, world.file_message, 0, -1, 2**63 - 1]),
+        "emoji": st.one_of(st.sampled_from(["👍", "❤", "❤️", "👨‍👩‍👧", "<b>", ":)", "👍👍", ""]), TEXT),
     }
     return {name: st.one_of(strategy, strategy, JSON) for name, strategy in good.items()}
 
