@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -46,6 +46,36 @@ async def _after_reads(client: httpx.AsyncClient, requests: int) -> list[float]:
         if response.status_code != 200:
             raise RuntimeError(f"POST /rooms/{room_id}/read: {response.status_code} {response.text[:200]}")
         took.extend((await _timed(client, ["/rooms"]))[0])
+    return took
+
+
+def search_queries(rng: random.Random, size: int, count: int) -> list[str]:
+    """`count` searches of 1 to 3 words over the seed's text ('Message <i>: an ordinary line of chat text, ...'):
+    rare (a message's number: one hit), common (every message), a prefix, phrases, and mixes of them."""
+    shapes: list[Callable[[], str]] = [
+        lambda: f"message {rng.randint(1, size)}",  # rare: one message (and the numbers it prefixes)
+        lambda: str(rng.randint(1, size)),
+        lambda: "ordinary",  # common: every message
+        lambda: "chat text line",
+        lambda: "ordin",  # a prefix of a common word
+        lambda: '"chat text"',  # a phrase of common words
+        lambda: '"most messages" long',
+        lambda: f'"message {rng.randint(1, size)}" ordinary',
+    ]
+    return [rng.choice(shapes)() for _ in range(count)]
+
+
+async def _searched(client: httpx.AsyncClient, queries: Sequence[str]) -> list[float] | None:
+    """None for a revision without message search (its 404)."""
+    if (await client.get("/search", params={"q": "ordinary"})).status_code == 404:
+        return None
+    took: list[float] = []
+    for q in queries:
+        started = time.perf_counter()
+        response = await client.get("/search", params={"q": q})
+        took.append(time.perf_counter() - started)
+        if response.status_code != 200 or not response.json()["results"]:
+            raise RuntimeError(f"GET /search?q={q}: {response.status_code} {response.text[:200]}")
     return took
 
 
@@ -93,6 +123,9 @@ async def rest(
                 next_took, _ = await _timed(client, [next_page] * requests)
                 history_took, history_bytes = await _timed(client, history)
                 cursor_took, _ = await _timed(client, cursor)
+                queries = search_queries(rng, size, requests // 3)  # 100 in the full run
+                await _searched(client, search_queries(rng, size, 10))  # warm-up
+                search_took = await _searched(client, queries)
                 results.append(
                     {
                         "messages": await seeder.message_count(),
@@ -106,6 +139,7 @@ async def rest(
                         "room_next_page": percentiles(next_took),
                         "history_page": {**percentiles(history_took), "bytes": history_bytes},
                         "history_before_id": percentiles(cursor_took),
+                        **({} if search_took is None else {"search": percentiles(search_took)}),
                         **meter.read(),
                     }
                 )

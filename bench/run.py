@@ -293,6 +293,7 @@ def targets(report: Report, backends: list[str]) -> list[dict[str, Any]]:
         ("REST room list after a read p99", "ms", lambda b: _rest(report, b, "room_list_after_read"), 20, False),
         ("REST room list ?limit=50 p99 (largest db)", "ms", lambda b: _rest(report, b, "room_page"), 20, False),
         ("REST history page p99 (largest db)", "ms", lambda b: _rest(report, b, "history_page"), 20, False),
+        ("message search p99 (largest db)", "ms", lambda b: _rest(report, b, "search"), 50, False),
         ("group of 100: p99 sender -> every receiver", "ms",
          lambda b: _get(report, "group", b, "latency.p99_ms"), 50, False),
         ("group of 100: deliveries lost", "deliveries", lambda b: _get(report, "group", b, "lost"), 0, False),

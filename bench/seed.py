@@ -63,7 +63,7 @@ DIRECT_ROOM_NAME = "Direct Chat"  # chatcore.rooms.DIRECT_ROOM_NAME
 CHUNK = 1000  # rows per multi-row insert: well under SQLite's and asyncpg's bind-parameter limits
 TEXT = "': an ordinary line of chat text, about as long as most messages are.'"
 
-_COLUMNS = "room_id, sender_id, receiver_id, message_type, content, created_at{flag}, is_deleted, is_edited"
+_COLUMNS = "room_id, sender_id, receiver_id, message_type, content, created_at{flag}, is_deleted, is_edited{words}"
 # Message i goes to room (i mod R); each room's senders alternate between `me` and the other participant
 # every R messages; the newest `unread` messages stay unread, all older ones are read: by the `is_read` flag up
 # to revision 0004, by the participants' read markers from 0005 on (MARKERS, after the insert).
@@ -71,22 +71,27 @@ _SELECT = (
     ":first_room + i % :rooms,"
     " CASE WHEN (i / :rooms) % 2 = 0 THEN :me ELSE :first_other + i % :rooms END,"
     " CASE WHEN (i / :rooms) % 2 = 0 THEN :first_other + i % :rooms ELSE :me END,"
-    " 'text', 'Message ' || i || " + TEXT + ", {created}{flag}, {false}, {false}"
+    " 'text', 'Message ' || i || " + TEXT + ", {created}{flag}, {false}, {false}{words}"
 )
+# From 0007 on: the message's search words, as chatcore.search.index_text folds them (the text is ASCII, so
+# lower case and spaces are all it takes); PostgreSQL's parser makes the same positions of such plain words.
+WORDS = "'message ' || i || ' an ordinary line of chat text about as long as most messages are'"
 SQLITE_CREATED = "strftime('%Y-%m-%d %H:%M:%S', :epoch + i, 'unixepoch') || '.000000'"
 
 
-def _messages_sql(*, postgres: bool, flags: bool) -> TextClause:
-    """The INSERT ... SELECT of a batch, with the `is_read` flag (revisions before 0005) or without."""
-    columns = _COLUMNS.format(flag=", is_read" if flags else "")
+def _messages_sql(*, postgres: bool, flags: bool, words: bool = False) -> TextClause:
+    """The INSERT ... SELECT of a batch, with the `is_read` flag (revisions before 0005) or without, with the
+    search words (0007 on) or without."""
+    columns = _COLUMNS.format(flag=", is_read" if flags else "", words=", search_words" if words else "")
     flag = ", i <= :read_upto" if flags else ""
     if postgres:
-        select_list = _SELECT.format(created="to_timestamp(:epoch + i)", flag=flag, false="false")
+        vector = f", to_tsvector('simple', {WORDS})" if words else ""
+        select_list = _SELECT.format(created="to_timestamp(:epoch + i)", flag=flag, false="false", words=vector)
         return text(
             f"INSERT INTO chat_messages ({columns}) SELECT {select_list}"
             " FROM generate_series(CAST(:start AS bigint), CAST(:end AS bigint)) AS g(i)"
         )
-    select_list = _SELECT.format(created=SQLITE_CREATED, flag=flag, false="0")
+    select_list = _SELECT.format(created=SQLITE_CREATED, flag=flag, false="0", words=f", {WORDS}" if words else "")
     return text(
         "WITH RECURSIVE seq(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM seq WHERE i < :end) "
         f"INSERT INTO chat_messages ({columns}) SELECT {select_list} FROM seq"
@@ -206,10 +211,11 @@ class Seeder:
         }
         span = {"low": first_room, "high": first_room + rooms - 1}
         async with self.engine.begin() as conn:
-            flags = "is_read" in await conn.run_sync(lambda sync: _columns(sync, "chat_messages"))
+            message_columns = await conn.run_sync(lambda sync: _columns(sync, "chat_messages"))
+            flags, words = "is_read" in message_columns, "search_words" in message_columns
             mentions = await conn.run_sync(lambda sync: inspect(sync).has_table("chat_mentions"))
             newest_before = (await conn.execute(text("SELECT coalesce(max(id), 0) FROM chat_messages"))).scalar_one()
-        statement = _messages_sql(postgres=self.postgres, flags=flags)
+        statement = _messages_sql(postgres=self.postgres, flags=flags, words=words)
         batch = 250_000  # bounded transactions: WAL and memory stay small
         if flags:
             async with self.engine.begin() as conn:  # what was unread so far has been read meanwhile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,6 +40,7 @@ from chatcore import (
 )
 from chatcore.codec import loads, structure
 from chatcore.model import MAX_ID, Role
+from chatcore.views import SearchPage
 
 AnyRequest = Request[UserId, Any, Any]
 
@@ -70,6 +72,23 @@ def _cursor(value: int | None, field: str) -> MessageId | None:
     if value is not None and not 0 <= value <= MAX_ID:
         raise InvalidError(f"{field} must be between 0 and {MAX_ID}", field=field)
     return None if value is None else MessageId(value)
+
+
+def _an_id(value: int, field: str) -> int:
+    if not 1 <= value <= MAX_ID:
+        raise InvalidError(f"{field} must be between 1 and {MAX_ID}", field=field)
+    return value
+
+
+def _when(value: str | None, field: str) -> datetime | None:
+    """An ISO date or time; one without a zone is UTC (a date is its midnight)."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidError(f"{field} must be an ISO date or time, such as 2026-03-01", field=field) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 async def _json_body(request: AnyRequest) -> Any:
@@ -105,6 +124,32 @@ class ChatController(Controller):
         """`email`: 2 to 254 characters of an address; one with a space or a control character is a 400."""
         users = await rt.chat.search_users(request.user, email)
         return UserSearch(users=users, total=len(users))
+
+    @get("/search", responses=errors(400, 429), summary="Search the messages the caller may read, newest first")
+    async def search_messages(
+        self,
+        request: AnyRequest,
+        rt: Rt,
+        q: FromQuery[str],
+        room_id: FromQuery[int | None] = None,
+        sender_id: FromQuery[int | None] = None,
+        after: FromQuery[str | None] = None,
+        before: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 20,
+        cursor: FromQuery[str | None] = None,
+    ) -> SearchPage:
+        """All words must match, the last as a prefix; "quoted phrases"; case and accents ignored. A room or
+        sender the caller shares nothing with finds nothing."""
+        return await rt.chat.search_messages(
+            request.user,
+            q,
+            room_id=None if room_id is None else RoomId(_an_id(room_id, "room_id")),
+            sender_id=None if sender_id is None else UserId(_an_id(sender_id, "sender_id")),
+            after=_when(after, "after"),
+            before=_when(before, "before"),
+            limit=limit,
+            cursor=cursor,
+        )
 
     @post(
         "/rooms",

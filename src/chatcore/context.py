@@ -92,6 +92,16 @@ async def visible_message(uow: UnitOfWork, me: UserId, message_id: MessageId) ->
     return message, membership
 
 
+def people_of(messages: Iterable[Message]) -> set[UserId]:
+    """Senders and receivers of these messages, for their names."""
+    found: set[UserId] = set()
+    for message in messages:
+        found.add(message.sender_id)
+        if message.receiver_id is not None:
+            found.add(message.receiver_id)
+    return found
+
+
 def _may_quote(original: MessageId, members: list[Member] | None, viewer: Membership | None) -> bool:
     """Whether a reply's audience may read the original: a member who joined a group after it never sees its
     text, not even quoted."""

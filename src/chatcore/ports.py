@@ -27,6 +27,7 @@ from chatcore.model import (
     User,
     UserId,
 )
+from chatcore.search import SearchQuery
 
 
 class Clock(Protocol):
@@ -185,6 +186,13 @@ class Messages(Protocol):
 
     async def pins(self, room_id: RoomId, *, visible_after: MessageId | None = None) -> list[Message]:
         """The room's pinned messages (above `visible_after`), most recently pinned first."""
+        ...
+
+    async def search(self, user: UserId, query: SearchQuery) -> list[Message]:
+        """Live messages `user` may read (of their rooms, above their `history_from`) whose text matches every
+        term of the query as `chatcore.search.matches` says (the store indexes `chatcore.search.index_text` in
+        the transaction that writes the message), within its room, sender and time filters, older than its
+        `before_id`: newest first, at most `limit` + 1 (one more says there is a next page)."""
         ...
 
     async def history(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import attrs
 
-from chatcore.context import Context, participants, visible_message
+from chatcore.context import Context, participants, people_of, visible_message
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.events import MessagePinned, MessageUnpinned, ReactionAdded, ReactionRemoved
-from chatcore.model import Membership, Message, MessageId, RoomId, UserId
+from chatcore.model import Membership, MessageId, RoomId, UserId
 from chatcore.ports import UnitOfWork
 from chatcore.reactions import MAX_PINS, MAX_REACTIONS, EmojiCheck, check_emoji, check_pin
 from chatcore.views import MessageView
@@ -104,7 +104,7 @@ class Reacting:
             membership = await uow.rooms.membership(me, room_id)
             pinned = await uow.messages.pins(room_id, visible_after=membership.history_from)
             members = await uow.rooms.members(room_id)
-        users = await ctx.users.get_many(_people(pinned))
+        users = await ctx.users.get_many(people_of(pinned))
         return await ctx.message_views(pinned, users, members, viewer=membership)
 
     async def _current(self, uow: UnitOfWork, message_id: MessageId, membership: Membership) -> MessageView:
@@ -114,12 +114,3 @@ class Reacting:
             raise NotFoundError("message not found", field="message_id")
         members = await uow.rooms.members(membership.room.id)
         return await self._ctx.view(message, members, viewer=membership)
-
-
-def _people(messages: list[Message]) -> set[UserId]:
-    people: set[UserId] = set()
-    for message in messages:
-        people.add(message.sender_id)
-        if message.receiver_id is not None:
-            people.add(message.receiver_id)
-    return people

@@ -8,12 +8,11 @@ list be trusted after reading only the versions.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
 import attrs
 
 from chatcore.caching import BuiltRoom, RoomList
-from chatcore.context import Context, participants
+from chatcore.context import Context, participants, people_of
 from chatcore.errors import ConflictError, InvalidError, NotFoundError
 from chatcore.events import MessagesRead
 from chatcore.groups import readers
@@ -143,7 +142,7 @@ class Conversations:
             total = await uow.messages.count(room_id, visible_after=visible)
         groups = {room_id: members} if membership.is_group else {}
         base = (await self._build_room_views(me, summaries, groups))[0]
-        users = await ctx.users.get_many(_people(latest) | {m.user_id for m in members})
+        users = await ctx.users.get_many(people_of(latest) | {m.user_id for m in members})
         messages = await ctx.message_views(latest, users, members, viewer=membership)
         return RoomDetail(**attrs.asdict(base, recurse=False), message_list=MessageList(messages=messages, total=total))
 
@@ -171,7 +170,7 @@ class Conversations:
             messages, has_more = await uow.messages.history(room_id, query, visible_after=visible)
             total = await uow.messages.count(room_id, visible_after=visible)
             members = await uow.rooms.members(room_id)
-        users = await ctx.users.get_many(_people(messages))
+        users = await ctx.users.get_many(people_of(messages))
         views = await ctx.message_views(messages, users, members, viewer=membership)
         return HistoryPage(messages=views, total=total, has_more=has_more)
 
@@ -181,7 +180,7 @@ class Conversations:
         async with self._ctx.uow() as uow:
             membership = await uow.rooms.membership(me, room_id)
             message = await uow.messages.get(message_id)
-            if message is None or message.room_id != room_id or not _visible(membership, message_id):
+            if message is None or message.room_id != room_id or not membership.sees(message_id):
                 raise NotFoundError("message not found", field="message_id")
             members = await uow.rooms.members(room_id)
         read, unread = readers(message_id, message.sender_id, members)
@@ -266,17 +265,6 @@ class Conversations:
                 built[summary.room.id] = line
             views.append(line.view)
         return views
-
-
-def _people(messages: Collection[Any]) -> set[UserId]:
-    """Senders and receivers of these messages, for their names."""
-    found = {m.sender_id for m in messages}
-    found.update(m.receiver_id for m in messages if m.receiver_id is not None)
-    return found
-
-
-def _visible(membership: Membership, message_id: MessageId) -> bool:
-    return membership.history_from is None or message_id > membership.history_from
 
 
 async def _group_members(uow: UnitOfWork, summaries: list[RoomSummary]) -> dict[RoomId, list[Member]]:

@@ -9,7 +9,7 @@ they share.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chatcore.batching import UnitOfWorkWriter
 from chatcore.caching import RoomListCache
@@ -38,6 +38,8 @@ from chatcore.ratelimit import MemoryRateLimiter
 from chatcore.reacting import Reacted, Reacting
 from chatcore.reactions import EmojiCheck
 from chatcore.rooms import DIRECT_ROOM_NAME, Conversations
+from chatcore.search import DEFAULT_LIMIT
+from chatcore.searching import Searching
 from chatcore.sending import Sending
 from chatcore.uploads import UploadPolicy
 from chatcore.views import (
@@ -49,6 +51,7 @@ from chatcore.views import (
     RoomDetail,
     RoomPage,
     RoomView,
+    SearchPage,
     UserCard,
 )
 
@@ -109,6 +112,7 @@ class ChatService:
         self._editing = Editing(ctx)
         self._live = Liveness(ctx)
         self._reacting = Reacting(ctx, is_emoji or _no_emoji)
+        self._searching = Searching(ctx)
         self._encode = encode
 
     # -- people -----------------------------------------------------------------------------------
@@ -200,6 +204,24 @@ class ChatService:
 
     async def delete_message(self, me: UserId, message_id: MessageId) -> None:
         await self._editing.delete_message(me, message_id)
+
+    # -- search -----------------------------------------------------------------------------------
+
+    async def search_messages(
+        self,
+        me: UserId,
+        q: str,
+        *,
+        room_id: RoomId | None = None,
+        sender_id: UserId | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        return await self._searching.search(
+            me, q, room_id=room_id, sender_id=sender_id, after=after, before=before, limit=limit, cursor=cursor
+        )
 
     # -- reactions and pins -----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from chatcore.model import (
 from chatcore.ports import Messages, PresenceLog, Rooms, Uploads
 from chatcore.presence import MemoryLiveState
 from chatcore.reactions import grouped, may_add
+from chatcore.search import SearchQuery, matches, searchable
 
 __all__ = [
     "FakeClock",
@@ -529,6 +530,25 @@ class _MemoryMessages:
         pinned = [mid for mid in tables.pins if mid > after and tables.messages[mid].room_id == room_id]
         pinned.sort(key=lambda mid: (tables.pins[mid][1], mid), reverse=True)  # by pinned_at as SQL orders
         return [self._full(tables.messages[mid]) for mid in pinned]
+
+    async def search(self, user: UserId, query: SearchQuery) -> list[Message]:
+        tables = self._uow.tables
+        starts = {room: p.history_from or 0 for (room, who), p in tables.participants.items() if who == user}
+        found = [
+            m
+            for m in tables.messages.values()
+            if m.room_id in starts
+            and m.id > starts[m.room_id]
+            and not m.is_deleted
+            and (query.room_id is None or m.room_id == query.room_id)
+            and (query.sender_id is None or m.sender_id == query.sender_id)
+            and (query.after is None or m.created_at >= query.after)
+            and (query.before is None or m.created_at < query.before)
+            and (query.before_id is None or m.id < query.before_id)
+            and matches(query.terms, searchable(m.message_type, m.content, m.file_name))
+        ]
+        found.sort(key=lambda m: m.id, reverse=True)
+        return [self._full(m) for m in found[: query.limit + 1]]
 
     def _in_room(self, room_id: RoomId, visible_after: MessageId | None = None) -> list[Message]:
         after = visible_after or 0

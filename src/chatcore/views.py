@@ -261,6 +261,25 @@ class PinList:
 
 
 @attrs.frozen(kw_only=True)
+class SearchHit:
+    """One found message, with a part of its text around the matches and where they are in that part
+    (`highlights`: [start, end) character offsets): plain text, for a client to mark up itself."""
+
+    message: MessageView
+    snippet: str
+    highlights: list[list[int]]
+
+
+@attrs.frozen(kw_only=True)
+class SearchPage:
+    """`GET /search`: newest first; `next_cursor` asks for the older ones."""
+
+    results: list[SearchHit]
+    has_more: bool
+    next_cursor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class OnlineUser:
     user_id: UserId
     last_seen: datetime | None

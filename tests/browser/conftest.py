@@ -204,6 +204,24 @@ async def pages(browser: Any, server: Server) -> AsyncIterator[Pages]:
     opened.check()
 
 
+@pytest_asyncio.fixture(loop_scope=LOOP)
+async def short_rooms(browser: Any, tmp_path: Path) -> AsyncIterator[tuple[Api, Pages]]:
+    """A server of its own whose rooms open with their latest 20 messages (500 by default), so a quote or a search hit
+    can point further back than what opening a room loads."""
+    proc, server = start_server(tmp_path, {"CHAT_ROOM_DETAIL_LIMIT": "20"}, args=("--dev",))
+    api = Api.open(server)
+    opened = Pages(browser=browser, server=server)
+    try:
+        yield api, opened
+    finally:
+        for chat in opened.opened:
+            await chat.page.context.close()
+        await api.aclose()
+        stop_server(proc)
+    opened.check()
+    check_log(server)
+
+
 @attrs.define
 class SocketSwitch:
     """Routes a page's sockets through Playwright, so a test can cut them and refuse new ones for a while."""

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from tests.browser.conftest import ChatPage, OpenPair, Pages, check_log, employee, expect
+from tests.browser.conftest import ChatPage, OpenPair, Pages, employee, expect
 from tests.browser.test_groups import group_item, make_group, open_group
-from tests.e2e.conftest import Api, Socket, start_server, stop_server
+from tests.e2e.conftest import Api, Socket
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -140,24 +137,6 @@ async def test_a_reply_quotes_its_original_and_follows_its_edit_and_deletion(pai
         quote = chat.message("Thanks, reading it now").locator(".quote")
         await expect(quote).to_have_class(re.compile(r"\bgone\b"))
         await expect(quote.locator(".quote-text")).to_have_text("Message deleted")
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def short_rooms(browser: Any, tmp_path: Path) -> AsyncIterator[tuple[Api, Pages]]:
-    """A server of its own whose rooms open with their latest 20 messages (500 by default), so a quote can point
-    further back than what opening a room loads."""
-    proc, server = start_server(tmp_path, {"CHAT_ROOM_DETAIL_LIMIT": "20"}, args=("--dev",))
-    api = Api.open(server)
-    opened = Pages(browser=browser, server=server)
-    try:
-        yield api, opened
-    finally:
-        for chat in opened.opened:
-            await chat.page.context.close()
-        await api.aclose()
-        stop_server(proc)
-    opened.check()
-    check_log(server)
 
 
 async def test_a_quote_of_an_old_message_loads_earlier_messages_until_it_is_found(

@@ -13,7 +13,8 @@ from chat_http.webclient import WEB_DIR
 
 ENTRY = "main.js"
 # Imported by the features; they import nothing but each other's base (render.js subscribes through state.js).
-# parts.js draws what people wrote (text, links, mentions, quotes, reactions) for messages.js, replies.js and pins.js.
+# parts.js draws what people wrote (text, links, mentions, quotes, reactions, search snippets) for messages.js,
+# replies.js, pins.js and finder.js.
 BASE = frozenset({"state.js", "render.js", "dom.js", "api.js", "policy.js", "voice.js", "parts.js"})
 # Loaded by `new URL("./voice-worklet.js", import.meta.url)` into an AudioWorklet, never imported.
 WORKLETS = frozenset({"voice-worklet.js"})

@@ -18,10 +18,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Boolean, Connection, column, insert, inspect
 
+import chatcore.search
 from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, session_factory, upgrade
 from chat_adapters.sql.store import SqlDatabase
-from chat_adapters.sql.tables import DEFAULT_LAYOUT, MAX_PREFIX, ChatLayout
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, MAX_PREFIX, ChatLayout, fts_table_names
 from chatcore.model import Member, MessageDraft, MessageType, ReplyPreview, RoomId, UserId
+from chatcore.search import SearchQuery, parse_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -47,8 +49,24 @@ def _alembic(url: str, *args: str, env: dict[str, str] | None = None) -> None:
 
 
 def _schema(connection: Connection, layout: ChatLayout = DEFAULT_LAYOUT) -> tuple[set[str], list[Any], str | None]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": layout.version_table})
-    tables = set(inspect(connection).get_table_names())
+    """Our tables (SQLite's FTS5 tables of message search aside, which `_shape` sees), the drift as autogenerate
+    in env.py sees it, and the revision."""
+    dialect = connection.dialect.name
+
+    def include_name(name: str | None, type_: str, _parents: object) -> bool:
+        return layout.compared(dialect, name, type_)
+
+    def include_object(_obj: object, name: str | None, type_: str, *_: object) -> bool:
+        return layout.compared(dialect, name, type_)
+
+    opts = {
+        "compare_type": True,
+        "version_table": layout.version_table,
+        "include_name": include_name,
+        "include_object": include_object,
+    }
+    context = MigrationContext.configure(connection, opts=opts)
+    tables = set(inspect(connection).get_table_names()) - fts_table_names(layout.prefix)
     return tables, compare_metadata(context, layout.tables.metadata), context.get_current_revision()
 
 
@@ -130,6 +148,10 @@ def _shape(connection: Connection) -> dict[str, Any]:
             name
             for name, sql in connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
             if "AUTOINCREMENT" in sql
+        )
+        # Triggers too (message search's FTS5 table is kept by them): a rebuilt table silently loses its own.
+        shape["triggers"] = sorted(
+            connection.exec_driver_sql("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'").all()
         )
     return shape
 
@@ -481,7 +503,7 @@ async def test_0006_serves_the_messages_already_there_and_its_downgrade_keeps_ev
     await upgrade(empty_url, "0005")
     before = await _run(empty_url, _message_rows)
 
-    await upgrade(empty_url, "0006")
+    await upgrade(empty_url, "0007")  # 0006, and 0007 which today's code writes too (search_words)
 
     when = datetime(2026, 12, 3, tzinfo=UTC)
     engine = create_engine(empty_url)
@@ -532,3 +554,118 @@ async def test_0006_serves_the_messages_already_there_and_its_downgrade_keeps_ev
         await engine.dispose()
     assert again is not None
     assert (again.content, again.reply_to, again.mentions) == ("<@1> yes", None, ())
+
+
+# -- 0007: message search ----------------------------------------------------------------------------------------
+
+FILLER = 12_000  # messages beyond the special ones: three batches of the migration's 5,000
+SPECIAL = [  # (content, file_name, message_type, is_deleted): what 0006's code left in the table
+    ("Herr Müller, Ticket PO-1234", None, "text", False),
+    ("gelöschte Gehaltsliste", None, "text", True),
+    ("Payroll renamed", None, "system", False),
+    (None, "Vertrag-2024.pdf", "file", False),
+]
+
+
+def _write_messages_of_0006(connection: Connection) -> None:
+    utc = DateTimeUTC(timezone=True)
+    when = datetime(2026, 12, 3, tzinfo=UTC)
+    rooms = sa.table(
+        "chat_rooms",
+        *(column(n) for n in ("id", "name", "room_type", "created_by", "direct_key")),
+        column("created_at", utc),
+        column("updated_at", utc),
+        column("is_active", Boolean),
+    )
+    participants = sa.table("chat_participants", column("room_id"), column("user_id"), column("joined_at", utc))
+    messages = sa.table(
+        "chat_messages",
+        *(column(n) for n in ("room_id", "sender_id", "receiver_id", "message_type", "content", "file_name")),
+        column("created_at", utc),
+        column("is_deleted", Boolean),
+        column("is_edited", Boolean),
+    )
+    connection.execute(
+        insert(rooms).values(
+            id=1,
+            name="Direct Chat",
+            room_type="direct",
+            created_by=A,
+            direct_key="1:2",
+            created_at=when,
+            updated_at=when,
+            is_active=True,
+        )
+    )
+    connection.execute(insert(participants), [{"room_id": 1, "user_id": u, "joined_at": when} for u in (A, B)])
+    rows = [
+        {"content": content, "file_name": name, "message_type": kind, "is_deleted": deleted}
+        for content, name, kind, deleted in SPECIAL
+    ] + [
+        {"content": f"note {i}", "file_name": None, "message_type": "text", "is_deleted": False} for i in range(FILLER)
+    ]
+    common = {"room_id": 1, "sender_id": A, "receiver_id": B, "created_at": when, "is_edited": False}
+    connection.execute(insert(messages), [{**common, **row} for row in rows])
+
+
+def _indexed(connection: Connection) -> int:
+    return int(
+        connection.exec_driver_sql("SELECT count(*) FROM chat_messages WHERE search_words IS NOT NULL").scalar_one()
+    )
+
+
+async def _found(url: str, q: str) -> list[str | None]:
+    engine = create_engine(url)
+    try:
+        async with SqlDatabase(session_factory(engine))() as uow:
+            found = await uow.messages.search(UserId(B), SearchQuery(terms=parse_terms(q), limit=50))
+    finally:
+        await engine.dispose()
+    return [m.content or m.file_name for m in found]
+
+
+async def test_0007_indexes_the_messages_there_in_batches_and_an_interrupted_run_carries_on(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The upgrade fails in its third batch (index_text raises there): the first two batches stay committed, the
+    version stays 0006, and the next run indexes the rest. Then down and up again."""
+    await upgrade(empty_url, "0006")
+    await _run(empty_url, _write_messages_of_0006)
+    live = len(SPECIAL) - 2 + FILLER  # neither the deleted nor the system message has words
+
+    real, calls = chatcore.search.index_text, []
+
+    def failing(*args: Any) -> str | None:
+        calls.append(args)
+        if len(calls) > 10_500:
+            raise RuntimeError("the upgrade was interrupted")
+        return real(*args)
+
+    monkeypatch.setattr(chatcore.search, "index_text", failing)
+    with caplog.at_level("INFO", logger="alembic"), pytest.raises(RuntimeError, match="interrupted"):
+        await upgrade(empty_url)
+    monkeypatch.undo()
+    assert (await _inspect(empty_url))[2] == "0006"
+    assert await _run(empty_url, _indexed) == 10_000  # two batches of 5,000 committed
+    assert f"indexed 10000/{live} messages" in caplog.text
+
+    await upgrade(empty_url)
+
+    assert (await _inspect(empty_url))[1:] == ([], "0007")
+    assert await _run(empty_url, _indexed) == live
+    assert await _found(empty_url, "muller PO-1234") == ["Herr Müller, Ticket PO-1234"]
+    assert await _found(empty_url, "vertrag 2024") == ["Vertrag-2024.pdf"]
+    assert await _found(empty_url, "gehaltsliste") == []
+    assert await _found(empty_url, "renamed") == []
+    assert len(await _found(empty_url, "note 11999")) == 1
+
+    await downgrade(empty_url, "0006")
+    assert "search_words" not in await _run(empty_url, _message_columns)
+    assert not fts_table_names("") & await _run(empty_url, _all_tables)
+    await upgrade(empty_url)
+    assert await _run(empty_url, _indexed) == live
+    assert await _found(empty_url, '"note 42"') == ["note 42"]
+
+
+def _all_tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())

@@ -54,8 +54,15 @@ class StatementCounter:
             self._seen(statement)
 
     def _raw(self, statement: str) -> None:
-        if statement not in self._from_sqlalchemy:
-            self._seen(statement)
+        if statement in self._from_sqlalchemy:
+            return
+        # sqlite3 reports the start of each trigger program again with the text of the statement that fired it,
+        # and FTS5's own statements on its shadow tables as comments ('-- ...'): both run inside the statement
+        # sent, so neither is counted (issue 19's search index is kept by triggers).
+        nested = statement.startswith("--") or bool(self.statements and self.statements[-1] == statement)
+        if nested and not self.postgres:
+            return
+        self._seen(statement)
 
     def _seen(self, statement: str) -> None:
         """Statements on the chat's tables: not pool pings (';'), nor asyncpg's one-time type introspection."""
@@ -158,7 +165,8 @@ async def test_a_plain_send_costs_what_it_did_and_a_mention_or_a_reply_one_state
 ) -> None:
     """Issue 18 asks the store nothing more for a plain send. A mention in a direct room needs no lookup (its two
     people are known): PostgreSQL writes its rows in the insert's own statement, SQLite in one more INSERT. A
-    reply reads its original once (no reaction on it: no second statement)."""
+    reply reads its original once (no reaction on it: no second statement). Issue 19's search words are one more
+    column of the same insert (SQLite's triggers index them inside it)."""
     alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
     bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
     chat = service_on(sql_backend)

@@ -6,10 +6,29 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, distinct, false, func, insert, literal, select, update
+from sqlalchemy import (
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    delete,
+    distinct,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from chat_adapters.sql.search_index import fts5_match_of, tsquery_of, tsvector_of, words_of
 from chat_adapters.sql.session import SqlSession
+from chat_adapters.sql.tables import fts_table_name
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.model import (
     FILE_PATH_PREFIX,
@@ -32,6 +51,7 @@ from chatcore.model import (
     file_path_of,
 )
 from chatcore.reactions import grouped
+from chatcore.search import SearchQuery
 
 IN_CHUNK = 500  # keys per IN (...) list: far below every driver's bind-parameter limit
 
@@ -161,6 +181,9 @@ class SqlMessages:
             "system": note_to_json(draft.system),
             "reply_to_id": None if draft.reply_to is None else draft.reply_to.id,
             "mentions": mentions_to_json(draft.mentions),
+            "search_words": self._search_words(
+                words_of(draft.message_type, draft.content, file.file_name if file else None)
+            ),
         }
         result = await self._session.insert(
             insert(messages).values(values).returning(messages.c.id),
@@ -174,14 +197,23 @@ class SqlMessages:
         await self._session.execute(self._tables.room_changed(draft.room_id))
         return message
 
+    def _search_words(self, words: str | None) -> Any:
+        """The `search_words` value of a message with these words: a tsvector literal cast on PostgreSQL (bound as
+        text, read without a text parser), the words themselves on SQLite (its triggers index them)."""
+        if self._session.dialect != "postgresql":
+            return words
+        vector = tsvector_of(words)
+        return None if vector is None else cast(literal(vector, Text()), postgresql.TSVECTOR())
+
     def _select(self) -> Select[Any]:
-        """The message columns, the original a reply answers (`o_*`; NULLs once it is gone) and whether any
+        """The message columns (not the search index's words), the original a reply answers (`o_*`; NULLs once it
+        is gone) and whether any
         reaction is there (`has_reactions`: a probe of the reactions' unique index)."""
         messages, reactions = self._tables.messages, self._tables.reactions
         original = messages.alias("o")
         has_reactions = select(literal(1)).where(reactions.c.message_id == messages.c.id).exists()
         return select(
-            messages,
+            *(c for c in messages.c if c.key != "search_words"),
             original.c.id.label("o_id"),
             original.c.sender_id.label("o_sender_id"),
             original.c.message_type.label("o_message_type"),
@@ -237,6 +269,9 @@ class SqlMessages:
             "is_deleted": message.is_deleted,
             "is_edited": message.is_edited,
             "mentions": mentions_to_json(() if message.is_deleted else message.mentions),
+            "search_words": self._search_words(
+                None if message.is_deleted else words_of(message.message_type, message.content, message.file_name)
+            ),
         }
         if message.is_deleted:
             values.update(pinned_by=None, pinned_at=None)
@@ -354,6 +389,51 @@ class SqlMessages:
             .order_by(messages.c.pinned_at.desc(), messages.c.id.desc())
         )
         return await self._messages(statement)
+
+    async def search(self, user: UserId, query: SearchQuery) -> list[Message]:
+        """Through the caller's memberships (a join on their participant rows, each from its history start) and the
+        full-text index: PostgreSQL's GIN index of `search_words` (`@@` a tsquery literal), SQLite's FTS5 table
+        (MATCH, its rowids the message ids). Newest first, one more than the page."""
+        messages, participants = self._tables.messages, self._tables.participants
+        statement = self._select().join(
+            participants,
+            and_(
+                participants.c.user_id == user,
+                participants.c.room_id == messages.c.room_id,
+                messages.c.id > func.coalesce(participants.c.history_from_id, 0),
+            ),
+        )
+        order = messages.c.id.desc()
+        if self._session.dialect == "postgresql":
+            tsquery = tsquery_of(query.terms)
+            if tsquery is None:
+                return []
+            statement = statement.where(
+                messages.c.search_words.op("@@")(cast(literal(tsquery, Text()), postgresql.TSQUERY()))
+            )
+        else:
+            fts_name = fts_table_name(self._tables.prefix)
+            fts = table(fts_name, column("rowid"))
+            # FTS5 drives: it walks its matches newest rowid first (ORDER BY rowid DESC is its own order, as is a
+            # rowid range), each looked up by primary key, and stops once the page is full.
+            statement = statement.join(fts, fts.c.rowid == messages.c.id).where(
+                literal_column(f'"{fts_name}"').op("MATCH")(fts5_match_of(query.terms))
+            )
+            if query.before_id is not None:
+                statement = statement.where(fts.c.rowid < query.before_id)
+            order = fts.c.rowid.desc()
+        statement = statement.where(messages.c.is_deleted == false())
+        if query.room_id is not None:
+            statement = statement.where(messages.c.room_id == query.room_id)
+        if query.sender_id is not None:
+            statement = statement.where(messages.c.sender_id == query.sender_id)
+        if query.after is not None:
+            statement = statement.where(messages.c.created_at >= query.after)
+        if query.before is not None:
+            statement = statement.where(messages.c.created_at < query.before)
+        if query.before_id is not None:
+            statement = statement.where(messages.c.id < query.before_id)
+        return await self._messages(statement.order_by(order).limit(query.limit + 1))
 
     def _in_room(self, room_id: RoomId, visible_after: MessageId | None) -> Any:
         """The room's messages, only those past `visible_after` (a member's history start) when given."""

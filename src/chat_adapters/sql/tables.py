@@ -14,6 +14,7 @@ import re
 import attrs
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -27,8 +28,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Update,
+    event,
     update,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.sql.ddl import ExecutableDDLElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,6 +47,57 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 # Every table with a BigId has `sqlite_autoincrement`, so no id is ever handed out twice: without it SQLite gives
 # a new row the largest id left plus one (a deleted user's id, and with it their tokens, went to the next user).
 # PostgreSQL's sequences never go back. Migration 0004 rebuilds older SQLite tables this way.
+
+# The `search_words` column: a tsvector on PostgreSQL, the words as text on SQLite (see chat_messages).
+SEARCH_WORDS = Text().with_variant(TSVECTOR(), "postgresql")
+
+
+def search_index_name(prefix: str) -> str:
+    """PostgreSQL's GIN index of `search_words`."""
+    return f"ix_{prefix}chat_messages_search_words"
+
+
+def fts_table_name(prefix: str) -> str:
+    """SQLite's FTS5 table of the messages' words; FTS5 keeps its index in shadow tables named after it."""
+    return f"{prefix}chat_messages_fts"
+
+
+def fts_table_names(prefix: str) -> set[str]:
+    """The FTS5 table and its shadow tables (no `_content`: the content is `search_words`; no `_docsize`:
+    columnsize=0, no ranking needs it)."""
+    fts = fts_table_name(prefix)
+    return {fts, f"{fts}_data", f"{fts}_idx", f"{fts}_config"}
+
+
+def sqlite_search_ddl(prefix: str) -> dict[str, str]:
+    """SQLite's search index: an FTS5 table whose content is `chat_messages.search_words`, and triggers that index
+    each value written there in the writing statement itself (so in its transaction) and take out the old one
+    (an external-content table's 'delete' needs the old words, which only the row still has).
+
+    `tokenize='ascii'` cuts only at ASCII non-alphanumerics and keeps every other character in its token, so the
+    space-separated folded words are its tokens; prefix indexes serve the search-as-you-type last word.
+    A migration that rebuilds chat_messages (batch mode's copy) drops these triggers: it must create them again."""
+    messages, fts = f"{prefix}chat_messages", fts_table_name(prefix)
+    delete_old = (
+        f'INSERT INTO "{fts}" ("{fts}", rowid, search_words) SELECT \'delete\', old.id, old.search_words'
+        " WHERE old.search_words IS NOT NULL;"
+    )
+    insert_new = (
+        f'INSERT INTO "{fts}" (rowid, search_words) SELECT new.id, new.search_words WHERE new.search_words IS NOT NULL;'
+    )
+    return {
+        fts: f"CREATE VIRTUAL TABLE \"{fts}\" USING fts5(search_words, content='{messages}', content_rowid='id',"
+        " tokenize='ascii', prefix='2 3', columnsize=0)",
+        f"{fts}_insert": f'CREATE TRIGGER "{fts}_insert" AFTER INSERT ON "{messages}" BEGIN {insert_new} END',
+        f"{fts}_update": f'CREATE TRIGGER "{fts}_update" AFTER UPDATE OF search_words ON "{messages}"'
+        f" BEGIN {delete_old} {insert_new} END",
+        f"{fts}_delete": f'CREATE TRIGGER "{fts}_delete" AFTER DELETE ON "{messages}" BEGIN {delete_old} END',
+    }
+
+
+def _sqlite_ddl(statement: str) -> ExecutableDDLElement:
+    return DDL(statement).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
+
 
 # Long enough for 'hrchat_', short enough that every constraint name stays within PostgreSQL's 63 characters.
 MAX_PREFIX = 12
@@ -153,6 +208,11 @@ def chat_tables(prefix: str = "") -> ChatTables:
         Column("mentions", JSON(none_as_null=True)),
         Column("pinned_by", BigInteger),
         Column("pinned_at", utc),
+        # Issue 19 (migration 0007): the words a live message is found by (`chatcore.search.index_text`), NULL for
+        # none (system and deleted messages). PostgreSQL: a tsvector with positions under a GIN index. SQLite:
+        # the words as text, the external content of the FTS5 table `<prefix>chat_messages_fts`, which
+        # triggers keep in step with every write of this column (see `sqlite_search_ddl`).
+        Column("search_words", SEARCH_WORDS),
         Index(None, "room_id", "id"),
         UniqueConstraint("sender_id", "client_msg_id"),
         sqlite_autoincrement=True,
@@ -172,6 +232,11 @@ def chat_tables(prefix: str = "") -> ChatTables:
         postgresql_where=pinned,
         sqlite_where=pinned,
     )
+    search = Index(search_index_name(prefix), messages.c.search_words, postgresql_using="gin")
+    search.ddl_if(dialect="postgresql")  # SQLite's index is the FTS5 table, made with the table by these events:
+    for statement in sqlite_search_ddl(prefix).values():
+        event.listen(messages, "after_create", _sqlite_ddl(statement))
+    event.listen(messages, "before_drop", _sqlite_ddl(f'DROP TABLE IF EXISTS "{fts_table_name(prefix)}"'))
     messages_id = f"{prefix}chat_messages.id"
     # One row per (message, user, emoji), kept unique by the database; `id` is the arrival order the message
     # objects list reactions in. Gone with their message.
@@ -280,6 +345,16 @@ class ChatLayout:
     def chat_table_names(self) -> set[str]:
         tables = self.tables
         return {table.name for table in tables.metadata.sorted_tables if self.own_users or table is not tables.users}
+
+    def compared(self, dialect: str, name: str | None, type_: str) -> bool:
+        """Whether a schema comparison (Alembic's autogenerate) looks at this table or index: only our own
+        tables (not a host's, nor SQLite's FTS5 tables, which it cannot model), and the GIN index of
+        `search_words` on PostgreSQL only, where it exists."""
+        if type_ == "table":
+            return name in self.chat_table_names()
+        if type_ == "index" and name == search_index_name(self.prefix):
+            return dialect == "postgresql"
+        return True
 
 
 DEFAULT_LAYOUT = ChatLayout()

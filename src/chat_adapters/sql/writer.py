@@ -26,6 +26,7 @@ from sqlalchemy.sql.schema import Table
 from chat_adapters.sql.driver import in_sqlite_thread, qualified, sqlite_timestamp
 from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavailable, translated
 from chat_adapters.sql.messages import mention_rows, mentions_to_json, note_to_json
+from chat_adapters.sql.search_index import tsvector_of, words_of
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
 from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId, UserId
@@ -46,6 +47,7 @@ DRAFT_COLUMNS = (
     "created_at",
     "client_msg_id",
     "system",
+    "search_words",  # what search finds the message by (issue 19): SQLite's triggers index it in the same statement
 )
 # Only a batch with a reply or a mention binds these, and writes its `chat_mentions` rows in the same transaction:
 # a plain batch runs the same SQL as before issue 18.
@@ -54,7 +56,10 @@ CONFLICT = "client_msg_id was already used"
 SQLITE_SYNCHRONOUS = {0: "off", 1: "normal", 2: "full", 3: "extra"}  # PRAGMA synchronous's numbers
 
 
-def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
+def _row(
+    draft: MessageDraft, stamp: Callable[[datetime], Any], search: Callable[[str | None], str | None]
+) -> tuple[Any, ...]:
+    """The DRAFT_COLUMNS of a draft; `search` turns its words into the dialect's `search_words` value."""
     file = draft.file
     return (
         draft.room_id,
@@ -69,7 +74,13 @@ def _row(draft: MessageDraft, stamp: Callable[[datetime], Any]) -> tuple[Any, ..
         stamp(draft.created_at),
         draft.client_msg_id,
         None if draft.system is None else json.dumps(note_to_json(draft.system)),
+        search(words_of(draft.message_type, draft.content, file.file_name if file else None)),
     )
+
+
+def _same(words: str | None) -> str | None:
+    """SQLite's `search_words`: the words themselves."""
+    return words
 
 
 def _has_extras(drafts: Sequence[MessageDraft]) -> bool:
@@ -139,11 +150,11 @@ class _Sqlite:
         touches = [(stamp(at), room) for room, at in _touches(drafts)]
         senders = _group_senders(drafts)
         if _has_extras(drafts):
-            params = [value for draft in drafts for value in (*_row(draft, stamp), *_extras(draft))]
+            params = [value for draft in drafts for value in (*_row(draft, stamp, _same), *_extras(draft))]
             sql = self._insert_extras + ", ".join([self._values_extras] * len(drafts)) + " RETURNING id"
             mentioning = drafts if any(draft.mentions for draft in drafts) else None
         else:
-            params = [value for draft in drafts for value in _row(draft, stamp)]
+            params = [value for draft in drafts for value in _row(draft, stamp, _same)]
             sql = self._insert + ", ".join([self._values] * len(drafts)) + " RETURNING id"
             mentioning = None
         write = functools.partial(
@@ -216,6 +227,7 @@ class _Postgres:
         "timestamptz",
         "text",
         "json",
+        "text",  # search_words: a tsvector literal, cast in the SELECT (asyncpg has no tsvector codec)
     )
 
     EXTRA_TYPES = ("bigint", "json")  # EXTRA_COLUMNS
@@ -265,10 +277,11 @@ class _Postgres:
     def _insert(messages: str, columns: Sequence[str], types: Sequence[str]) -> str:
         arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=3))
         names = ", ".join(columns)
+        values = ", ".join(f"{name}::tsvector" if name == "search_words" else name for name in columns)
         # WITH ORDINALITY + ORDER BY: the sequence hands out ids in row order, so sorted ids match the drafts.
         return (
             f"INSERT INTO {messages} ({names}, is_deleted, is_edited) "
-            f"SELECT {names}, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
+            f"SELECT {values}, false, false FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
             "WHERE (SELECT count(*) FROM touched) >= 0 AND (SELECT ok FROM checked) IS NOT NULL ORDER BY n"
         )
 
@@ -277,10 +290,10 @@ class _Postgres:
         one_room = len(touches) == 1
         if _has_extras(drafts):
             sql = self._one_room_sql_extras if one_room else self._sql_extras
-            rows_of = [(*_row(draft, self.stamp), *_extras(draft)) for draft in drafts]
+            rows_of = [(*_row(draft, self.stamp, tsvector_of), *_extras(draft)) for draft in drafts]
         else:
             sql = self._one_room_sql if one_room else self._sql
-            rows_of = [_row(draft, self.stamp) for draft in drafts]
+            rows_of = [_row(draft, self.stamp, tsvector_of) for draft in drafts]
         columns = zip(*rows_of, strict=True)
         rows = await driver.fetch(
             sql, [room for room, _ in touches], [self.stamp(at) for _, at in touches], *map(list, columns)

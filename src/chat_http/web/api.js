@@ -84,6 +84,12 @@ export class Api {
     if (afterId !== undefined && afterId !== null) query.set("after_id", String(afterId));
     return this.request("GET", `rooms/${roomId}/messages?${query}`);
   }
+  /** {results: [{message, snippet, highlights}], has_more, next_cursor}: the messages I may read, newest first. */
+  searchMessages(q, { cursor, limit = 20 } = {}) {
+    const query = new URLSearchParams({ q, limit: String(limit) });
+    if (cursor) query.set("cursor", cursor);
+    return this.request("GET", `search?${query}`);
+  }
   markRead(roomId) {
     return this.request("POST", `rooms/${roomId}/read`);
   }

@@ -5,6 +5,7 @@
 import { Api, ChatSocket, devToken } from "./api.js";
 import { askDelete, cancelEdit, onComposerInput, saveEdit, startEdit, stopTyping } from "./compose.js";
 import { $, avatar, onAction } from "./dom.js";
+import { closeFinder, moreResults, onFinderInput, submitFinder, toggleFinder } from "./finder.js";
 import {
   closeGroupPanel,
   closeReads,
@@ -47,12 +48,14 @@ import "./roomlist.js";
 import {
   closeRoom,
   jumpTo,
+  loadNewer,
   loadOlder,
   loadRooms,
   maybeMarkRead,
   onNewMessage,
   onSocketOpen,
   openRoom,
+  showMessage,
 } from "./rooms.js";
 import { clearSearch, hideResults, onSearchInput, startChat } from "./search.js";
 import { changed, endSession, messageDeleted, messageUpdated, newSession, store } from "./state.js";
@@ -128,6 +131,7 @@ function signOut(message = "") {
     "rooms",
     "messages",
     "search",
+    "finder",
     "editing",
     "recording",
     "group",
@@ -169,6 +173,21 @@ function wireSidebar() {
       hideResults();
       openPicker("create");
     },
+    finder: () => {
+      hideResults();
+      toggleFinder();
+    },
+    "close-finder": closeFinder,
+    "finder-more": moreResults,
+    "open-hit": (el) => showMessage(Number(el.dataset.roomId), Number(el.dataset.messageId)),
+  });
+  $("finder-input").addEventListener("input", onFinderInput);
+  $("finder-input").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeFinder();
+  });
+  $("finder-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitFinder();
   });
   $("search").addEventListener("input", onSearchInput);
   $("search").addEventListener("keydown", (event) => {
@@ -194,7 +213,8 @@ function wireConversation() {
     "close-pins": closePins,
     jump: (el) => {
       closePins(); // the panel would hide the message on a narrow screen
-      jumpTo(Number(el.closest("li[data-message-id]").dataset.messageId));
+      const roomId = store.session?.roomId;
+      if (roomId) showMessage(roomId, Number(el.closest("li[data-message-id]").dataset.messageId));
     },
     "add-people": () => openPicker("add", store.session?.roomId),
     "set-role": (el) => setRole(memberId(el), el.dataset.role),
@@ -207,6 +227,7 @@ function wireConversation() {
     "close-reads": closeReads,
     "close-room": closeRoom,
     "load-older": loadOlder,
+    "load-newer": loadNewer,
     edit: (el) => {
       cancelReply();
       startEdit(messageId(el));

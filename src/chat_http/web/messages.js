@@ -56,6 +56,7 @@ renderer("messages", ({ keepOffset = false }) => {
   reconcile($("message-list"), list);
   nodes = used;
   $("load-older").hidden = !s.hasOlder;
+  $("load-newer").hidden = !s.hasNewer;
   if (keepOffset) box.scrollTop = box.scrollHeight - fromBottom;
   else if (s.pinned) box.scrollTop = box.scrollHeight;
 });

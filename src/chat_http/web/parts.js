@@ -1,7 +1,7 @@
-// Parts of a message made from what people wrote or did, for messages.js, the reply bar and the pins panel: its
-// text (plain text nodes, http(s) links as <a> elements, the `<@ID>` tokens of mentioned members as "@Name" spans),
-// the quote a reply starts with, its reaction chips and the reaction picker. Built with DOM calls only: nothing
-// from a message is ever parsed as HTML.
+// Parts of a message made from what people wrote or did, for messages.js, the reply bar, the pins panel and search
+// results: its text (plain text nodes, http(s) links as <a> elements, the `<@ID>` tokens of mentioned members as
+// "@Name" spans), the quote a reply starts with, its reaction chips and the reaction picker, a search snippet with
+// its matches marked. Built with DOM calls only: nothing from a message is ever parsed as HTML.
 
 import { h, safeUrl } from "./dom.js";
 import { nameIn, personIn, previewOf, store } from "./state.js";
@@ -56,6 +56,31 @@ function linkNode(token) {
   if (!href || !/^https?:$/.test(new URL(href).protocol)) return null;
   const el = h("a", { class: "link-out", href, target: "_blank", rel: "noopener noreferrer", text: url });
   return { el, length: url.length };
+}
+
+/**
+ * A search hit's snippet as text nodes with its matches in <mark> elements. `highlights` are [start, end) offsets
+ * in characters (code points, as the server counts them, not UTF-16 units: an emoji before a match must not shift
+ * it); overlapping or out-of-range ones are merged or dropped. `plain(text)` words the parts between the marks.
+ */
+export function markedText(text, highlights, plain = (part) => part) {
+  const chars = Array.from(String(text ?? ""));
+  const spans = (Array.isArray(highlights) ? highlights : [])
+    .filter((span) => Array.isArray(span) && Number.isInteger(span[0]) && Number.isInteger(span[1]))
+    .map(([start, end]) => [Math.max(0, start), Math.min(chars.length, end)])
+    .filter(([start, end]) => start < end)
+    .sort((a, b) => a[0] - b[0]);
+  const nodes = [];
+  let at = 0;
+  for (const [start, end] of spans) {
+    if (end <= at) continue;
+    const from = Math.max(start, at);
+    if (from > at) nodes.push(document.createTextNode(plain(chars.slice(at, from).join(""))));
+    nodes.push(h("mark", { text: chars.slice(from, end).join("") }));
+    at = end;
+  }
+  if (at < chars.length) nodes.push(document.createTextNode(plain(chars.slice(at).join(""))));
+  return nodes;
 }
 
 /** The ids of every `<@ID>` token in `text`: what the server will (or would) find mentioned among the members, for

@@ -1,6 +1,6 @@
 // Conversations: the room list from the server, opening and closing a room, earlier messages (and going back to one
-// a quote or a pin points at), new ones arriving, marking read, and catching up after the socket was away.
-// roomlist.js, header.js and messages.js draw them.
+// a quote or a pin points at), the stretch of history around a found message and what came after it, new ones
+// arriving, marking read, and catching up after the socket was away. roomlist.js, header.js and messages.js draw them.
 
 import { $, toast } from "./dom.js";
 import { afterRender, renderer } from "./render.js";
@@ -10,6 +10,7 @@ const CATCH_UP_PAGE = 100;
 const OLDER_PAGE = 50;
 const JUMP_PAGES = 10; // a quoted or pinned message further back than this many pages is not looked for
 const FLASH_MS = 1600;
+const AROUND = 25; // messages loaded on each side of a found message further back than what is loaded
 
 export async function loadRooms() {
   const s = store.session;
@@ -54,7 +55,7 @@ renderer("pane", () => {
 export async function openRoom(roomId) {
   const s = store.session;
   if (!s) return;
-  if (s.roomId !== roomId) setOpenRoom(roomId);
+  if (s.roomId !== roomId || s.hasNewer) setOpenRoom(roomId); // back to the latest from a stretch of history
   else changed("pane", "header", "typing", "rooms", "messages");
   s.socket.send("join_room", { room_id: roomId });
   if (matchMedia("(pointer: fine)").matches) afterRender(() => $("text").focus());
@@ -121,6 +122,93 @@ export async function jumpTo(messageId) {
     toast("That message is too far back to show here.");
     return;
   }
+  reveal(s, messageId);
+}
+
+/**
+ * Opens a room at one of its messages (a search hit): when it is not among those loaded, the messages around it
+ * are, in place of the room's latest unless the two stretches meet ("Load newer messages" then leads back).
+ */
+export async function showMessage(roomId, messageId) {
+  const s = store.session;
+  if (!s) return;
+  if (s.roomId !== roomId || !s.roomLoaded) await openRoom(roomId);
+  if (store.session !== s || s.roomId !== roomId || !s.roomLoaded) return;
+  if (!s.messages.has(messageId) && !(await loadAround(s, roomId, messageId))) return;
+  reveal(s, messageId);
+}
+
+/** The messages just before and after `messageId` (itself included); false if it failed or the room was left. */
+async function loadAround(s, roomId, messageId) {
+  let older, newer;
+  try {
+    [older, newer] = await Promise.all([
+      s.api.history(roomId, { beforeId: messageId + 1, perPage: AROUND + 1 }),
+      s.api.history(roomId, { afterId: messageId, perPage: AROUND }),
+    ]);
+  } catch (error) {
+    if (store.session === s) toast(`Could not load the messages around it: ${error.message}`);
+    return false;
+  }
+  if (store.session !== s || s.roomId !== roomId) return false;
+  if (!older.messages.some((message) => message.id === messageId)) {
+    toast("That message is no longer there.");
+    return false;
+  }
+  // each stretch holds every message between its first and last; it may go on before (hasOlder) and after
+  const ids = (messages) => messages.map((message) => message.id);
+  const aroundFrom = older.has_more ? Math.min(...ids(older.messages)) : -Infinity;
+  const aroundTo = newer.has_more ? Math.max(...ids(newer.messages)) : Infinity;
+  const loadedFrom = s.hasOlder ? Math.min(...s.messages.keys()) : -Infinity;
+  const loadedTo = s.hasNewer ? Math.max(...s.messages.keys()) : Infinity;
+  const meets = s.messages.size > 0 && aroundFrom <= loadedTo && loadedFrom <= aroundTo;
+  if (meets) {
+    s.hasOlder = s.hasOlder && older.has_more;
+    s.hasNewer = s.hasNewer && newer.has_more;
+  } else {
+    s.messages = new Map(); // a stretch of its own, with a gap before what was loaded
+    s.hasOlder = older.has_more;
+    s.hasNewer = newer.has_more;
+  }
+  takePage(s, older);
+  takePage(s, newer);
+  s.pinned = false;
+  changed("messages");
+  return true;
+}
+
+/** The next page of a stretch of history: once it reaches the latest, live messages join it again. */
+export async function loadNewer() {
+  const s = store.session;
+  const roomId = s?.roomId;
+  if (!roomId || !s.hasNewer || !s.messages.size) return;
+  try {
+    let page = await s.api.history(roomId, { afterId: Math.max(...s.messages.keys()), perPage: OLDER_PAGE });
+    if (store.session !== s || s.roomId !== roomId) return;
+    takePage(s, page);
+    if (!page.has_more) {
+      // what came live while the last page was on its way was not kept: one more look finds it
+      s.hasNewer = false;
+      page = await s.api.history(roomId, { afterId: Math.max(...s.messages.keys()), perPage: CATCH_UP_PAGE });
+      if (store.session !== s || s.roomId !== roomId) return;
+      takePage(s, page);
+      s.hasNewer = page.has_more;
+    }
+  } catch (error) {
+    if (store.session === s) toast(`Could not load newer messages: ${error.message}`);
+    return;
+  }
+  s.pinned = false; // stay where the reader is: what came is below
+  changed("messages");
+  maybeMarkRead();
+}
+
+function takePage(s, page) {
+  for (const message of page.messages) if (!s.messages.has(message.id)) s.messages.set(message.id, message);
+}
+
+/** Scrolls to a loaded message of the open room and lights it up briefly. */
+function reveal(s, messageId) {
   afterRender(() => {
     const item = $("message-list").querySelector(`li[data-id="${Number(messageId)}"]`);
     if (!item) return;
@@ -136,12 +224,15 @@ export async function jumpTo(messageId) {
 
 export function onNewMessage(message) {
   const s = store.session;
+  const sentHere = isMine(message) && s.pending.has(message.client_msg_id);
   const room = takeMessage(message, { live: true });
   if (!room) {
     loadRooms(); // a conversation someone just started with me
     return;
   }
-  if (message.room_id === s.roomId) {
+  if (message.room_id === s.roomId && sentHere && s.hasNewer) {
+    openRoom(s.roomId); // what I just sent, below the latest: not under the older stretch I was reading
+  } else if (message.room_id === s.roomId) {
     if (isMine(message)) s.pinned = true;
     changed("messages");
     maybeMarkRead();
@@ -185,6 +276,7 @@ export async function onSocketOpen(sendOutbox) {
 async function catchUp(s, roomId, from) {
   await loadRooms();
   if (!roomId || s.roomId !== roomId || !s.roomLoaded || s !== store.session) return; // a loading room gets it all
+  if (s.hasNewer) return; // a stretch of history: "Load newer messages" brings what came after it
   let after = from;
   try {
     for (let round = 0; round < 100; round += 1) {

@@ -15,6 +15,7 @@ export function newSession(token) {
     roomId: null, // the open room
     messages: new Map(), // the open room's messages by id
     hasOlder: false,
+    hasNewer: false, // the open room shows a stretch of its history (around a found message), not its latest
     roomLoaded: false, // the open room's messages have come (GET /rooms/{id})
     seen: new Map(), // room id -> newest message id counted, so a message is never counted unread twice
     pending: new Map(), // client_msg_id -> a message on its way (uploading, sending, failed)
@@ -41,6 +42,7 @@ export function newSession(token) {
     searchTimer: null,
     searchSeq: 0,
     found: null, // people search results shown: {users, problem}, or null
+    finder: null, // the message search panel: {query, hits, hasMore, cursor, problem, loading, seq, timer}, or null
   };
 }
 
@@ -73,6 +75,7 @@ export function endSession(s) {
   for (const timer of [s.typingIdle, s.markReadTimer, s.searchTimer, s.confirmDeleteTimer, ...typingTimers])
     clearTimeout(timer);
   clearTimeout(s.picker?.timer);
+  clearTimeout(s.finder?.timer);
   for (const pending of s.pending.values()) if (pending.view.preview) URL.revokeObjectURL(pending.view.preview);
 }
 
@@ -128,6 +131,7 @@ export function setOpenRoom(roomId) {
   s.roomId = roomId;
   s.messages = new Map();
   s.hasOlder = false;
+  s.hasNewer = false;
   s.roomLoaded = false;
   s.pinned = true;
   s.panel = false;
@@ -175,11 +179,12 @@ export function takeMessage(message, { live }) {
     }
     s.seen.set(room.id, Math.max(counted, message.id));
   }
-  if (message.room_id === s.roomId) {
-    const known = s.messages.get(message.id);
+  const known = message.room_id === s.roomId ? s.messages.get(message.id) : undefined;
+  // a stretch of older history is shown: what is newer than it comes with "Load newer messages", in order
+  if (message.room_id === s.roomId && (known || !s.hasNewer)) {
     s.messages.set(message.id, known ? { ...known, ...message } : message);
-    if (!mine) stopPeerTyping(message.room_id, message.sender_id);
   }
+  if (message.room_id === s.roomId && !mine) stopPeerTyping(message.room_id, message.sender_id);
   return room;
 }
 

@@ -52,16 +52,20 @@ def database_url() -> str:
     return os.environ.get("CHAT_DATABASE_URL") or config.get_main_option("sqlalchemy.url") or DEFAULT_URL
 
 
+def _dialect() -> str:
+    return context.get_context().dialect.name
+
+
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Look at our tables only, so autogenerate in a host's database never proposes dropping the host's."""
-    if type_ == "table":
-        return name in layout.chat_table_names()
-    return True
+    """Look at our tables only, so autogenerate in a host's database never proposes dropping the host's (nor
+    SQLite's FTS5 tables of message search, which no model describes)."""
+    return layout.compared(_dialect(), name, type_)
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Without our own users table (a host's is the directory), the model's `users` is not expected."""
-    return type_ != "table" or name in layout.chat_table_names()
+    """Without our own users table (a host's is the directory), the model's `users` is not expected; the GIN
+    index of message search exists on PostgreSQL only."""
+    return layout.compared(_dialect(), name, type_)
 
 
 def configure(**kw: Any) -> None:
