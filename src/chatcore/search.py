@@ -11,6 +11,7 @@ languages, names and ids.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,6 +21,10 @@ import attrs
 from chatcore.errors import InvalidError
 from chatcore.model import MessageId, MessageType, RoomId, UserId
 
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script (str.isalnum); `_` and punctuation cut words
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+_COMBINING = {cp: None for cp in range(0x300, 0x1F000) if unicodedata.combining(chr(cp))}  # every one there is
+
 MAX_QUERY_LENGTH = 200  # characters of `q`
 MAX_TERMS = 8  # terms of one query, each a word or a phrase
 MAX_LIMIT = 50
@@ -28,8 +33,12 @@ SNIPPET_LENGTH = 160  # characters of a hit's snippet
 
 
 def fold(text: str) -> str:
-    """Case and accents ignored: what both sides of a comparison are turned into."""
-    return "".join(_fold_char(ch) for ch in text)
+    """Case and accents ignored: what both sides of a comparison are turned into. Whole strings at C speed (it
+    runs for every message sent); the same as folding each character alone."""
+    if text.isascii():
+        return text.lower()
+    stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING)
+    return stripped.casefold().replace("\u0131", "i")
 
 
 def _fold_char(ch: str) -> str:
@@ -41,7 +50,9 @@ def _fold_char(ch: str) -> str:
 
 def words(text: str) -> list[str]:
     """`text` folded and cut into words, as the stores index it."""
-    return [word for word, _, _ in _word_spans(text)]
+    if text.isascii():
+        return _ASCII_WORD.findall(text.lower())
+    return _WORD.findall(fold(text))
 
 
 @attrs.frozen(kw_only=True)
@@ -169,7 +180,9 @@ def _word_spans(text: str) -> list[tuple[str, int, int]]:
     start = 0
     for index, ch in enumerate(text):
         folded = _fold_char(ch)
-        if folded and all(c.isalnum() for c in folded):
+        if not folded:  # a combining mark: part of the letter before it
+            continue
+        if all(c.isalnum() for c in folded):
             if not current:
                 start = index
             current.append(folded)

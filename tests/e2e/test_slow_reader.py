@@ -78,6 +78,10 @@ async def test_a_slow_reader_is_dropped(tight: Api) -> None:
     # may never see the 1008 frame, which waits behind megabytes in the kernel's buffers).
     assert 0 < len(received) < 600 * 9_000
     await _logged(tight.server, f"dropping a slow reader (user {bob.id})")
+    online = (await alice.http.get("/api/v1/chat/online-users")).json()["online_users"]
+    assert bob.id not in [u["user_id"] for u in online]
+    history = (await alice.http.get(f"/api/v1/chat/rooms/{room}/messages", params={"per_page": 1})).json()
+    assert history["total"] == 600
 
 
 async def _logged(server: Server, line: str, *, within: float = 10) -> None:
@@ -86,7 +90,3 @@ async def _logged(server: Server, line: str, *, within: float = 10) -> None:
     while line not in server.log():
         assert time.monotonic() < deadline, f"{line!r} not in the log within {within} s"
         await asyncio.sleep(0.1)
-    online = (await alice.http.get("/api/v1/chat/online-users")).json()["online_users"]
-    assert bob.id not in [u["user_id"] for u in online]
-    history = (await alice.http.get(f"/api/v1/chat/rooms/{room}/messages", params={"per_page": 1})).json()
-    assert history["total"] == 600
