@@ -102,7 +102,7 @@ def people_of(messages: Iterable[Message]) -> set[UserId]:
     return found
 
 
-def _may_quote(original: MessageId, members: list[Member] | None, viewer: Membership | None) -> bool:
+def _may_quote(original: MessageId, members: list[Member] | None, viewer: Membership | Member | None) -> bool:
     """Whether a reply's audience may read the original: a member who joined a group after it never sees its
     text, not even quoted."""
     if viewer is not None:
@@ -182,7 +182,7 @@ class Context:
         users: dict[UserId, User],
         members: Iterable[Member] | None = None,
         *,
-        viewer: Membership | None = None,
+        viewer: Membership | Member | None = None,
     ) -> list[MessageView]:
         """For `viewer` alone (a reply's quote of what they may not read is withheld), or, without one, for
         every one of `members` at once (an event: withheld unless all of them may read it)."""

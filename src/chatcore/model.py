@@ -100,6 +100,8 @@ class Member:
         """Whether the message reached this member: it came after their joining."""
         return self.history_from is None or message_id > self.history_from
 
+    sees = received  # a member reading (Membership.sees): what reached them is what they may read
+
     def has_read(self, message_id: MessageId) -> bool:
         return self.last_read is not None and self.last_read >= message_id
 

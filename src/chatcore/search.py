@@ -174,7 +174,14 @@ def snippet(terms: tuple[Term, ...], text: str, *, length: int = SNIPPET_LENGTH)
 
 
 def _word_spans(text: str) -> list[tuple[str, int, int]]:
-    """Each word of `text` folded, with its start and end in `text` itself."""
+    """Each word of `text` folded, with its start and end in `text` itself. ASCII text (most of it) folds to
+    lower case, one character for one, so one regex finds the words in place."""
+    if text.isascii():
+        return [(m.group(), m.start(), m.end()) for m in _ASCII_WORD.finditer(text.lower())]
+    return _word_spans_by_char(text)
+
+
+def _word_spans_by_char(text: str) -> list[tuple[str, int, int]]:
     spans: list[tuple[str, int, int]] = []
     current: list[str] = []
     start = 0

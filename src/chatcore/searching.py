@@ -48,13 +48,15 @@ class Searching:
         async with ctx.uow() as uow:
             found = await uow.messages.search(me, query)
             page, more = found[:limit], len(found) > limit
-            memberships = {room: await uow.rooms.membership(me, room) for room in {m.room_id for m in page}}
-            members = {room: await uow.rooms.members(room) for room in memberships}
+            members = await uow.rooms.members_of({m.room_id for m in page}) if page else {}
         users = await ctx.users.get_many(people_of(page))
         hits = []
         for message in page:
-            room = message.room_id
-            (view,) = await ctx.message_views([message], users, members[room], viewer=memberships[room])
+            marks = members[message.room_id]
+            mine = next((member for member in marks if member.user_id == me), None)
+            if mine is None:  # left the room between the two reads (each its own snapshot on PostgreSQL)
+                continue
+            (view,) = await ctx.message_views([message], users, marks, viewer=mine)
             found_in = searchable(message.message_type, message.content, message.file_name) or ""
             cut = snippet(query.terms, found_in)
             hits.append(SearchHit(message=view, snippet=cut.text, highlights=[list(h) for h in cut.highlights]))

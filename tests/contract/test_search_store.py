@@ -72,6 +72,17 @@ QUERIES = [
 ]
 
 
+@pytest.fixture(autouse=True, params=["window", "index", "both"])
+def scan_window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQL stores look at the newest messages row by row, then at older ones through the full-text index:
+    every test runs with the default window (these few messages: all row by row), none (all through the index),
+    and one of three (both steps in one search)."""
+    import chat_adapters.sql.messages as sql_messages
+
+    size = {"window": sql_messages.SCAN_WINDOW, "index": 0, "both": 3}[request.param]
+    monkeypatch.setattr(sql_messages, "SCAN_WINDOW", size)
+
+
 async def _add(backend: Backend, *drafts: MessageDraft) -> list[Message]:
     async with backend.uow() as uow:
         added = [await uow.messages.add(d) for d in drafts]

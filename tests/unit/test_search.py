@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatcore import InvalidError, RoomId, UserId
+from chatcore import search as search_module
 from chatcore.model import MessageType
 from chatcore.search import (
     MAX_QUERY_LENGTH,
@@ -209,3 +212,9 @@ async def test_after_must_come_before_before(chat: Chat) -> None:
     with pytest.raises(InvalidError) as error:
         await chat.service.search_messages(ALICE, "x", after=now, before=now)
     assert error.value.field == "after"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_ascii_text_is_cut_into_words_as_character_by_character_folding_cuts_it(text: str) -> None:
+    """The regex fast path for ASCII text places words exactly where the general walk does."""
+    assert search_module._word_spans(text) == search_module._word_spans_by_char(text)

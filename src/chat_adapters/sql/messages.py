@@ -22,11 +22,12 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from chat_adapters.sql.search_index import fts5_match_of, tsquery_of, tsvector_of, words_of
+from chat_adapters.sql.search_index import fts5_match_of, index_terms, tsquery_of, tsvector_of, words_of
 from chat_adapters.sql.session import SqlSession
 from chat_adapters.sql.tables import fts_table_name
 from chatcore.errors import ConflictError, NotFoundError
@@ -51,9 +52,20 @@ from chatcore.model import (
     file_path_of,
 )
 from chatcore.reactions import grouped
-from chatcore.search import SearchQuery
+from chatcore.search import SearchQuery, Term
 
 IN_CHUNK = 500  # keys per IN (...) list: far below every driver's bind-parameter limit
+# Message search: the newest messages checked row by row before the full-text index is asked (see `search`).
+SCAN_WINDOW = 2_000
+PLAN_SEARCH = (
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
+)
+
+
+def _tsquery(terms: tuple[Term, ...]) -> Any:
+    """A tsquery literal, read without a text parser (see search_index.py)."""
+    return cast(literal(tsquery_of(terms), Text()), postgresql.TSQUERY())
 
 
 def message_from_row(
@@ -391,38 +403,102 @@ class SqlMessages:
         return await self._messages(statement)
 
     async def search(self, user: UserId, query: SearchQuery) -> list[Message]:
-        """Through the caller's memberships (a join on their participant rows, each from its history start) and the
-        full-text index: PostgreSQL's GIN index of `search_words` (`@@` a tsquery literal), SQLite's FTS5 table
-        (MATCH, its rowids the message ids). Newest first, one more than the page."""
-        messages, participants = self._tables.messages, self._tables.participants
-        statement = self._select().join(
-            participants,
-            and_(
-                participants.c.user_id == user,
-                participants.c.room_id == messages.c.room_id,
-                messages.c.id > func.coalesce(participants.c.history_from_id, 0),
-            ),
-        )
-        order = messages.c.id.desc()
+        """Newest first, one more than the page, in steps that each stop once the page is full, so that neither
+        a common word nor a rare one costs more than a few milliseconds:
+
+        1. the newest `SCAN_WINDOW` messages (of the room, with a room filter) are checked row by row, walking the
+           primary key down: a common word fills the page within a few rows, where its index entries would be
+           hundreds of thousands (an FTS5 prefix query merges every entry of every word it matches, a GIN bitmap
+           visits every matching row before sorting them);
+        2. when the query ends in a prefix beside other words (`index_terms`), the index asked for those other
+           words, over their newest `SCAN_WINDOW` matches, each row checked for the whole query: a rare word
+           then costs little whatever the prefix matches;
+        3. the rest through the index asked for the whole query: PostgreSQL's GIN index of `search_words` (`@@` a
+           tsquery literal), SQLite's FTS5 table (MATCH, its rowids the message ids). Reached only for words rare
+           in what steps 1 and 2 saw, so its cost is that of a rare word (or of a common prefix beside a word
+           that is common too, but seldom with it: the slow case left).
+        """
         if self._session.dialect == "postgresql":
-            tsquery = tsquery_of(query.terms)
-            if tsquery is None:
-                return []
-            statement = statement.where(
-                messages.c.search_words.op("@@")(cast(literal(tsquery, Text()), postgresql.TSQUERY()))
-            )
+            if tsquery_of(query.terms) is None:
+                return []  # a word too long for any tsvector
+            # Planned for these words and this window every time: asyncpg prepares statements, and a generic plan
+            # (chosen by PostgreSQL after five runs) knows neither, so it may walk the whole table for a rare word.
+            # No parallel workers: starting them costs more (about 8 ms) than the few rows each step reads.
+            await self._session.execute(text(PLAN_SEARCH))
+        floor = await self._window_floor(query)
+        if floor is None:
+            return []
+        wanted, messages = query.limit + 1, self._tables.messages
+        found = await self._messages(
+            self._searchable(user, query)
+            .where(messages.c.id > floor, self._row_matches(query.terms))
+            .order_by(messages.c.id.desc())
+            .limit(wanted)
+        )
+        top, asked = floor, index_terms(query.terms)
+        if len(found) < wanted and top > 0 and asked != query.terms:
+            # The index asked without the prefix, over its newest `SCAN_WINDOW` matches (all of them if fewer).
+            low = await self._nth_match(asked, top)
+            found += await self._messages(self._indexed(user, query, asked, top, low).limit(wanted - len(found)))
+            top = low - 1
+        if len(found) < wanted and top > 0:
+            found += await self._messages(self._indexed(user, query, query.terms, top).limit(wanted - len(found)))
+        return found
+
+    async def _nth_match(self, terms: tuple[Term, ...], top: int) -> int:
+        """The id of the `SCAN_WINDOW`-th message (newest first, from `top` down) the index finds for `terms`, or
+        0 when it finds fewer: a bound, whoever may read them."""
+        messages = self._tables.messages
+        if self._session.dialect == "postgresql":
+            statement = select(messages.c.id).where(messages.c.search_words.op("@@")(_tsquery(terms)))
+            statement = statement.where(messages.c.id <= top).order_by(messages.c.id.desc())
         else:
             fts_name = fts_table_name(self._tables.prefix)
             fts = table(fts_name, column("rowid"))
-            # FTS5 drives: it walks its matches newest rowid first (ORDER BY rowid DESC is its own order, as is a
-            # rowid range), each looked up by primary key, and stops once the page is full.
-            statement = statement.join(fts, fts.c.rowid == messages.c.id).where(
-                literal_column(f'"{fts_name}"').op("MATCH")(fts5_match_of(query.terms))
+            statement = (
+                select(fts.c.rowid)
+                .where(literal_column(f'"{fts_name}"').op("MATCH")(fts5_match_of(terms)), fts.c.rowid <= top)
+                .order_by(fts.c.rowid.desc())
             )
+        found = (await self._session.execute(statement.offset(max(SCAN_WINDOW - 1, 0)).limit(1))).scalar()
+        return 0 if found is None else int(found)
+
+    async def _window_floor(self, query: SearchQuery) -> int | None:
+        """The id below the window of step 1 (None: nothing to search): with a room filter, below the room's
+        `SCAN_WINDOW` newest messages (an index-only walk of its (room_id, id) index); else `SCAN_WINDOW` ids
+        below the newest (or the cursor)."""
+        messages = self._tables.messages
+        if query.room_id is not None:
+            statement = select(messages.c.id).where(messages.c.room_id == query.room_id)
             if query.before_id is not None:
-                statement = statement.where(fts.c.rowid < query.before_id)
-            order = fts.c.rowid.desc()
-        statement = statement.where(messages.c.is_deleted == false())
+                statement = statement.where(messages.c.id < query.before_id)
+            statement = statement.order_by(messages.c.id.desc()).offset(SCAN_WINDOW).limit(1)
+            below = (await self._session.execute(statement)).scalar()
+            return 0 if below is None else int(below)
+        if query.before_id is not None:
+            top = int(query.before_id) - 1
+        else:
+            newest = (await self._session.execute(select(func.max(messages.c.id)))).scalar()
+            if newest is None:
+                return None
+            top = int(newest)
+        return max(top - SCAN_WINDOW, 0) if top > 0 else None
+
+    def _searchable(self, user: UserId, query: SearchQuery) -> Select[Any]:
+        """Live messages `user` may read within the filters, before any word is matched. Membership (a participant
+        row, each from its history start) is a probe per message, not a join: a join lets SQLite start from the
+        person's rooms and sort all their window's messages, where walking the messages down stops after a page."""
+        messages, participants = self._tables.messages, self._tables.participants
+        member = (
+            select(literal(1))
+            .where(
+                participants.c.user_id == user,
+                participants.c.room_id == messages.c.room_id,
+                messages.c.id > func.coalesce(participants.c.history_from_id, 0),
+            )
+            .exists()
+        )
+        statement = self._select().where(member, messages.c.is_deleted == false())
         if query.room_id is not None:
             statement = statement.where(messages.c.room_id == query.room_id)
         if query.sender_id is not None:
@@ -433,7 +509,52 @@ class SqlMessages:
             statement = statement.where(messages.c.created_at < query.before)
         if query.before_id is not None:
             statement = statement.where(messages.c.id < query.before_id)
-        return await self._messages(statement.order_by(order).limit(query.limit + 1))
+        return statement
+
+    def _row_matches(self, terms: tuple[Term, ...]) -> Any:
+        """`terms` as a test of one row's `search_words` that no index answers: PostgreSQL's `ts_match_vq` (what
+        `@@` calls; as a function the planner does not take it to the GIN index); on SQLite, each term as a
+        substring of the space-bounded words (a word is letters and digits, so ' chat te' is the phrase 'chat'
+        then a word starting 'te', exactly what the FTS5 tokens of those words match)."""
+        words = self._tables.messages.c.search_words
+        if self._session.dialect == "postgresql":
+            return func.ts_match_vq(words, _tsquery(terms))
+        bounded = literal(" ") + words + literal(" ")
+        return and_(
+            *(
+                func.instr(bounded, literal(" " + " ".join(term.words) + ("" if term.prefix else " "))) > 0
+                for term in terms
+            )
+        )
+
+    def _indexed(
+        self, user: UserId, query: SearchQuery, asked: tuple[Term, ...], top: int, low: int = 0
+    ) -> Select[Any]:
+        """Messages from `top` down to `low` through the full-text index asked for `asked`, newest first; each row
+        checked for the whole query when `asked` is less (`index_terms`)."""
+        messages = self._tables.messages
+        statement = self._searchable(user, query).where(messages.c.id <= top, messages.c.id >= low)
+        if asked != query.terms:
+            statement = statement.where(self._row_matches(query.terms))
+        if self._session.dialect == "postgresql":
+            # Ordered by an expression, not the key itself: the planner then cannot walk the primary key down
+            # (step 1's plan, here as long as the whole table for a rare word) and takes the GIN index.
+            return statement.where(messages.c.search_words.op("@@")(_tsquery(asked))).order_by(
+                (messages.c.id + 0).desc()
+            )
+        fts_name = fts_table_name(self._tables.prefix)
+        fts = table(fts_name, column("rowid"))
+        # FTS5 drives: it walks its matches newest rowid first (ORDER BY rowid DESC is its own order, as is a
+        # rowid range), each looked up by primary key.
+        return (
+            statement.join(fts, fts.c.rowid == messages.c.id)
+            .where(
+                literal_column(f'"{fts_name}"').op("MATCH")(fts5_match_of(asked)),
+                fts.c.rowid <= top,
+                fts.c.rowid >= low,
+            )
+            .order_by(fts.c.rowid.desc())
+        )
 
     def _in_room(self, room_id: RoomId, visible_after: MessageId | None) -> Any:
         """The room's messages, only those past `visible_after` (a member's history start) when given."""

@@ -54,6 +54,22 @@ def tsquery_of(terms: tuple[Term, ...]) -> str | None:
     return " & ".join(parts)
 
 
+def index_terms(terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """What the full-text index is asked for `terms` (its rows then checked for all of `terms`): the same, but for
+    a prefix beside other terms. Both indexes gather every entry of every word a prefix matches before anything
+    else (FTS5 merges their position lists, GIN fills a bitmap), a cost of the prefix's most common word, so a
+    prefix word beside other terms is left to the row check and a phrase ending in a prefix loses that word."""
+    if len(terms) < 2 and not (terms and len(terms[0].words) > 1):
+        return terms
+    asked = []
+    for term in terms:
+        if not term.prefix:
+            asked.append(term)
+        elif len(term.words) > 1:
+            asked.append(Term(words=term.words[:-1]))
+    return tuple(asked) or terms
+
+
 def fts5_match_of(terms: tuple[Term, ...]) -> str:
     """An FTS5 MATCH expression for `terms`: each a quoted phrase (AND between them), `*` after a prefix term
     (FTS5 makes the last token of the string before it a prefix)."""
