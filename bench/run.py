@@ -57,11 +57,12 @@ from bench.servers import (  # noqa: E402
     start_chat,
     wait_quiet,
 )
+from bench.versus import Slices, versus  # noqa: E402
 
 from tests.e2e.conftest import token_for  # noqa: E402
 from tests.pg import create_database  # noqa: E402
 
-SCENARIOS = ("sequential", "latency", "concurrent", "idle", "rest", "group")
+SCENARIOS = ("sequential", "latency", "concurrent", "idle", "rest", "group", "versus")
 # The headline runs commit durably (SQLite synchronous FULL, the default; PostgreSQL with fsync, synchronous_commit
 # and full_page_writes on). Beside them the send scenarios run again on settings that give durability up for speed.
 NOT_DURABLE = {"sqlite": "sqlite-normal", "postgres": "postgres-nofsync"}
@@ -69,6 +70,7 @@ DURABLE = {fast: durable for durable, fast in NOT_DURABLE.items()}
 WRITES = ("sequential", "latency", "concurrent")  # what the durability of a commit can change
 CHAT_ENV = {"sqlite-normal": {"CHAT_SQLITE_SYNCHRONOUS": "normal"}}
 SRC: list[Path | None] = [None]  # --rev: the exported source tree `chat serve` imports (default: ./src)
+AGAINST: list[tuple[Path, str] | None] = [None]  # --against: the other revision's exported src/ and its name
 LOGS: list[Path] = [ROOT / "bench" / "results"]  # server logs with a traceback are copied here
 QUIET: list[float] = [0.0]  # --wait-quiet: seconds to wait for other work on the machine to die down
 
@@ -101,6 +103,7 @@ class Plan:
     group_members: int
     group_rate: int
     group_seconds: float
+    versus: Slices
 
 
 FULL = Plan(
@@ -121,6 +124,7 @@ FULL = Plan(
     group_members=100,
     group_rate=100,
     group_seconds=20,
+    versus=Slices(rounds=8, sequential=600, seconds=5),
 )
 QUICK = Plan(
     sequential=300,
@@ -140,6 +144,7 @@ QUICK = Plan(
     group_members=100,
     group_rate=100,
     group_seconds=5,
+    versus=Slices(rounds=3, sequential=200, seconds=2),
 )
 
 # --------------------------------------------------------------------------------------------- output
@@ -214,6 +219,14 @@ def human(r: dict[str, Any]) -> str:
             f" other processes {r['connect_others_cpu_pct']}%"
         )
         return f"{body}\n(while connecting: {cpu}; while idle: {_usage(r)})"
+    elif kind == "versus":
+        this, other, change = r["this"], r["against"], r["this_vs_against_pct"]
+        rows = [
+            [who, name, this[name], other[name], change.get(name)]
+            for name in ("sequential_msg_per_s", "sequential_p99_ms", "pairs_msg_per_s", "pairs_p99_ms")
+        ]
+        body = table(["target", "figure (median of slices)", "this", f"against {r['against_src']}", "change %"], rows)
+        return f"{body}\n({r['slices']['rounds']} alternating slices each; steal {r['steal_pct_range']} %)"
     else:  # rest
         rows = [
             [who, f"{s['messages']:,}", s["database_mb"], what, s[key]["p50_ms"], s[key]["p95_ms"], s[key]["p99_ms"],
@@ -222,7 +235,7 @@ def human(r: dict[str, Any]) -> str:
             for what, key in (("room list", "room_list"), ("... after a read", "room_list_after_read"),
                               ("room list ?limit=50", "room_page"),
                               ("... next page (cursor)", "room_next_page"), ("history page", "history_page"),
-                              ("history before_id", "history_before_id"))
+                              ("history before_id", "history_before_id"), ("message search", "search"))
             if key in s
         ]  # fmt: skip
         body = table(["target", "messages", "db MB", "request", "p50 ms", "p95 ms", "p99 ms", "bytes"], rows)
@@ -297,6 +310,10 @@ def targets(report: Report, backends: list[str]) -> list[dict[str, Any]]:
         ("group of 100: p99 sender -> every receiver", "ms",
          lambda b: _get(report, "group", b, "latency.p99_ms"), 50, False),
         ("group of 100: deliveries lost", "deliveries", lambda b: _get(report, "group", b, "lost"), 0, False),
+        ("sequential send vs --against", "%",
+         lambda b: _get(report, "versus", b, "this_vs_against_pct.sequential_msg_per_s"), -5, True),
+        ("20 pairs delivered vs --against", "%",
+         lambda b: _get(report, "versus", b, "this_vs_against_pct.pairs_msg_per_s"), -5, True),
     ]  # fmt: skip
     rows = []
     for name, unit, get, goal, at_least in checks:
@@ -370,10 +387,18 @@ async def _database(backend: str, purpose: str, workdir: Path, pg: Postgres | No
 
 
 @contextlib.contextmanager
-def _chat(backend: str, purpose: str, workdir: Path, url: str, pg: Postgres | None) -> Iterator[Target]:
+def _chat(
+    backend: str, purpose: str, workdir: Path, url: str, pg: Postgres | None, *, src: Path | None = None
+) -> Iterator[Target]:
+    """`chat serve` from ./src, --rev's tree, or `src`."""
     db_pid = pg.postmaster_pid if pg and backend.startswith("postgres") else None
     target = start_chat(
-        workdir / f"{backend}-{purpose}", url, backend=backend, db_pid=db_pid, src=SRC[0], env=CHAT_ENV.get(backend)
+        workdir / f"{backend}-{purpose}",
+        url,
+        backend=backend,
+        db_pid=db_pid,
+        src=src or SRC[0],
+        env=CHAT_ENV.get(backend),
     )
     try:
         yield target
@@ -435,6 +460,16 @@ async def chat(
                         report.add("concurrent", target, figures)
             finally:
                 await seeder.close()
+    if "versus" in only and AGAINST[0] is not None and backend in NOT_DURABLE:
+        other_src, other_name = AGAINST[0]
+        this_url = await _database(backend, "versus_this", workdir, pg)
+        other_url = await _database(backend, "versus_against", workdir, pg)
+        with (
+            _chat(backend, "versus_this", workdir, this_url, pg) as this,
+            _chat(backend, "versus_against", workdir, other_url, pg, src=other_src) as other,
+        ):
+            figures = await versus(this, other, plan.versus, settle=ready)
+            report.add("versus", this, {**figures, "against_src": other_name})
     if "idle" in only:
         url = await _database(backend, "idle", workdir, pg)
         with _chat(backend, "idle", workdir, url, pg) as target:  # it migrates the new database
@@ -620,6 +655,10 @@ def main() -> int:
         "--rev", help="serve chat from this git revision's src/ (e.g. HEAD: committed code, not work in progress)"
     )
     parser.add_argument(
+        "--against",
+        help="the versus scenario: send figures beside this git revision's, in alternating slices of one run",
+    )
+    parser.add_argument(
         "--wait-quiet", type=float, default=0.0, metavar="SECONDS",
         help="before each scenario, wait up to this long for other processes on the machine to go quiet",
     )  # fmt: skip
@@ -628,6 +667,9 @@ def main() -> int:
     if args.rev:
         SRC[0], sha = export_src(args.rev)
         source = f"git {args.rev} = {sha}"
+    if args.against:
+        other_src, other_sha = export_src(args.against)
+        AGAINST[0] = (other_src, f"{args.against} ({other_sha[:8]})")
     QUIET[0] = args.wait_quiet
     LOGS[0] = args.out.parent
     plan = QUICK if args.quick else FULL

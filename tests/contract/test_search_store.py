@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from sqlalchemy import text
 
+import chat_adapters.sql.messages as sql_messages
+from chat_adapters.sql.writer import index_search_backlog
 from chatcore.errors import InvalidError
 from chatcore.groups import Group
 from chatcore.model import (
@@ -72,21 +75,30 @@ QUERIES = [
 ]
 
 
+FILL = {"now": False}  # whether `_add` and `_sent` fill SQLite's FTS5 table at once (else the writer may, later)
+
+
 @pytest.fixture(autouse=True, params=["window", "index", "both"])
 def scan_window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """The SQL stores look at the newest messages row by row, then at older ones through the full-text index:
-    every test runs with the default window (these few messages: all row by row), none (all through the index),
-    and one of three (both steps in one search)."""
-    import chat_adapters.sql.messages as sql_messages
-
+    every test runs with the default window (these few messages: all row by row, SQLite's FTS5 table left
+    unfilled), none (all through the index, filled after every write) and one of three (both steps in one
+    search)."""
     size = {"window": sql_messages.SCAN_WINDOW, "index": 0, "both": 3}[request.param]
     monkeypatch.setattr(sql_messages, "SCAN_WINDOW", size)
+    monkeypatch.setitem(FILL, "now", request.param != "window")
+
+
+async def _fill(backend: Backend) -> None:
+    if FILL["now"] and backend.engine is not None:
+        await index_search_backlog(backend.engine)
 
 
 async def _add(backend: Backend, *drafts: MessageDraft) -> list[Message]:
     async with backend.uow() as uow:
         added = [await uow.messages.add(d) for d in drafts]
         await uow.commit()
+    await _fill(backend)
     return added
 
 
@@ -275,6 +287,68 @@ async def test_messages_of_the_fast_writer_are_found_at_once(backend: Backend) -
     (first,) = await backend.writer.add_batch([plain])
     (second,) = await backend.writer.add_batch([named])
     (third,) = await backend.writer.add_batch([draft(created.id, BOB, ALICE, None, file=photo("März.png"))])
+    await _fill(backend)
 
     assert await _search(backend, ALICE, "marz") == [third.id, second.id, first.id]
     assert await _search(backend, BOB, "gehaltsabrechnung") == [first.id]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_finds_what_its_index_has_not_taken_yet_and_edits_reach_the_index_once_it_has(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's FTS5 table takes messages after their commit (migration 0008): a search reads the newer ones row
+    by row, an edit or delete of one leaves the FTS5 table alone (its words go in when its batch comes), and the
+    table ends up holding exactly the live messages' words (FTS5's own integrity check against the content)."""
+    assert backend.engine is not None
+    monkeypatch.setattr(sql_messages, "SCAN_WINDOW", 0)  # everything below `indexed_upto` through the index
+    created = await room(backend, ALICE, BOB)
+    async with backend.uow() as uow:
+        one, two = [await uow.messages.add(draft(created.id, ALICE, BOB, f"alpha {n}")) for n in ("one", "two")]
+        await uow.commit()
+    await index_search_backlog(backend.engine)
+    async with backend.uow() as uow:
+        three, four = [await uow.messages.add(draft(created.id, BOB, ALICE, f"alpha {n}")) for n in ("three", "four")]
+        await uow.commit()
+    await _save(backend, attrs.evolve(three, content="beta three", is_edited=True, updated_at=at(5)))
+    await _save(backend, attrs.evolve(four, content=None, is_deleted=True, updated_at=at(6)))
+    await _save(backend, attrs.evolve(one, content="beta one", is_edited=True, updated_at=at(7)))
+
+    for _ in range(2):  # before the index takes three and four, and after
+        assert await _search(backend, BOB, "alpha") == [two.id]
+        assert await _search(backend, BOB, "beta") == [three.id, one.id]
+        assert await _search(backend, BOB, "three") == [three.id]
+        assert await _search(backend, BOB, "four") == []
+        await index_search_backlog(backend.engine)
+    async with backend.engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO chat_messages_fts (chat_messages_fts, rank) VALUES ('integrity-check', 1)")
+        )
+        (upto,) = (await connection.execute(text("SELECT indexed_upto FROM chat_messages_fts_state"))).one()
+    assert upto == four.id
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_writer_fills_the_index_after_its_sends(backend: Backend) -> None:
+    """Batches sent close together are taken into the FTS5 table by the writer, a round at a time, the last of
+    them at the latest when the writer closes."""
+    assert backend.engine is not None
+    created = await room(backend, ALICE, BOB)
+    sent = []
+    for n in range(5):
+        sent += await backend.writer.add_batch(
+            [attrs.evolve(draft(created.id, ALICE, BOB, f"round {n}"), client_msg_id=f"r{n}")]
+        )
+    await backend.writer.close()
+
+    async with backend.engine.begin() as connection:
+        (upto,) = (await connection.execute(text("SELECT indexed_upto FROM chat_messages_fts_state"))).one()
+        await connection.execute(
+            text("INSERT INTO chat_messages_fts (chat_messages_fts, rank) VALUES ('integrity-check', 1)")
+        )
+        (held,) = (
+            await connection.execute(
+                text("SELECT count(*) FROM chat_messages_fts WHERE chat_messages_fts MATCH 'round'")
+            )
+        ).one()
+    assert (upto, held) == (sent[-1].id, 5)

@@ -18,10 +18,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Boolean, Connection, column, insert, inspect
 
+import chat_adapters.sql.messages as sql_messages
 import chatcore.search
 from chat_adapters.sql.engine import alembic_config, create_engine, downgrade, session_factory, upgrade
 from chat_adapters.sql.store import SqlDatabase
 from chat_adapters.sql.tables import DEFAULT_LAYOUT, MAX_PREFIX, ChatLayout, fts_table_names
+from chat_adapters.sql.writer import index_search_backlog
 from chatcore.model import Member, MessageDraft, MessageType, ReplyPreview, RoomId, UserId
 from chatcore.search import SearchQuery, parse_terms
 
@@ -651,7 +653,7 @@ async def test_0007_indexes_the_messages_there_in_batches_and_an_interrupted_run
 
     await upgrade(empty_url)
 
-    assert (await _inspect(empty_url))[1:] == ([], "0007")
+    assert (await _inspect(empty_url))[1:] == ([], "0008")
     assert await _run(empty_url, _indexed) == live
     assert await _found(empty_url, "muller PO-1234") == ["Herr Müller, Ticket PO-1234"]
     assert await _found(empty_url, "vertrag 2024") == ["Vertrag-2024.pdf"]
@@ -669,3 +671,80 @@ async def test_0007_indexes_the_messages_there_in_batches_and_an_interrupted_run
 
 def _all_tables(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
+
+
+# -- 0008: SQLite's search index filled after commit ----------------------------------------------------------------
+
+
+def _indexed_upto(connection: Connection) -> int:
+    return int(connection.exec_driver_sql("SELECT indexed_upto FROM chat_messages_fts_state").scalar_one())
+
+
+def _fts_holds_every_message(connection: Connection) -> bool:
+    """FTS5's own check of its table against the messages' words: a missing or stale entry is an error."""
+    connection.exec_driver_sql("INSERT INTO chat_messages_fts (chat_messages_fts, rank) VALUES ('integrity-check', 1)")
+    return True
+
+
+async def _send(url: str, *texts: str) -> list[int]:
+    """Stored as a send stores them, without the writer's filling of the index that follows."""
+    engine = create_engine(url)
+    try:
+        async with SqlDatabase(session_factory(engine))() as uow:
+            sent = [
+                await uow.messages.add(
+                    MessageDraft(
+                        room_id=RoomId(1),
+                        sender_id=UserId(A),
+                        receiver_id=UserId(B),
+                        message_type=MessageType.TEXT,
+                        content=text,
+                        file=None,
+                        created_at=datetime(2026, 12, 4, tzinfo=UTC),
+                    )
+                )
+                for text in texts
+            ]
+            await uow.commit()
+    finally:
+        await engine.dispose()
+    return [int(m.id) for m in sent]
+
+
+@pytest.mark.parametrize("empty_url", ["sqlite"], indirect=True)
+async def test_0008_lets_sqlite_fill_its_search_index_after_commit_and_its_downgrade_fills_the_rest(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await upgrade(empty_url, "0006")
+    await _run(empty_url, _write_messages_of_0006)
+    await upgrade(empty_url, "0007")
+    newest = await _run(empty_url, lambda c: int(c.exec_driver_sql("SELECT max(id) FROM chat_messages").scalar_one()))
+
+    await upgrade(empty_url, "0008")
+    assert await _run(empty_url, _indexed_upto) == newest  # 0007 indexed everything there
+    assert await _run(empty_url, _fts_holds_every_message)
+    (late,) = await _send(empty_url, "Kündigung Frau Öztürk")
+    assert await _run(empty_url, _indexed_upto) == newest  # not in the FTS5 table yet ...
+    assert await _found(empty_url, "kundigung") == ["Kündigung Frau Öztürk"]  # ... and found all the same
+    assert await _found(empty_url, "muller") == ["Herr Müller, Ticket PO-1234"]  # through the FTS5 table
+
+    await downgrade(empty_url, "0007")  # adds the late message to the FTS5 table, puts 0007's triggers back
+    assert (await _inspect(empty_url))[2] == "0007"
+    assert await _run(empty_url, _fts_holds_every_message)
+    await _send(empty_url, "Abmahnung")  # 0007's insert trigger indexes it in its own transaction
+    assert await _run(empty_url, _fts_holds_every_message)
+
+    await upgrade(empty_url, "0008")
+    assert await _run(empty_url, _indexed_upto) == late + 1
+    monkeypatch.setattr(sql_messages, "SCAN_WINDOW", 0)  # all through the FTS5 table
+    assert await _found(empty_url, "kundigung") == ["Kündigung Frau Öztürk"]
+    assert await _found(empty_url, "abmahnung") == ["Abmahnung"]
+    (later,) = await _send(empty_url, "Versetzung")
+    engine = create_engine(empty_url)
+    try:
+        await index_search_backlog(engine)
+    finally:
+        await engine.dispose()
+    assert await _run(empty_url, _indexed_upto) == later
+    assert await _run(empty_url, _fts_holds_every_message)
+    assert await _found(empty_url, "versetzung") == ["Versetzung"]

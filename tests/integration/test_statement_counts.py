@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.util import await_only
 
 from chat_adapters.sql.tables import DEFAULT_LAYOUT
+from chat_adapters.sql.writer import SearchBacklog
 from chatcore import ChatService, Limits, SendMessage
 from chatcore.model import RoomId, User, UserId
 from tests.contract.backends import Backend
@@ -35,6 +36,10 @@ class StatementCounter:
         self.statements: list[str] = []
         self._from_sqlalchemy: set[str] = set()
         self._traced: set[int] = set()
+        # SQLite's writer fills the search index after a send's commit, off its path (migration 0008): its
+        # statements (sqlite3 reports them with their values in place) and FTS5's own are not counted.
+        backlog = SearchBacklog.of(DEFAULT_LAYOUT, self.engine.dialect)
+        self._after_commit = (backlog.newest, "chat_messages_fts")
         event.listen(self.engine, "checkout", self._checkout)
         event.listen(self.engine, "before_cursor_execute", self._cursor)
 
@@ -54,7 +59,7 @@ class StatementCounter:
             self._seen(statement)
 
     def _raw(self, statement: str) -> None:
-        if statement in self._from_sqlalchemy:
+        if statement in self._from_sqlalchemy or any(part in statement for part in self._after_commit):
             return
         # sqlite3 reports the start of each trigger program again with the text of the statement that fired it,
         # and FTS5's own statements on its shadow tables as comments ('-- ...'): both run inside the statement
@@ -166,7 +171,7 @@ async def test_a_plain_send_costs_what_it_did_and_a_mention_or_a_reply_one_state
     """Issue 18 asks the store nothing more for a plain send. A mention in a direct room needs no lookup (its two
     people are known): PostgreSQL writes its rows in the insert's own statement, SQLite in one more INSERT. A
     reply reads its original once (no reaction on it: no second statement). Issue 19's search words are one more
-    column of the same insert (SQLite's triggers index them inside it)."""
+    column of the same insert (SQLite's FTS5 table takes them after the commit)."""
     alice = await sql_backend.users.add(name="Alice", email="alice@example.com")
     bob = await sql_backend.users.add(name="Bob", email="bob@example.com")
     chat = service_on(sql_backend)

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from chat_adapters.sql.search_index import fts5_match_of, index_terms, tsquery_of, tsvector_of, words_of
 from chat_adapters.sql.session import SqlSession
-from chat_adapters.sql.tables import fts_table_name
+from chat_adapters.sql.tables import fts_table_name, search_state_name
 from chatcore.errors import ConflictError, NotFoundError
 from chatcore.model import (
     FILE_PATH_PREFIX,
@@ -466,7 +466,8 @@ class SqlMessages:
     async def _window_floor(self, query: SearchQuery) -> int | None:
         """The id below the window of step 1 (None: nothing to search): with a room filter, below the room's
         `SCAN_WINDOW` newest messages (an index-only walk of its (room_id, id) index); else `SCAN_WINDOW` ids
-        below the newest (or the cursor)."""
+        below the newest (or the cursor). On SQLite never above `indexed_upto`: newer messages are not in the FTS5
+        table yet (migration 0008), so step 1 reads them all."""
         messages = self._tables.messages
         if query.room_id is not None:
             statement = select(messages.c.id).where(messages.c.room_id == query.room_id)
@@ -474,15 +475,23 @@ class SqlMessages:
                 statement = statement.where(messages.c.id < query.before_id)
             statement = statement.order_by(messages.c.id.desc()).offset(SCAN_WINDOW).limit(1)
             below = (await self._session.execute(statement)).scalar()
-            return 0 if below is None else int(below)
-        if query.before_id is not None:
-            top = int(query.before_id) - 1
+            floor = 0 if below is None else int(below)
         else:
-            newest = (await self._session.execute(select(func.max(messages.c.id)))).scalar()
-            if newest is None:
+            if query.before_id is not None:
+                top = int(query.before_id) - 1
+            else:
+                newest = (await self._session.execute(select(func.max(messages.c.id)))).scalar()
+                if newest is None:
+                    return None
+                top = int(newest)
+            if top <= 0:
                 return None
-            top = int(newest)
-        return max(top - SCAN_WINDOW, 0) if top > 0 else None
+            floor = max(top - SCAN_WINDOW, 0)
+        if self._session.dialect == "sqlite" and floor > 0:
+            state = table(search_state_name(self._tables.prefix), column("indexed_upto"))
+            upto = (await self._session.execute(select(state.c.indexed_upto))).scalar()
+            floor = min(floor, int(upto or 0))
+        return floor
 
     def _searchable(self, user: UserId, query: SearchQuery) -> Select[Any]:
         """Live messages `user` may read within the filters, before any word is matched. Membership (a participant

@@ -62,21 +62,31 @@ def fts_table_name(prefix: str) -> str:
     return f"{prefix}chat_messages_fts"
 
 
+def search_state_name(prefix: str) -> str:
+    """SQLite: the one-row table saying how far the FTS5 table has been filled (`indexed_upto`, a message id)."""
+    return f"{prefix}chat_messages_fts_state"
+
+
 def fts_table_names(prefix: str) -> set[str]:
-    """The FTS5 table and its shadow tables (no `_content`: the content is `search_words`; no `_docsize`:
-    columnsize=0, no ranking needs it)."""
+    """The FTS5 table, its shadow tables (no `_content`: the content is `search_words`; no `_docsize`:
+    columnsize=0, no ranking needs it) and the state of its filling."""
     fts = fts_table_name(prefix)
-    return {fts, f"{fts}_data", f"{fts}_idx", f"{fts}_config"}
+    return {fts, f"{fts}_data", f"{fts}_idx", f"{fts}_config", search_state_name(prefix)}
 
 
-def sqlite_search_ddl(prefix: str) -> dict[str, str]:
-    """SQLite's search index: an FTS5 table whose content is `chat_messages.search_words`, and triggers that index
-    each value written there in the writing statement itself (so in its transaction) and take out the old one
-    (an external-content table's 'delete' needs the old words, which only the row still has).
+def _fts_table(prefix: str) -> str:
+    """`tokenize='ascii'` cuts only at ASCII non-alphanumerics and keeps every other character in its token, so the
+    space-separated folded words are its tokens; prefix indexes serve short prefixes of the last word."""
+    fts, messages = fts_table_name(prefix), f"{prefix}chat_messages"
+    return (
+        f"CREATE VIRTUAL TABLE \"{fts}\" USING fts5(search_words, content='{messages}', content_rowid='id',"
+        " tokenize='ascii', prefix='2 3', columnsize=0)"
+    )
 
-    `tokenize='ascii'` cuts only at ASCII non-alphanumerics and keeps every other character in its token, so the
-    space-separated folded words are its tokens; prefix indexes serve the search-as-you-type last word.
-    A migration that rebuilds chat_messages (batch mode's copy) drops these triggers: it must create them again."""
+
+def sqlite_search_ddl_0007(prefix: str) -> dict[str, str]:
+    """Migration 0007's search index (kept as it was, for 0007 and for 0008's downgrade): the FTS5 table and
+    triggers that index every value written to `search_words` in the writing statement itself."""
     messages, fts = f"{prefix}chat_messages", fts_table_name(prefix)
     delete_old = (
         f'INSERT INTO "{fts}" ("{fts}", rowid, search_words) SELECT \'delete\', old.id, old.search_words'
@@ -86,12 +96,46 @@ def sqlite_search_ddl(prefix: str) -> dict[str, str]:
         f'INSERT INTO "{fts}" (rowid, search_words) SELECT new.id, new.search_words WHERE new.search_words IS NOT NULL;'
     )
     return {
-        fts: f"CREATE VIRTUAL TABLE \"{fts}\" USING fts5(search_words, content='{messages}', content_rowid='id',"
-        " tokenize='ascii', prefix='2 3', columnsize=0)",
+        fts: _fts_table(prefix),
         f"{fts}_insert": f'CREATE TRIGGER "{fts}_insert" AFTER INSERT ON "{messages}" BEGIN {insert_new} END',
         f"{fts}_update": f'CREATE TRIGGER "{fts}_update" AFTER UPDATE OF search_words ON "{messages}"'
         f" BEGIN {delete_old} {insert_new} END",
         f"{fts}_delete": f'CREATE TRIGGER "{fts}_delete" AFTER DELETE ON "{messages}" BEGIN {delete_old} END',
+    }
+
+
+def sqlite_search_triggers(prefix: str) -> dict[str, str]:
+    """The triggers of SQLite's search index since migration 0008: only messages up to `indexed_upto` are in the
+    FTS5 table (newer ones are added in batches after their commit, off the send path: `SqlMessageWriter`), so
+    an edit or a delete takes out or puts back words there only for those, in the writing statement itself (so
+    in its transaction; an external-content table's 'delete' needs the old words, which only the row still has).
+    A migration that rebuilds chat_messages (batch mode's copy) drops these triggers: it must create them again."""
+    messages, fts, state = f"{prefix}chat_messages", fts_table_name(prefix), search_state_name(prefix)
+    upto = f'(SELECT indexed_upto FROM "{state}")'
+    delete_old = (
+        f'INSERT INTO "{fts}" ("{fts}", rowid, search_words) SELECT \'delete\', old.id, old.search_words'
+        f" WHERE old.search_words IS NOT NULL AND old.id <= {upto};"
+    )
+    insert_new = (
+        f'INSERT INTO "{fts}" (rowid, search_words) SELECT new.id, new.search_words'
+        f" WHERE new.search_words IS NOT NULL AND new.id <= {upto};"
+    )
+    return {
+        f"{fts}_update": f'CREATE TRIGGER "{fts}_update" AFTER UPDATE OF search_words ON "{messages}"'
+        f" BEGIN {delete_old} {insert_new} END",
+        f"{fts}_delete": f'CREATE TRIGGER "{fts}_delete" AFTER DELETE ON "{messages}" BEGIN {delete_old} END',
+    }
+
+
+def sqlite_search_ddl(prefix: str) -> dict[str, str]:
+    """SQLite's search index as a new database gets it: the FTS5 table, the state of its filling (nothing yet) and
+    the triggers (`sqlite_search_triggers`)."""
+    state = search_state_name(prefix)
+    return {
+        fts_table_name(prefix): _fts_table(prefix),
+        state: f'CREATE TABLE "{state}" (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_upto INTEGER NOT NULL)',
+        f"{state}_row": f'INSERT INTO "{state}" (id, indexed_upto) VALUES (1, 0)',
+        **sqlite_search_triggers(prefix),
     }
 
 
@@ -211,7 +255,7 @@ def chat_tables(prefix: str = "") -> ChatTables:
         # Issue 19 (migration 0007): the words a live message is found by (`chatcore.search.index_text`), NULL for
         # none (system and deleted messages). PostgreSQL: a tsvector with positions under a GIN index. SQLite:
         # the words as text, the external content of the FTS5 table `<prefix>chat_messages_fts`, which
-        # triggers keep in step with every write of this column (see `sqlite_search_ddl`).
+        # the writer fills after each commit and triggers keep in step with edits and deletes (`sqlite_search_ddl`).
         Column("search_words", SEARCH_WORDS),
         Index(None, "room_id", "id"),
         UniqueConstraint("sender_id", "client_msg_id"),
@@ -237,6 +281,7 @@ def chat_tables(prefix: str = "") -> ChatTables:
     for statement in sqlite_search_ddl(prefix).values():
         event.listen(messages, "after_create", _sqlite_ddl(statement))
     event.listen(messages, "before_drop", _sqlite_ddl(f'DROP TABLE IF EXISTS "{fts_table_name(prefix)}"'))
+    event.listen(messages, "before_drop", _sqlite_ddl(f'DROP TABLE IF EXISTS "{search_state_name(prefix)}"'))
     messages_id = f"{prefix}chat_messages.id"
     # One row per (message, user, emoji), kept unique by the database; `id` is the arrival order the message
     # objects list reactions in. Gone with their message.

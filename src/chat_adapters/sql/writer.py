@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
@@ -27,7 +29,7 @@ from chat_adapters.sql.driver import in_sqlite_thread, qualified, sqlite_timesta
 from chat_adapters.sql.errors import UNAVAILABLE, driver_errors, driver_unavailable, translated
 from chat_adapters.sql.messages import mention_rows, mentions_to_json, note_to_json
 from chat_adapters.sql.search_index import tsvector_of, words_of
-from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout
+from chat_adapters.sql.tables import DEFAULT_LAYOUT, ChatLayout, fts_table_name, search_state_name
 from chatcore.errors import ConflictError, NotFoundError, OutcomeUnknownError, UnavailableError
 from chatcore.model import Message, MessageDraft, MessageId, RoomId, UserId
 
@@ -54,6 +56,65 @@ DRAFT_COLUMNS = (
 EXTRA_COLUMNS = ("reply_to_id", "mentions")
 CONFLICT = "client_msg_id was already used"
 SQLITE_SYNCHRONOUS = {0: "off", 1: "normal", 2: "full", 3: "extra"}  # PRAGMA synchronous's numbers
+# SQLite's search index is filled after the sends' commits (migration 0008): at most this many message ids a
+# transaction, at most every `index_every` seconds while sends go on.
+INDEX_BATCH = 1_000
+
+
+@attrs.frozen
+class SearchBacklog:
+    """SQLite: the statements that add the messages past `indexed_upto` to the FTS5 table (see migration 0008)."""
+
+    upto: str
+    newest: str
+    index: str
+    moved: str
+
+    @classmethod
+    def of(cls, layout: ChatLayout, dialect: Dialect) -> SearchBacklog:
+        fts = qualified(layout, dialect, fts_table_name(layout.prefix))
+        state = qualified(layout, dialect, search_state_name(layout.prefix))
+        messages = qualified(layout, dialect, layout.tables.messages.name)
+        return cls(
+            upto=f"SELECT indexed_upto FROM {state}",
+            newest=f"SELECT coalesce(max(id), 0) FROM {messages}",
+            index=f"INSERT INTO {fts} (rowid, search_words) SELECT id, search_words FROM {messages}"
+            " WHERE id > ? AND id <= ? AND search_words IS NOT NULL",
+            moved=f"UPDATE {state} SET indexed_upto = ?",
+        )
+
+    def index_some(self, conn: sqlite3.Connection) -> int:
+        """On aiosqlite's thread, in a transaction of its own: the next INDEX_BATCH message ids past `indexed_upto`
+        (their words as they are now: an edit since its commit is indexed, a deleted message is not there);
+        how many ids it moved on (fewer than INDEX_BATCH: none are left)."""
+        if conn.in_transaction:  # an earlier batch failed between statements without its rollback
+            conn.rollback()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ((upto,),) = conn.execute(self.upto).fetchall()
+            ((newest,),) = conn.execute(self.newest).fetchall()
+            to = min(newest, upto + INDEX_BATCH)
+            if to > upto:
+                conn.execute(self.index, (upto, to))
+                conn.execute(self.moved, (to,))
+            conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            raise
+        return max(int(to) - int(upto), 0)
+
+
+async def index_search_backlog(engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT) -> None:
+    """SQLite: every message past `indexed_upto` into the FTS5 table now, on a connection of the engine's pool (a
+    running service's writer does it by itself after its sends; this is for tools and tests)."""
+    if engine.dialect.name != "sqlite":
+        return
+    backlog = SearchBacklog.of(layout, engine.dialect)
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        while await in_sqlite_thread(raw.driver_connection, backlog.index_some) >= INDEX_BATCH:
+            pass
 
 
 def _row(
@@ -320,9 +381,15 @@ class SqlMessageWriter:
     """
 
     def __init__(
-        self, engine: AsyncEngine, layout: ChatLayout = DEFAULT_LAYOUT, *, checkpoint_every: float = 1.0
+        self,
+        engine: AsyncEngine,
+        layout: ChatLayout = DEFAULT_LAYOUT,
+        *,
+        checkpoint_every: float = 1.0,
+        index_every: float = 0.25,
     ) -> None:
-        """`checkpoint_every`: SQLite only, seconds between WAL checkpoints (see `_checkpoint_soon`)."""
+        """SQLite only: `checkpoint_every`, seconds between WAL checkpoints (see `_checkpoint_soon`);
+        `index_every`, between fillings of the search index (`_index_soon`)."""
         dialect = engine.dialect
         tables = layout.tables
 
@@ -355,6 +422,12 @@ class SqlMessageWriter:
         self._checkpoint_every = checkpoint_every
         self._next_checkpoint = 0.0
         self._checkpoint: asyncio.Task[None] | None = None
+        self._backlog = SearchBacklog.of(layout, dialect) if isinstance(self._backend, _Sqlite) else None
+        self._index_every = index_every
+        self._next_index = 0.0
+        self._indexing: asyncio.Task[None] | None = None
+        self._index_again = False
+        self._closing = asyncio.Event()
         # How durable the commits of sends are, read on the connection that makes them when it is taken:
         # SQLite's `PRAGMA synchronous` (full, normal ...), PostgreSQL's `synchronous_commit` (on, off ...).
         self.synchronous: str | None = None
@@ -380,6 +453,7 @@ class SqlMessageWriter:
             raise RuntimeError(f"{len(drafts)} messages inserted, {len(ids)} ids returned")
         if isinstance(self._backend, _Sqlite):
             self._checkpoint_soon()
+            self._index_soon()
         return [draft.stored(MessageId(message_id)) for draft, message_id in zip(drafts, ids, strict=True)]
 
     def _checkpoint_soon(self) -> None:
@@ -401,11 +475,49 @@ class SqlMessageWriter:
         finally:
             self._checkpoint = None
 
+    def _index_soon(self) -> None:
+        """SQLite: the FTS5 table takes new messages in batches after their commit, not in each send's
+        transaction (where it wrote a segment of its index per commit). Until then a search reads them row by row
+        (`SqlMessages.search`), so nobody waits for this to find a message."""
+        if self._indexing is None:
+            self._indexing = asyncio.create_task(self._run_index(), name="search-index")
+        else:
+            self._index_again = True
+
+    async def _run_index(self) -> None:
+        """At most every `index_every` seconds, until no send came meanwhile; each batch between two send
+        batches on the writer's connection (under its lock, so sends queue behind it rather than sleep in SQLite's
+        busy handler). `close()` cuts the wait short for a last round."""
+        assert self._backlog is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                wait = self._next_index - loop.time()
+                if wait > 0 and not self._closing.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closing.wait(), timeout=wait)
+                self._next_index = loop.time() + self._index_every
+                self._index_again = False
+                moved = INDEX_BATCH
+                while moved >= INDEX_BATCH:
+                    async with self._lock:
+                        driver = await self._checkout()
+                        with driver_errors():
+                            moved = await in_sqlite_thread(driver, self._backlog.index_some)
+                if not self._index_again:
+                    break
+        except Exception:
+            log.warning("filling the search index failed; the next send tries again", exc_info=True)
+        finally:
+            self._indexing = None
+
     async def close(self) -> None:
-        checkpoint = self._checkpoint
-        if checkpoint is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await checkpoint  # a checkpoint is short; cancelling it would leave the aiosqlite thread busy
+        self._closing.set()
+        for task in (self._checkpoint, self._indexing):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task  # short; cancelling it would leave the aiosqlite thread busy
+        self._closing = asyncio.Event()  # a writer used again after close() fills its index again
         async with self._lock:
             connection, self._connection, self._driver = self._connection, None, None
             if connection is not None:

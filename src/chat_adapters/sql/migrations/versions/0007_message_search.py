@@ -32,7 +32,7 @@ from chat_adapters.sql.tables import (
     fts_table_name,
     migrating_layout,
     search_index_name,
-    sqlite_search_ddl,
+    sqlite_search_ddl_0007,
 )
 from chatcore.model import MessageType
 from chatcore.search import index_text
@@ -58,7 +58,7 @@ def upgrade() -> None:
             batch.add_column(sa.Column("search_words", SEARCH_WORDS, nullable=True))
     if not postgres:
         there = {name for (name,) in bind.exec_driver_sql("SELECT name FROM sqlite_master")}
-        for name, statement in sqlite_search_ddl(p).items():  # the FTS5 table first, then its triggers
+        for name, statement in sqlite_search_ddl_0007(p).items():  # the FTS5 table first, then its triggers
             if name not in there:
                 op.execute(statement)
     context = op.get_context()
@@ -143,7 +143,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index(search_index_name(p), table_name=messages, schema=s)
     else:  # the triggers name the column: they go first (and with the FTS5 table)
-        for name in reversed(list(sqlite_search_ddl(p))):
+        for name in reversed(list(sqlite_search_ddl_0007(p))):
             kind = "TABLE" if name == fts_table_name(p) else "TRIGGER"
             op.execute(f'DROP {kind} IF EXISTS "{name}"')
     op.drop_column(messages, "search_words", schema=s)
