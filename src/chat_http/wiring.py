@@ -123,6 +123,7 @@ async def build_services(
     hub = Hub(broker, max_per_user=settings.max_connections_per_user)
     writer = SqlMessageWriter(engine, layout)
     stack.push_async_callback(writer.close)  # before the engine's disposal: it holds a connection
+    writer.start_indexing()  # SQLite: messages not in the search index yet (a bulk load, an older process)
     chat = ChatService(
         uow=SqlDatabase(sessions, layout),
         users=users,

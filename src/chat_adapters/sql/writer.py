@@ -387,9 +387,10 @@ class SqlMessageWriter:
         *,
         checkpoint_every: float = 1.0,
         index_every: float = 0.25,
+        idle_every: float = 2.0,
     ) -> None:
         """SQLite only: `checkpoint_every`, seconds between WAL checkpoints (see `_checkpoint_soon`);
-        `index_every`, between fillings of the search index (`_index_soon`)."""
+        `index_every`, at least between fillings of the search index, `idle_every` at most (`start_indexing`)."""
         dialect = engine.dialect
         tables = layout.tables
 
@@ -425,8 +426,9 @@ class SqlMessageWriter:
         self._backlog = SearchBacklog.of(layout, dialect) if isinstance(self._backend, _Sqlite) else None
         self._index_every = index_every
         self._next_index = 0.0
+        self._idle_every = idle_every
         self._indexing: asyncio.Task[None] | None = None
-        self._index_again = False
+        self._index_wanted = asyncio.Event()
         self._closing = asyncio.Event()
         # How durable the commits of sends are, read on the connection that makes them when it is taken:
         # SQLite's `PRAGMA synchronous` (full, normal ...), PostgreSQL's `synchronous_commit` (on, off ...).
@@ -475,48 +477,54 @@ class SqlMessageWriter:
         finally:
             self._checkpoint = None
 
+    def start_indexing(self) -> None:
+        """SQLite: keep the search index filled from now on (the first send starts it too): after sends, and
+        every `idle_every` seconds for messages written past the service (a bulk load, an older process)."""
+        if self._backlog is not None and self._indexing is None and not self._closing.is_set():
+            self._indexing = asyncio.create_task(self._index_loop(), name="search-index")
+
     def _index_soon(self) -> None:
         """SQLite: the FTS5 table takes new messages in batches after their commit, not in each send's
         transaction (where it wrote a segment of its index per commit). Until then a search reads them row by row
         (`SqlMessages.search`), so nobody waits for this to find a message."""
-        if self._indexing is None:
-            self._indexing = asyncio.create_task(self._run_index(), name="search-index")
-        else:
-            self._index_again = True
+        self._index_wanted.set()
+        self.start_indexing()
 
-    async def _run_index(self) -> None:
-        """At most every `index_every` seconds, until no send came meanwhile; each batch between two send
-        batches on the writer's connection (under its lock, so sends queue behind it rather than sleep in SQLite's
-        busy handler). `close()` cuts the wait short for a last round."""
+    async def _index_loop(self) -> None:
+        """A round at most every `index_every` seconds after a send, or after `idle_every` without one; each batch
+        between two send batches on the writer's connection (under its lock, so sends queue behind it rather than
+        sleep in SQLite's busy handler). `close()` wakes it for a last round."""
         assert self._backlog is not None
         loop = asyncio.get_running_loop()
-        try:
-            while True:
-                wait = self._next_index - loop.time()
-                if wait > 0 and not self._closing.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._closing.wait(), timeout=wait)
-                self._next_index = loop.time() + self._index_every
-                self._index_again = False
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._index_wanted.wait(), timeout=self._idle_every)
+            wait = self._next_index - loop.time()
+            if wait > 0 and not self._closing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), timeout=wait)
+            self._index_wanted.clear()
+            self._next_index = loop.time() + self._index_every
+            try:
                 moved = INDEX_BATCH
                 while moved >= INDEX_BATCH:
                     async with self._lock:
                         driver = await self._checkout()
                         with driver_errors():
                             moved = await in_sqlite_thread(driver, self._backlog.index_some)
-                if not self._index_again:
-                    break
-        except Exception:
-            log.warning("filling the search index failed; the next send tries again", exc_info=True)
-        finally:
-            self._indexing = None
+            except Exception:
+                log.warning("filling the search index failed; it is tried again shortly", exc_info=True)
+            if self._closing.is_set():
+                return
 
     async def close(self) -> None:
         self._closing.set()
+        self._index_wanted.set()
         for task in (self._checkpoint, self._indexing):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task  # short; cancelling it would leave the aiosqlite thread busy
+        self._indexing = None
         self._closing = asyncio.Event()  # a writer used again after close() fills its index again
         async with self._lock:
             connection, self._connection, self._driver = self._connection, None, None
