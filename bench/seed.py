@@ -122,6 +122,11 @@ MENTIONS = (
 VERSION = ", version = version + 1"
 
 
+FILL_SEARCH_INDEX = (
+    "INSERT INTO chat_messages_fts (rowid, search_words) SELECT id, search_words FROM chat_messages"
+    " WHERE id > (SELECT indexed_upto FROM chat_messages_fts_state) AND search_words IS NOT NULL"
+)
+
 EPOCH = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
 
 
@@ -234,6 +239,7 @@ class Seeder:
             touch = ROOM_UPDATED_AT.format(version=VERSION if "version" in columns else "")  # older revisions: none
             await conn.execute(text(touch), span)
         await self._sync_sequences()
+        await self._fill_search_index()
         await self.analyze()
 
     async def _sync_sequences(self) -> None:
@@ -248,6 +254,18 @@ class Seeder:
                         f" GREATEST((SELECT max(id) FROM {table}), 1))"
                     )
                 )
+
+    async def _fill_search_index(self) -> None:
+        """SQLite from migration 0008 on: the FTS5 table takes the new messages in one statement, as a database
+        that has held them for a while would have them (the service fills it after its own sends, and after a
+        bulk load within seconds, but in batches: the searches timed here would otherwise meet a backlog)."""
+        async with self.engine.begin() as conn:
+            if self.postgres or not await conn.run_sync(lambda s: inspect(s).has_table("chat_messages_fts_state")):
+                return
+            await conn.execute(text(FILL_SEARCH_INDEX))
+            await conn.execute(
+                text("UPDATE chat_messages_fts_state SET indexed_upto = (SELECT max(id) FROM chat_messages)")
+            )
 
     async def analyze(self) -> None:
         """PostgreSQL: VACUUM ANALYZE, as autovacuum soon would after a bulk load. SQLite: nothing (the app

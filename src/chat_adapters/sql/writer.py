@@ -58,7 +58,8 @@ CONFLICT = "client_msg_id was already used"
 SQLITE_SYNCHRONOUS = {0: "off", 1: "normal", 2: "full", 3: "extra"}  # PRAGMA synchronous's numbers
 # SQLite's search index is filled after the sends' commits (migration 0008): at most this many message ids a
 # transaction, at most every `index_every` seconds while sends go on.
-INDEX_BATCH = 1_000
+INDEX_BATCH = 5_000
+BACKLOG_PAUSE = 0.05  # seconds between two full batches
 
 
 @attrs.frozen
@@ -83,12 +84,19 @@ class SearchBacklog:
             moved=f"UPDATE {state} SET indexed_upto = ?",
         )
 
+    def _waiting(self, conn: sqlite3.Connection) -> int:
+        ((upto,),) = conn.execute(self.upto).fetchall()
+        ((newest,),) = conn.execute(self.newest).fetchall()
+        return int(newest) - int(upto)
+
     def index_some(self, conn: sqlite3.Connection) -> int:
         """On aiosqlite's thread, in a transaction of its own: the next INDEX_BATCH message ids past `indexed_upto`
         (their words as they are now: an edit since its commit is indexed, a deleted message is not there);
         how many ids it moved on (fewer than INDEX_BATCH: none are left)."""
         if conn.in_transaction:  # an earlier batch failed between statements without its rollback
             conn.rollback()
+        if self._waiting(conn) <= 0:  # looked at without the write lock: an idle round takes none
+            return 0
         conn.execute("BEGIN IMMEDIATE")
         try:
             ((upto,),) = conn.execute(self.upto).fetchall()
@@ -512,6 +520,8 @@ class SqlMessageWriter:
                         driver = await self._checkout()
                         with driver_errors():
                             moved = await in_sqlite_thread(driver, self._backlog.index_some)
+                    if moved >= INDEX_BATCH:  # a long backlog: room for other writers (SQLite's busy
+                        await asyncio.sleep(BACKLOG_PAUSE)  # handler retries after a few ms; back to back, it starves)
             except Exception:
                 log.warning("filling the search index failed; it is tried again shortly", exc_info=True)
             if self._closing.is_set():
