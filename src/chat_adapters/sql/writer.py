@@ -514,14 +514,16 @@ class SqlMessageWriter:
             self._index_wanted.clear()
             self._next_index = loop.time() + self._index_every
             try:
-                moved = INDEX_BATCH
-                while moved >= INDEX_BATCH:
+                while True:
                     async with self._lock:
                         driver = await self._checkout()
                         with driver_errors():
                             moved = await in_sqlite_thread(driver, self._backlog.index_some)
-                    if moved >= INDEX_BATCH:  # a long backlog: room for other writers (SQLite's busy
-                        await asyncio.sleep(BACKLOG_PAUSE)  # handler retries after a few ms; back to back, it starves)
+                    if moved < INDEX_BATCH or self._closing.is_set():  # closing: the rest waits for the next start
+                        break
+                    # A long backlog: room for other writers between batches (SQLite's busy handler retries after
+                    # a few ms; batches back to back starve it).
+                    await asyncio.sleep(BACKLOG_PAUSE)
             except Exception:
                 log.warning("filling the search index failed; it is tried again shortly", exc_info=True)
             if self._closing.is_set():
